@@ -1,0 +1,49 @@
+"""Find and load checkpoints: a ``.keras`` file or a run directory made by ``zoo train``."""
+
+import warnings
+from pathlib import Path
+
+from zoo.errors import UserError
+from zoo.files import read_json
+
+CHECKPOINT_NAME = "model.keras"
+CONFIG_NAME = "config.json"
+METRICS_NAME = "metrics.json"
+TEST_INPUTS_NAME = "test_inputs.npy"
+
+
+def resolve(path):
+    """-> (path of the .keras file, the run directory or None)."""
+    path = Path(path)
+    if path.is_dir():
+        checkpoint = path / CHECKPOINT_NAME
+        if not checkpoint.exists():
+            raise UserError(f"{path} holds no {CHECKPOINT_NAME}: not a finished training run")
+        return checkpoint, path
+    if not path.exists():
+        raise UserError(f"no such checkpoint: {path}")
+    if path.suffix != ".keras":
+        raise UserError(f"{path} is not a .keras checkpoint or a run directory")
+    run_dir = path.parent if (path.parent / CONFIG_NAME).exists() else None
+    return path, run_dir
+
+
+def load_model(path):
+    """Load a .keras checkpoint of zoo layers; a damaged file is a one-line user error."""
+    import keras
+
+    import zoo.cells  # noqa: F401  (registers the cells and layers for deserialisation)
+    import zoo.layers  # noqa: F401
+
+    checkpoint, _ = resolve(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return keras.saving.load_model(checkpoint, compile=False)
+    except Exception as error:  # zip, h5 and config errors all mean "not a usable checkpoint"
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise UserError(f"{checkpoint} is not a readable Keras checkpoint ({reason[:200]})") from None
+
+
+def load_run_config(run_dir):
+    return read_json(Path(run_dir) / CONFIG_NAME) if run_dir else None

@@ -1,0 +1,1 @@
+"""Data loading: real data sets that ship inside packages, and the user's own files."""

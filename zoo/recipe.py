@@ -1,0 +1,78 @@
+"""What a zoo model is: a recipe that builds, feeds, trains and scores one network.
+
+Kept apart from the network itself (keras-hub's backbone vs task split): the ``.keras`` file holds
+the network with its preprocessing inside, the recipe holds how it was made and judged.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from zoo.errors import UserError
+
+
+@dataclass
+class DataSplit:
+    """Chronological or held-out train/validation/test arrays, plus what config.json must keep."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    info: dict = field(default_factory=dict)
+    #: Arrays the evaluation needs besides x/y (e.g. the raw series for baselines); not saved.
+    extra: dict = field(default_factory=dict)
+
+
+class Recipe:
+    """Base class for registered models. Subclasses set the class attributes and the methods."""
+
+    name: str = ""
+    task: str = ""
+    dataset: str = ""
+    description: str = ""
+    #: Hyperparameters with their defaults; ``config(**overrides)`` may change only these.
+    defaults: dict = {}
+    #: Names of data options (``--data``, ``--column``…) the recipe understands.
+    data_options: tuple = ()
+    #: The metric that ranks this task's models, as named in ``metrics.json``.
+    metric: str = ""
+
+    def config(self, **overrides):
+        unknown = sorted(set(overrides) - set(self.defaults))
+        if unknown:
+            raise UserError(
+                f"{self.name} has no option {', '.join(unknown)}; "
+                f"options: {', '.join(sorted(self.defaults))}"
+            )
+        return {**self.defaults, **{k: v for k, v in overrides.items() if v is not None}}
+
+    def describe(self):
+        """One row of ``zoo list``."""
+        return {
+            "name": self.name,
+            "task": self.task,
+            "dataset": self.dataset,
+            "cell": self.defaults.get("cell", "lstm"),
+            "metric": self.metric,
+            "description": self.description,
+        }
+
+    def load_data(self, config, **data_options) -> DataSplit:
+        raise NotImplementedError
+
+    def build(self, config):
+        """The untrained keras.Model for ``config`` (including ``config['data']`` if loaded)."""
+        raise NotImplementedError
+
+    def compile(self, model, config):
+        raise NotImplementedError
+
+    def evaluate(self, model, split, config) -> dict:
+        """``{"test": {metric: value}, "baselines": {name: {metric: value}}}`` on the test split."""
+        raise NotImplementedError
+
+    def plot(self, model, split, config, out_dir):
+        """Optional task-specific figure(s) in the run directory."""

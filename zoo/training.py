@@ -1,0 +1,233 @@
+"""``zoo train``: one recipe, one run directory, every artefact a user expects from training.
+
+The run directory holds ``model.keras`` (best on validation, written atomically), ``config.json``
+(everything needed to rebuild the model and rescale its inputs), ``metrics.json`` (test metrics
+next to baselines on the same split), ``history.csv``, ``loss.png``, the recipe's own plots and
+``test_inputs.npy`` (real test vectors the exporter checks artifacts on). An interrupted run
+leaves ``backup/``; the same command continues from the last finished epoch.
+"""
+
+import math
+import os
+import platform
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from zoo.checkpoints import CHECKPOINT_NAME, CONFIG_NAME, METRICS_NAME, TEST_INPUTS_NAME
+from zoo.errors import UserError
+from zoo.files import check_writable, read_json, write_json
+
+BACKUP_DIR = "backup"
+HISTORY_NAME = "history.csv"
+
+
+def prepare_run_dir(out_dir, force=False):
+    """-> True when resuming an interrupted run. A finished run is only replaced with ``force``."""
+    out_dir = Path(out_dir)
+    finished = (out_dir / METRICS_NAME).exists()
+    if force and out_dir.exists():
+        shutil.rmtree(out_dir)
+    elif finished:
+        raise UserError(f"{out_dir} holds a finished run; pass --force to train it again")
+    check_writable(out_dir)
+    return (out_dir / BACKUP_DIR).exists()
+
+
+def train(name, out_dir, *, seed=0, force=False, verbose=None, data_options=None, **overrides):
+    """Train registered model ``name`` into ``out_dir``; returns the metrics dict."""
+    from zoo.registry import get_recipe
+
+    recipe = get_recipe(name)
+    data_options = {k: v for k, v in (data_options or {}).items() if v is not None}
+    unsupported = sorted(set(data_options) - set(recipe.data_options))
+    if unsupported:
+        raise UserError(f"{name} does not take --{', --'.join(unsupported)}")
+    config = recipe.config(**overrides)
+    _check_cell(config.get("cell"))
+    out_dir = Path(out_dir)
+    resuming = prepare_run_dir(out_dir, force=force)
+    keras.utils.set_random_seed(seed)
+    split = recipe.load_data(config, **data_options)
+    config = {**config, "data": split.info}
+    run_config = {
+        "model": name,
+        "seed": seed,
+        "data_options": data_options,
+        "config": config,
+        "input_spec": {"shape": [None, None, split.info["n_features"]], "dtype": "float32"},
+        "environment": _environment(),
+    }
+    if resuming:
+        previous = read_json(out_dir / CONFIG_NAME)
+        if previous.get("config") != _plain(config) or previous.get("seed") != seed:
+            raise UserError(
+                f"{out_dir} holds an interrupted run with other options; "
+                "rerun it with the same options or pass --force to start over"
+            )
+    write_json(out_dir / CONFIG_NAME, run_config)
+
+    model = recipe.build(config)
+    recipe.compile(model, config)
+    guard = StopOnNonFinite()
+    callbacks = [
+        keras.callbacks.BackupAndRestore(str(out_dir / BACKUP_DIR), save_freq="epoch"),
+        guard,
+        BestCheckpoint(out_dir / CHECKPOINT_NAME),
+        keras.callbacks.EarlyStopping(monitor="val_loss", patience=config["patience"]),
+        keras.callbacks.CSVLogger(str(out_dir / HISTORY_NAME), append=resuming),
+    ]
+    if verbose is None:
+        verbose = 1 if sys.stdout.isatty() else 2
+    started = time.perf_counter()
+    model.fit(
+        split.x_train,
+        split.y_train,
+        validation_data=(split.x_val, split.y_val),
+        epochs=config["epochs"],
+        batch_size=config["batch_size"],
+        shuffle=True,
+        callbacks=callbacks,
+        verbose=verbose,
+    )
+    seconds = time.perf_counter() - started
+    if not (out_dir / CHECKPOINT_NAME).exists():
+        raise UserError(f"training produced no usable checkpoint: {guard.message or 'no epoch finished'}")
+    if guard.message:
+        print(f"warning: {guard.message}; kept the last good checkpoint", file=sys.stderr)
+
+    from zoo.checkpoints import load_model
+
+    best = load_model(out_dir / CHECKPOINT_NAME)
+    metrics = recipe.evaluate(best, split, config)
+    np.save(out_dir / TEST_INPUTS_NAME, split.x_test[:32])
+    run_config["training"] = {
+        "seconds": round(seconds, 2),
+        "epochs_run": _count_epochs(out_dir / HISTORY_NAME),
+        "best_val_loss": BestCheckpoint.read_best(out_dir / CHECKPOINT_NAME),
+        "parameters": int(best.count_params()),
+        "stopped_by": guard.message or "early stopping or epoch limit",
+    }
+    write_json(out_dir / CONFIG_NAME, run_config)
+    write_json(out_dir / METRICS_NAME, metrics)
+    plot_history(out_dir / HISTORY_NAME, out_dir / "loss.png")
+    recipe.plot(best, split, config, out_dir)
+    return metrics
+
+
+def _check_cell(cell):
+    from zoo.cells import CELLS
+
+    if cell is not None and cell not in CELLS:
+        raise UserError(f"unknown cell {cell!r}; choose one of: {', '.join(CELLS)}")
+
+
+def _plain(value):
+    """The config as it reads back from JSON, to compare a resumed run with the original."""
+    import json
+
+    from zoo.files import _jsonable
+
+    return json.loads(json.dumps(value, default=_jsonable))
+
+
+def _environment():
+    import tensorflow as tf
+
+    return {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+    }
+
+
+def _count_epochs(history_path):
+    try:
+        return max(0, len(Path(history_path).read_text().strip().splitlines()) - 1)
+    except FileNotFoundError:
+        return 0
+
+
+class BestCheckpoint(keras.callbacks.Callback):
+    """Save the model when val_loss improves, atomically (a kill mid-save leaves the old file).
+
+    The best value so far is kept beside the checkpoint so a resumed run does not overwrite a
+    better model with a worse one.
+    """
+
+    def __init__(self, path, monitor="val_loss"):
+        super().__init__()
+        self.path, self.monitor = Path(path), monitor
+        self.best = self.read_best(self.path)
+
+    @staticmethod
+    def read_best(path):
+        marker = Path(path).with_suffix(".best")
+        try:
+            return float(marker.read_text())
+        except (FileNotFoundError, ValueError):
+            return math.inf
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is None or not math.isfinite(value) or value >= self.best:
+            return
+        self.best = float(value)
+        staging = self.path.with_name(f".{self.path.stem}.tmp.keras")
+        self.model.save(staging)
+        os.replace(staging, self.path)
+        marker = self.path.with_suffix(".best")
+        staging_marker = marker.with_name(f".{marker.name}.tmp")
+        staging_marker.write_text(repr(self.best))
+        os.replace(staging_marker, marker)
+
+
+class StopOnNonFinite(keras.callbacks.Callback):
+    """Stop at the first NaN or infinite loss and say where, instead of training on garbage."""
+
+    def __init__(self):
+        super().__init__()
+        self.message = ""
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._check(logs, f"batch {batch}")
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._check(logs, f"epoch {epoch + 1}")
+
+    def _check(self, logs, where):
+        for key in ("loss", "val_loss"):
+            value = (logs or {}).get(key)
+            if value is not None and not math.isfinite(float(value)) and not self.message:
+                self.message = f"{key} became {value} at {where}"
+                self.model.stop_training = True
+
+
+def plot_history(history_path, image_path):
+    """Training and validation loss per epoch, from history.csv."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    try:
+        history = pd.read_csv(history_path)
+    except (FileNotFoundError, pd.errors.EmptyDataError):
+        return
+    figure, axis = plt.subplots(figsize=(6, 3.5))
+    for column in ("loss", "val_loss"):
+        if column in history:
+            axis.plot(history["epoch"] + 1, history[column], label=column)
+    axis.set_yscale("log")
+    axis.set_xlabel("epoch")
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(image_path, dpi=100)
+    plt.close(figure)
