@@ -1,0 +1,165 @@
+"""``zoo export``: every requested format, each run in its runtime and checked against Keras.
+
+All files are written into a staging directory that replaces the target only when complete, so
+an interrupted or failed export never leaves half an artifact. Beside the artifacts:
+``test_data/inputs.npy`` and ``expected.npy`` (Keras' outputs) let a deployment check itself,
+and ``report.json`` says per format: path, bytes, max_abs_diff, tolerance, ok, ops, latency.
+"""
+
+import shutil
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+from export import onnx as onnx_format
+from export import savedmodel, tflite
+from export.formats import FORMATS
+from export.runtime import RUNNERS, KerasRunner
+from export.verify import compare
+from zoo.checkpoints import TEST_INPUTS_NAME, load_run_config, resolve
+from zoo.files import atomic_directory, write_json
+
+WRITERS = {"savedmodel": savedmodel.write, "tflite": tflite.write, "onnx": onnx_format.write}
+CENSUS = {"tflite": tflite.op_census, "onnx": onnx_format.op_census}
+
+
+def sample_inputs(model, run_dir, count=8, steps=24, seed=0):
+    """Real test vectors from the run when there are any, otherwise seeded normal noise."""
+    if run_dir is not None and (Path(run_dir) / TEST_INPUTS_NAME).exists():
+        return np.load(Path(run_dir) / TEST_INPUTS_NAME)[:count].astype("float32"), "test split"
+    shape = list(model.inputs[0].shape)
+    shape[0] = count
+    shape[1] = shape[1] or steps
+    return np.random.default_rng(seed).standard_normal(shape).astype("float32"), "random normal"
+
+
+def export_checkpoint(checkpoint, out_dir, formats, force=False, opset=onnx_format.DEFAULT_OPSET):
+    checkpoint, run_dir = resolve(checkpoint)
+    with atomic_directory(out_dir, force=force) as staging:  # checks --force before the work
+        keras_runner = KerasRunner(checkpoint)
+        model = keras_runner.model
+        config = load_run_config(run_dir) or {}
+        inputs, source = sample_inputs(model, run_dir)
+        expected = keras_runner(inputs)
+        (staging / "test_data").mkdir()
+        np.save(staging / "test_data" / "inputs.npy", inputs)
+        np.save(staging / "test_data" / "expected.npy", expected)
+        report = {
+            "checkpoint": str(checkpoint),
+            "model": config.get("model", model.name),
+            "test_inputs": {"source": source, "shape": list(inputs.shape)},
+            "keras": {"p50_ms": latency_ms(keras_runner, inputs[:1])},
+            "formats": {},
+        }
+        metadata = _metadata(model, config)
+        for fmt in formats:
+            report["formats"][fmt.name] = _export_one(
+                fmt, model, staging, inputs, expected, opset=opset, metadata=metadata
+            )
+        report["ok"] = all(entry["ok"] for entry in report["formats"].values())
+        write_json(staging / "report.json", report)
+    return report
+
+
+def _export_one(fmt, model, staging, inputs, expected, opset, metadata):
+    target = staging / fmt.filename
+    entry = {"path": fmt.filename, "runtime": fmt.runtime, "batch": fmt.batch}
+    started = time.perf_counter()
+    try:
+        if fmt.name == "onnx":
+            WRITERS[fmt.name](model, target, opset=opset, metadata=metadata)
+            entry["opset"] = opset
+        else:
+            WRITERS[fmt.name](model, target)
+    except Exception as error:  # a converter failure is reported per format, not fatal to the rest
+        shutil.rmtree(target, ignore_errors=True) if target.is_dir() else target.unlink(missing_ok=True)
+        message = str(error).strip().splitlines()
+        return {**entry, "ok": False, "error": f"{type(error).__name__}: {message[0] if message else ''}"[:300]}
+    entry["export_seconds"] = round(time.perf_counter() - started, 2)
+    entry["bytes"] = _size(target)
+    runner = RUNNERS[fmt.name](target)
+    actual = runner(inputs)
+    diff, tolerance, ok = compare(expected, actual, rtol=fmt.rtol, atol=fmt.atol)
+    entry.update(max_abs_diff=diff, tolerance=tolerance, ok=ok)
+    entry["p50_ms"] = latency_ms(runner, inputs[:1])
+    if fmt.name in CENSUS:
+        entry["ops"] = CENSUS[fmt.name](target)
+    return entry
+
+
+def latency_ms(runner, one, repeats=30):
+    """Median wall time of one batch-1 call after a warm-up, in milliseconds."""
+    runner(one)
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        runner(one)
+        times.append(time.perf_counter() - started)
+    return round(statistics.median(times) * 1000, 3)
+
+
+def _size(path):
+    path = Path(path)
+    if path.is_dir():
+        return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+    return path.stat().st_size
+
+
+def _metadata(model, config):
+    import zoo
+
+    cells = sorted({type(layer.cell).__name__ for layer in _rnn_layers(model)})
+    data = config.get("config", {}).get("data", {})
+    return {
+        "zoo.version": zoo.__version__,
+        "zoo.model": config.get("model", model.name),
+        "zoo.cells": ",".join(cells),
+        "zoo.input": {"name": "inputs", "shape": ["batch", "time", model.inputs[0].shape[-1]], "dtype": "float32"},
+        "zoo.data": {k: v for k, v in data.items() if k in ("source", "column", "mean", "std", "season")},
+    }
+
+
+def _rnn_layers(model):
+    import keras
+
+    for layer in model._flatten_layers(include_self=False):
+        if isinstance(layer, keras.layers.RNN):
+            yield layer
+
+
+def format_table(report):
+    """The report as a fixed-width table for the terminal."""
+    rows = [("format", "file", "size", "max|diff|", "tolerance", "ok", "p50 ms", "ops")]
+    for name, entry in report["formats"].items():
+        if "error" in entry:
+            rows.append((name, entry["path"], "-", "-", "-", "FAIL", "-", entry["error"][:60]))
+            continue
+        rows.append((
+            name,
+            entry["path"],
+            _human(entry["bytes"]),
+            f"{entry['max_abs_diff']:.2e}",
+            f"{entry['tolerance']:.1e}",
+            "ok" if entry["ok"] else "FAIL",
+            f"{entry['p50_ms']:.3f}",
+            _ops_summary(entry.get("ops")),
+        ))
+    rows.append(("keras", "(reference)", "-", "-", "-", "-", f"{report['keras']['p50_ms']:.3f}", "tf.function"))
+    widths = [max(len(str(row[k])) for row in rows) for k in range(len(rows[0]))]
+    return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows)
+
+
+def _human(size):
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+
+
+def _ops_summary(ops):
+    if not ops:
+        return "-"
+    key = [k for k in ("LSTM", "Loop", "Scan", "UNIDIRECTIONAL_SEQUENCE_LSTM", "WHILE") if k in ops]
+    return ", ".join(f"{k}x{ops[k]}" for k in key) + f" ({sum(ops.values())} ops)"

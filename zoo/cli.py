@@ -1,0 +1,253 @@
+"""The ``zoo`` command: a thin layer over the library; heavy imports happen inside each command.
+
+Errors a user can cause (``UserError``, bad options) print one ``error:`` line on stderr and exit
+with code 2; a failed verification exits 1; Ctrl-C exits 130.
+"""
+
+import json
+import os
+import sys
+import warnings
+
+import click
+
+from zoo.errors import UserError
+
+
+def _quiet_runtimes():
+    """TensorFlow and tf2onnx log pages of INFO lines; users need results and real warnings."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    import logging
+
+    for name in ("tensorflow", "tf2onnx", "absl"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def _load_tensorflow():
+    """Import TensorFlow with its C++ start-up banner (oneDNN, absl) muted; Python errors still show."""
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        import tensorflow  # noqa: F401
+    except ImportError:
+        raise UserError("TensorFlow is not installed: pip install 'lstm-zoo[cpu]' (or [gpu])") from None
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    from zoo.data.series import DataWarning
+
+    if issubclass(category, DataWarning):
+        click.echo(f"warning: {message}", err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="lstm-zoo", prog_name="zoo")
+def cli():
+    """LSTM model zoo: train on real data, export verified SavedModel, TFLite and ONNX."""
+
+
+@cli.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def list_command(as_json):
+    """List the registered models."""
+    from zoo.registry import get_recipe, list_models
+
+    rows = [get_recipe(name).describe() for name in list_models()]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    widths = {key: max(len(key), *(len(str(r[key])) for r in rows)) for key in ("name", "task", "cell", "dataset")}
+    click.echo("  ".join(key.ljust(widths[key]) for key in widths))
+    for row in rows:
+        click.echo("  ".join(str(row[key]).ljust(widths[key]) for key in widths).rstrip())
+
+
+def _parse_sets(pairs):
+    """--set key=value (repeatable) -> dict with JSON-typed values (numbers, booleans, strings)."""
+    values = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise UserError(f"--set takes key=value, got {pair!r}")
+        try:
+            values[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            values[key] = raw
+    return values
+
+
+@cli.command()
+@click.argument("name")
+@click.option("--data", help="A CSV file, or a built-in data set (forecaster: sunspots, nile, co2, elnino).")
+@click.option("--column", help="Column of the CSV to model (default: the last numeric one).")
+@click.option("--season", type=click.IntRange(min=1), help="Season length for the seasonal-naive baseline.")
+@click.option("--cell", help="lstm, peephole, cifg, layer_norm or projection.")
+@click.option("--epochs", type=click.IntRange(min=1))
+@click.option("--units", type=click.IntRange(min=1))
+@click.option("--window", type=click.IntRange(min=2), help="Input length in time steps.")
+@click.option("--batch-size", type=click.IntRange(min=1))
+@click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True))
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Any other hyperparameter.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--out", type=click.Path(file_okay=False), help="Run directory [default: runs/NAME].")
+@click.option("--force", is_flag=True, help="Replace a finished run in --out.")
+def train(name, data, column, season, cell, epochs, units, window, batch_size, learning_rate, sets, seed, out, force):
+    """Train model NAME; an interrupted run continues when the same command is run again."""
+    from zoo.registry import get_recipe
+
+    get_recipe(name)  # an unknown name fails before TensorFlow loads
+    _load_tensorflow()
+    from zoo.training import train as run_training
+
+    overrides = {
+        "cell": cell, "epochs": epochs, "units": units, "window": window,
+        "batch_size": batch_size, "learning_rate": learning_rate, **_parse_sets(sets),
+    }
+    out = out or os.path.join("runs", name)
+    metrics = run_training(
+        name, out, seed=seed, force=force,
+        data_options={"data": data, "column": column, "season": season},
+        **{k: v for k, v in overrides.items() if v is not None},
+    )
+    click.echo(f"\nrun: {out}")
+    click.echo(_metrics_table(metrics))
+
+
+def _metrics_table(metrics):
+    names = sorted({key for row in [metrics["test"], *metrics["baselines"].values()] for key in row if key != "season"})
+    rows = [("", *names), ("model", *(f"{metrics['test'].get(n, float('nan')):.4g}" for n in names))]
+    for baseline, values in metrics["baselines"].items():
+        label = f"{baseline} (season {values['season']})" if "season" in values else baseline
+        rows.append((label, *(f"{values[n]:.4g}" if n in values else "-" for n in names)))
+    widths = [max(len(r[k]) for r in rows) for k in range(len(rows[0]))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows)
+
+
+@cli.command()
+@click.argument("checkpoint", type=click.Path())
+def evaluate(checkpoint):
+    """Recompute a run's test metrics and baselines from its checkpoint and data."""
+    from zoo.checkpoints import load_model, load_run_config, resolve
+    from zoo.registry import get_recipe
+
+    keras_path, run_dir = resolve(checkpoint)
+    _load_tensorflow()
+    config = load_run_config(run_dir)
+    if config is None:
+        raise UserError(f"{checkpoint} has no config.json beside it: evaluate needs a run directory")
+    recipe = get_recipe(config["model"])
+    split = recipe.load_data(config["config"], **config.get("data_options", {}))
+    metrics = recipe.evaluate(load_model(keras_path), split, config["config"])
+    click.echo(_metrics_table(metrics))
+    click.echo(json.dumps(metrics))
+
+
+@cli.command()
+@click.argument("checkpoint", type=click.Path())
+@click.option("--format", "formats", default="savedmodel,tflite,onnx", show_default=True,
+              help="Comma-separated: savedmodel, tflite, onnx.")
+@click.option("--out", type=click.Path(file_okay=False), help="Export directory [default: exports/NAME].")
+@click.option("--opset", type=click.IntRange(11, 18), default=18, show_default=True, help="ONNX opset.")
+@click.option("--force", is_flag=True, help="Replace an existing export directory.")
+def export(checkpoint, formats, out, opset, force):
+    """Export a checkpoint (.keras or run directory) and check every artifact against Keras."""
+    from pathlib import Path
+
+    from export.formats import parse_formats
+
+    chosen = parse_formats(formats)
+    from zoo.checkpoints import resolve
+
+    keras_path, run_dir = resolve(checkpoint)
+    out = out or os.path.join("exports", (run_dir or keras_path.with_suffix("")).name)
+    if Path(out).exists() and not force:
+        raise UserError(f"{out} already exists; pass --force to overwrite it")
+
+    _load_tensorflow()
+    from export.pipeline import export_checkpoint, format_table
+
+    report = export_checkpoint(checkpoint, out, chosen, force=force, opset=opset)
+    click.echo(format_table(report))
+    click.echo(f"\nexported to {out} (report.json, test_data/)")
+    if not report["ok"]:
+        click.echo("error: at least one artifact failed its check against Keras", err=True)
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("artifact", type=click.Path())
+@click.option("--input", "input_path", required=True, type=click.Path(), help=".npy or .csv inputs.")
+@click.option("--output", type=click.Path(dir_okay=False), help="Write predictions to .npy or .csv instead of printing.")
+def predict(artifact, input_path, output):
+    """Run a checkpoint, SavedModel, .tflite or .onnx artifact on inputs from a file."""
+    from export.runtime import artifact_kind, load_runner
+    from zoo.data.arrays import read_inputs
+
+    if artifact_kind(artifact) in ("keras", "savedmodel"):
+        _load_tensorflow()
+    runner = load_runner(artifact)
+    inputs = read_inputs(input_path, runner.n_features)
+    predictions = runner(inputs)
+    if output is None:
+        for row in predictions.reshape(len(predictions), -1):
+            click.echo(" ".join(f"{v:.6g}" for v in row))
+        return
+    _write_predictions(output, predictions)
+    click.echo(f"wrote {len(predictions)} prediction(s) to {output}")
+
+
+def _write_predictions(path, predictions):
+    import numpy as np
+
+    from zoo.files import check_writable
+
+    if path.endswith(".npy"):
+        target = np.save
+    elif path.endswith(".csv"):
+        def target(p, a):
+            np.savetxt(p, a.reshape(len(a), -1), delimiter=",", fmt="%.8g")
+    else:
+        raise UserError(f"--output must end in .npy or .csv, got {path}")
+    directory = os.path.dirname(os.path.abspath(path))
+    check_writable(directory)
+    staging = os.path.join(directory, f".{os.path.basename(path)}.tmp")
+    with open(staging, "wb") as handle:
+        target(handle, predictions)
+    os.replace(staging, path)
+
+
+def main(argv=None):
+    _quiet_runtimes()
+    warnings.showwarning = _show_warning
+    try:
+        result = cli.main(args=argv, prog_name="zoo", standalone_mode=False)
+    except UserError as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(2)
+    except click.exceptions.NoArgsIsHelpError as error:
+        click.echo(error.ctx.get_help())
+        sys.exit(0)
+    except click.exceptions.NoSuchOption as error:
+        click.echo(f"error: {error.format_message()} (see 'zoo {_command(error)} --help')", err=True)
+        sys.exit(2)
+    except click.ClickException as error:
+        click.echo(f"error: {error.format_message()}", err=True)
+        sys.exit(2)
+    except click.exceptions.Exit as error:
+        sys.exit(error.exit_code)
+    except (click.Abort, KeyboardInterrupt):
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    sys.exit(result if isinstance(result, int) else 0)
+
+
+def _command(error):
+    return error.ctx.command.name if error.ctx and error.ctx.command else ""
