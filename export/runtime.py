@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from zoo.console import muted_stderr
 from zoo.errors import UserError
 
 
@@ -106,7 +107,8 @@ class TFLiteRunner(Runner):
         sequence = sequence.reshape((1,) + sequence.shape[-2:])
         if sequence.shape != self._shape:
             self._interpreter.resize_tensor_input(self._input["index"], sequence.shape)
-            self._interpreter.allocate_tensors()
+            with muted_stderr():  # "INFO: Created TensorFlow Lite XNNPACK delegate"
+                self._interpreter.allocate_tensors()
             self._shape = sequence.shape
         self._interpreter.set_tensor(self._input["index"], sequence)
         self._interpreter.invoke()

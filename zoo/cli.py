@@ -26,19 +26,13 @@ def _quiet_runtimes():
 
 def _load_tensorflow():
     """Import TensorFlow with its C++ start-up banner (oneDNN, absl) muted; Python errors still show."""
-    if "tensorflow" in sys.modules:
-        return
-    sys.stderr.flush()
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
+    from zoo.console import muted_stderr
+
     try:
-        import tensorflow  # noqa: F401
+        with muted_stderr():
+            import tensorflow  # noqa: F401
     except ImportError:
         raise UserError("TensorFlow is not installed: pip install 'lstm-zoo[cpu]' (or [gpu])") from None
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):

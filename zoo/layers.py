@@ -31,6 +31,9 @@ class LSTM(keras.layers.RNN):
         if isinstance(cell, str):
             if units is None:
                 raise ValueError("LSTM needs `units` when the cell is given by name")
+            for shared in ("dtype", "trainable"):  # the cell computes in the layer's precision
+                if shared in layer_kwargs:
+                    kwargs.setdefault(shared, layer_kwargs[shared])
             cell = get_cell_class(cell)(units, **kwargs)
         elif not isinstance(cell, LSTMCell):
             raise ValueError(f"cell must be a zoo cell name or instance, got {cell!r}")

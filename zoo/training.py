@@ -26,14 +26,17 @@ BACKUP_DIR = "backup"
 HISTORY_NAME = "history.csv"
 
 
+def check_run_dir(out_dir, force=False):
+    """Before any work: a finished run is only replaced with ``force``."""
+    if (Path(out_dir) / METRICS_NAME).exists() and not force:
+        raise UserError(f"{out_dir} holds a finished run; pass --force to train it again")
+
+
 def prepare_run_dir(out_dir, force=False):
-    """-> True when resuming an interrupted run. A finished run is only replaced with ``force``."""
+    """Once the data has loaded -> True when resuming an interrupted run."""
     out_dir = Path(out_dir)
-    finished = (out_dir / METRICS_NAME).exists()
     if force and out_dir.exists():
         shutil.rmtree(out_dir)
-    elif finished:
-        raise UserError(f"{out_dir} holds a finished run; pass --force to train it again")
     check_writable(out_dir)
     return (out_dir / BACKUP_DIR).exists()
 
@@ -50,10 +53,11 @@ def train(name, out_dir, *, seed=0, force=False, verbose=None, data_options=None
     config = recipe.config(**overrides)
     _check_cell(config.get("cell"))
     out_dir = Path(out_dir)
-    resuming = prepare_run_dir(out_dir, force=force)
+    check_run_dir(out_dir, force=force)
     keras.utils.set_random_seed(seed)
     split = recipe.load_data(config, **data_options)
     config = {**config, "data": split.info}
+    resuming = prepare_run_dir(out_dir, force=force)
     run_config = {
         "model": name,
         "seed": seed,

@@ -71,11 +71,14 @@ def read_csv_series(path, column=None):
             f"no such data file: {path} (or use a built-in data set: {', '.join(BUILTIN_SERIES)})"
         )
     try:
-        frame = pd.read_csv(path)
+        # A blank line in a one-column file is a gap, not nothing: keep it as NaN.
+        frame = pd.read_csv(path, skip_blank_lines=False)
     except pd.errors.EmptyDataError:
         raise UserError(f"{path} is empty") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as error:
         raise UserError(f"{path} is not a readable CSV file: {str(error).splitlines()[0]}") from None
+    last_row = frame.notna().any(axis=1).to_numpy().nonzero()[0]
+    frame = frame.iloc[: last_row[-1] + 1] if len(last_row) else frame.iloc[:0]
     if frame.empty:
         raise UserError(f"{path} has a header but no rows")
     if column is None:
@@ -125,13 +128,14 @@ def _frequency(frame):
         if pd.api.types.is_numeric_dtype(frame[name]):
             continue
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+            warnings.simplefilter("ignore")  # format guessing and the infer_freq return-type notice
             dates = pd.to_datetime(frame[name], errors="coerce")
-        if dates.notna().all() and len(dates) >= 3:
-            try:
-                return pd.infer_freq(pd.DatetimeIndex(dates))
-            except (TypeError, ValueError):
-                return None
+            if dates.notna().all() and len(dates) >= 3:
+                try:
+                    frequency = pd.infer_freq(pd.DatetimeIndex(dates))
+                except (TypeError, ValueError):
+                    return None
+                return getattr(frequency, "freqstr", frequency)
     return None
 
 

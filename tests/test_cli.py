@@ -1,0 +1,170 @@
+"""The README's path at a small size: train -> export -> predict, and every bad input as one line."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import run_cli
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "forecaster"
+    from zoo.training import train
+
+    train("forecaster", out, epochs=3, units=8, seed=0, verbose=0)
+    return out
+
+
+@pytest.fixture(scope="session")
+def exported(trained_run, tmp_path_factory):
+    from export.formats import parse_formats
+    from export.pipeline import export_checkpoint
+
+    out = tmp_path_factory.mktemp("exports") / "forecaster"
+    report = export_checkpoint(trained_run, out, parse_formats("savedmodel,tflite,onnx"))
+    return out, report
+
+
+def test_list_json(capsys):
+    code, out, _ = run_cli(capsys, "list", "--json")
+    rows = json.loads(out)
+    assert code == 0 and {"name", "task", "dataset", "cell"} <= set(rows[0])
+
+
+def test_run_directory_holds_everything(trained_run):
+    names = {p.name for p in trained_run.iterdir()}
+    assert {"model.keras", "config.json", "metrics.json", "history.csv", "forecast.png", "loss.png",
+            "test_inputs.npy"} <= names
+    assert "backup" not in names  # removed once training finished
+    metrics = json.loads((trained_run / "metrics.json").read_text())
+    assert set(metrics["test"]) == {"rmse", "mae"}
+    assert set(metrics["baselines"]["persistence"]) == {"rmse", "mae"}
+    assert set(metrics["baselines"]["seasonal_naive"]) == {"rmse", "mae", "season"}
+    assert metrics["baselines"]["seasonal_naive"]["season"] == 11  # the solar cycle
+    config = json.loads((trained_run / "config.json").read_text())
+    assert config["config"]["data"]["test_start"] == 247  # last 20% of 309 years
+    assert {"mean", "std"} <= set(config["config"]["data"])
+    assert len((trained_run / "history.csv").read_text().splitlines()) == 4
+
+
+def test_evaluate_reproduces_the_metrics(trained_run, capsys):
+    code, out, _ = run_cli(capsys, "evaluate", trained_run)
+    assert code == 0
+    recomputed = json.loads(out.strip().splitlines()[-1])
+    stored = json.loads((trained_run / "metrics.json").read_text())
+    assert recomputed["test"]["rmse"] == pytest.approx(stored["test"]["rmse"], rel=1e-5)
+
+
+def test_every_artifact_matches_keras_in_its_runtime(exported):
+    out, report = exported
+    assert report["ok"], report
+    assert report["test_inputs"]["source"] == "test split"
+    for name in ("savedmodel", "tflite", "onnx"):
+        entry = report["formats"][name]
+        assert entry["ok"] and entry["max_abs_diff"] <= entry["tolerance"] and entry["bytes"] > 0
+    assert json.loads((out / "report.json").read_text())["ok"]
+    assert (out / "saved_model" / "saved_model.pb").exists()
+
+
+def test_onnx_is_one_fused_lstm_node_with_dynamic_axes(exported):
+    import onnx
+
+    out, report = exported
+    ops = report["formats"]["onnx"]["ops"]
+    assert ops.get("LSTM") == 1 and "Loop" not in ops and "Scan" not in ops
+    model = onnx.load(str(out / "model.onnx"))
+    (graph_input,) = model.graph.input
+    dims = graph_input.type.tensor_type.shape.dim
+    assert graph_input.name == "inputs" and not dims[0].dim_value and not dims[1].dim_value
+    meta = {p.key: p.value for p in model.metadata_props}
+    assert meta["zoo.model"] == "forecaster" and meta["zoo.cells"] == "LSTMCell"
+    assert "mean" in json.loads(meta["zoo.data"])
+
+
+def test_tflite_uses_builtin_ops_only(exported):
+    _, report = exported
+    ops = report["formats"]["tflite"]["ops"]
+    assert "WHILE" in ops and not any(op.startswith("Flex") or op == "CUSTOM" for op in ops)
+
+
+def test_predict_runs_every_format_alike(exported, trained_run, capsys, tmp_path):
+    out, _ = exported
+    expected = np.load(out / "test_data" / "expected.npy")
+    inputs = out / "test_data" / "inputs.npy"
+    for artifact in (trained_run, out / "saved_model", out / "model.tflite", out / "model.onnx"):
+        target = tmp_path / f"{artifact.name}.npy"
+        code, _, err = run_cli(capsys, "predict", artifact, "--input", inputs, "--output", target)
+        assert code == 0, err
+        np.testing.assert_allclose(np.load(target), expected, rtol=1e-4, atol=1e-3)
+    code, printed, _ = run_cli(capsys, "predict", out / "model.onnx", "--input", inputs)
+    assert code == 0 and len(printed.strip().splitlines()) == len(expected)
+
+
+def test_export_cli_prints_table_and_refuses_to_overwrite(trained_run, tmp_path, capsys):
+    out = tmp_path / "exp"
+    code, printed, _ = run_cli(capsys, "export", trained_run, "--format", "onnx", "--out", out)
+    assert code == 0 and "onnx" in printed and "LSTMx1" in printed
+    code, _, err = run_cli(capsys, "export", trained_run, "--format", "onnx", "--out", out)
+    assert code == 2 and "--force" in err
+    code, _, _ = run_cli(capsys, "export", trained_run, "--format", "onnx", "--out", out, "--force")
+    assert code == 0
+
+
+def test_finished_run_is_not_overwritten_without_force(trained_run, capsys):
+    before = (trained_run / "model.keras").read_bytes()
+    code, _, err = run_cli(capsys, "train", "forecaster", "--out", trained_run, "--epochs", "1")
+    assert code == 2 and "--force" in err
+    assert (trained_run / "model.keras").read_bytes() == before
+
+
+@pytest.fixture
+def bad_files(tmp_path):
+    (tmp_path / "corrupt.keras").write_bytes(b"not a zip file")
+    (tmp_path / "text.csv").write_text("value\n1\nabc\n3\n")
+    (tmp_path / "short.csv").write_text("value\n" + "\n".join(map(str, range(20))) + "\n")
+    np.save(tmp_path / "nan.npy", np.array([[1.0, np.nan]]))
+    np.save(tmp_path / "wide.npy", np.zeros((2, 5, 3)))
+    (tmp_path / "corrupt.onnx").write_bytes(b"garbage")
+    return tmp_path
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train", "nosuch"], "unknown model 'nosuch'"),
+    (["train", "forecaster", "--cell", "gru"], "unknown cell 'gru'"),
+    (["train", "forecaster", "--data", "{d}/text.csv"], "not numeric: row 2"),
+    (["train", "forecaster", "--data", "{d}/short.csv"], "too short for window 24"),
+    (["train", "forecaster", "--data", "{d}/missing.csv"], "no such data file"),
+    (["train", "forecaster", "--set", "colour=red"], "has no option colour"),
+    (["train", "forecaster", "--epochs", "0"], "0 is not in the range"),
+    (["export", "{d}/missing.keras"], "no such checkpoint"),
+    (["export", "{d}/corrupt.keras", "--out", "{d}/x"], "not a readable Keras checkpoint"),
+    (["export", "{d}/corrupt.keras", "--format", "onx"], "did you mean 'onnx'"),
+    (["export", "{d}"], "not a finished training run"),
+    (["predict", "{d}/corrupt.onnx", "--input", "{d}/nan.npy"], "not a readable ONNX model"),
+    (["predict", "{run}", "--input", "{d}/nan.npy"], "NaN"),
+    (["predict", "{run}", "--input", "{d}/wide.npy"], "takes (batch, time, 1)"),
+    (["predict", "{run}", "--input", "{d}/text.csv"], "no numeric column"),
+    (["predict", "{d}/model.pt", "--input", "{d}/nan.npy"], "no such file"),
+])
+def test_bad_input_is_one_line_and_exit_2(args, message, bad_files, trained_run, capsys, tmp_path):
+    args = [a.format(d=bad_files, run=trained_run) for a in args]
+    if "--out" not in args and args[0] in ("train", "export"):
+        args += ["--out", str(tmp_path / "out")]
+    code, _, err = run_cli(capsys, *args)
+    assert code == 2, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert lines[-1].startswith("error: ") and message in lines[-1], err
+    assert "Traceback" not in err
+    assert not (tmp_path / "out").exists()  # nothing written, not even an empty directory
+
+
+def test_console_script_error_has_no_traceback(tmp_path):
+    zoo = os.path.join(os.path.dirname(sys.executable), "zoo")
+    result = subprocess.run([zoo, "export", str(tmp_path / "nope.keras")], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"error: no such checkpoint: {tmp_path / 'nope.keras'}"
