@@ -74,12 +74,17 @@ def train(name, out_dir, *, seed=0, force=False, verbose=None, data_options=None
                 "rerun it with the same options or pass --force to start over"
             )
     write_json(out_dir / CONFIG_NAME, run_config)
+    if resuming:
+        done = _align_history(out_dir)
+        print(f"resuming the interrupted run in {out_dir} after epoch {done}", file=sys.stderr)
 
     model = recipe.build(config)
     recipe.compile(model, config)
     guard = StopOnNonFinite()
     callbacks = [
-        keras.callbacks.BackupAndRestore(str(out_dir / BACKUP_DIR), save_freq="epoch"),
+        keras.callbacks.BackupAndRestore(
+            str(out_dir / BACKUP_DIR), save_freq="epoch", double_checkpoint=True
+        ),
         guard,
         BestCheckpoint(out_dir / CHECKPOINT_NAME),
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=config["patience"]),
@@ -149,6 +154,20 @@ def _environment():
         "machine": platform.machine(),
         "cpus": os.cpu_count(),
     }
+
+
+def _align_history(out_dir):
+    """Keep history.csv to the epochs the backup holds (a kill can fall between the two writes)."""
+    try:
+        done = int(read_json(out_dir / BACKUP_DIR / "training_metadata.json")["epoch"])
+    except (UserError, KeyError, ValueError, TypeError):
+        done = 0
+    history = out_dir / HISTORY_NAME
+    if history.exists():
+        lines = history.read_text().splitlines(keepends=True)
+        kept = lines[:1] + [line for line in lines[1:] if int(line.split(",", 1)[0]) < done]
+        history.write_text("".join(kept))
+    return done
 
 
 def _count_epochs(history_path):
