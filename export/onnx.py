@@ -1,8 +1,9 @@
 """ONNX through tf2onnx, with dynamic batch and time axes and the model's facts in metadata_props.
 
-Zoo cells compute ``x·W + h·R`` then add the bias with a TF BiasAdd, in Keras' gate layout, so
-tf2onnx's LSTM rewriter replaces the whole loop with one native ``LSTM`` node (15-30x faster in
-ONNX Runtime than the generic ``Loop``). Constants a Keras layer captures instead of storing as
+Every LSTM layer the ONNX ``LSTM`` op can express becomes exactly one native node (see
+``export.onnx_lstm``), 15-30x faster in ONNX Runtime than the generic ``Loop`` tf2onnx makes of
+custom cells. Layer-norm and projection cells stay on the ``Loop`` path, and the report says so
+layer by layer. Constants a Keras layer captures instead of storing as
 weights (e.g. ``Normalization(mean=...)``) come out of tf2onnx as graph inputs; they are folded
 back in as initializers here, so the model has exactly one input.
 """
@@ -10,6 +11,7 @@ back in as initializers here, so the model has exactly one input.
 import json
 from pathlib import Path
 
+from export.onnx_lstm import native_lstm_placeholders, placeholder_handler, splice
 from export.signature import input_spec, serving_function
 
 #: tf2onnx 1.17 accepts opsets up to 18; ONNX Runtime runs all of them.
@@ -17,19 +19,24 @@ DEFAULT_OPSET = 18
 
 
 def write(model, path, opset=DEFAULT_OPSET, metadata=None):
+    """Write ``path``; -> which recurrent layers became native LSTM nodes and which did not, why."""
     import numpy as np
     import tensorflow as tf
     import tf2onnx
     from onnx import checker, numpy_helper
 
     spec = [input_spec(model)]
-    function = tf.function(serving_function(model))
-    # tf2onnx traces the same signature again and gets this cached graph, so the names match.
-    graph = function.get_concrete_function(*spec).graph
-    captured = {
-        inner.name: outer for outer, inner in graph.captures if outer.dtype != tf.resource
-    }
-    proto, _ = tf2onnx.convert.from_function(function, input_signature=spec, opset=opset)
+    with native_lstm_placeholders(model) as (plans, fallbacks):
+        function = tf.function(serving_function(model))
+        # tf2onnx traces the same signature again and gets this cached graph, so names match.
+        graph = function.get_concrete_function(*spec).graph
+        captured = {
+            inner.name: outer for outer, inner in graph.captures if outer.dtype != tf.resource
+        }
+        proto, _ = tf2onnx.convert.from_function(
+            function, input_signature=spec, opset=opset, custom_op_handlers=placeholder_handler(plans)
+        )
+    splice(proto, plans)
     used = {name for node in proto.graph.node for name in node.input}
     for graph_input in list(proto.graph.input):
         if graph_input.name in captured:
@@ -43,6 +50,10 @@ def write(model, path, opset=DEFAULT_OPSET, metadata=None):
     proto.producer_name = "lstm-zoo"
     checker.check_model(proto, full_check=True)
     Path(path).write_bytes(proto.SerializeToString())
+    return {
+        "native_lstm": [f"{p.layer_name} ({p.cell}, {p.direction})" for p in plans],
+        "loop_fallback": [f"{name} ({cell}): {reason}" for name, cell, reason in fallbacks],
+    }
 
 
 def op_census(path):

@@ -69,7 +69,7 @@ def _export_one(fmt, model, staging, inputs, expected, opset, metadata):
     started = time.perf_counter()
     try:
         if fmt.name == "onnx":
-            WRITERS[fmt.name](model, target, opset=opset, metadata=metadata)
+            entry.update(WRITERS[fmt.name](model, target, opset=opset, metadata=metadata))
             entry["opset"] = opset
         else:
             WRITERS[fmt.name](model, target)
