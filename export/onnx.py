@@ -63,3 +63,21 @@ def op_census(path):
     for node in onnx.load(str(path)).graph.node:
         counts[node.op_type] = counts.get(node.op_type, 0) + 1
     return counts
+
+
+def quantize_dynamic(source, target):
+    """Int8 weights, activations quantized on the fly (ONNX Runtime's dynamic quantization):
+    LSTM nodes become com.microsoft DynamicQuantizeLSTM, MatMuls MatMulInteger."""
+    from onnxruntime.quantization import QuantType
+    from onnxruntime.quantization import quantize_dynamic as ort_quantize_dynamic
+
+    import logging
+
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # it advises "pre-processing" on every call, on the root logger
+    try:
+        ort_quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8)
+    finally:
+        root.setLevel(level)
+    return {"quantize": "dynamic"}

@@ -3,7 +3,8 @@
 All files are written into a staging directory that replaces the target only when complete, so
 an interrupted or failed export never leaves half an artifact. Beside the artifacts:
 ``test_data/inputs.npy`` and ``expected.npy`` (Keras' outputs) let a deployment check itself,
-and ``report.json`` says per format: path, bytes, max_abs_diff, tolerance, ok, ops, latency.
+and ``report.json`` says per artifact: path, bytes, max_abs_diff, tolerance, ok, ops, latency
+and, for a training run, the task metric on the whole test split next to Keras'.
 """
 
 import shutil
@@ -15,10 +16,11 @@ import numpy as np
 
 from export import onnx as onnx_format
 from export import savedmodel, tflite
-from export.formats import FORMATS
+from export.formats import QUANTIZED_RTOL, check_quantize, quantized_filename
 from export.runtime import RUNNERS, KerasRunner
 from export.verify import compare
-from zoo.checkpoints import TEST_INPUTS_NAME, load_run_config, resolve
+from zoo.checkpoints import CALIBRATION_INPUTS_NAME, TEST_INPUTS_NAME, load_run_config, resolve
+from zoo.errors import UserError
 from zoo.files import atomic_directory, write_json
 
 WRITERS = {"savedmodel": savedmodel.write, "tflite": tflite.write, "onnx": onnx_format.write}
@@ -35,8 +37,49 @@ def sample_inputs(model, run_dir, count=8, steps=24, seed=0):
     return np.random.default_rng(seed).standard_normal(shape).astype("float32"), "random normal"
 
 
-def export_checkpoint(checkpoint, out_dir, formats, force=False, opset=onnx_format.DEFAULT_OPSET):
+def calibration_inputs(run_dir):
+    """Training windows saved by ``zoo train``: int8 ranges come from the model's own data."""
+    path = Path(run_dir) / CALIBRATION_INPUTS_NAME if run_dir else None
+    if path is None or not path.exists():
+        raise UserError(
+            "--quantize int8 calibrates on the model's training data: export a run directory made "
+            f"by `zoo train` (it holds {CALIBRATION_INPUTS_NAME})"
+        )
+    return np.load(path).astype("float32")
+
+
+class _RunnerAsModel:
+    """Lets a recipe score any runtime with the code it scores Keras with (``model.predict``)."""
+
+    def __init__(self, runner):
+        self.runner = runner
+
+    def predict(self, x, batch_size=256, verbose=0):
+        x = np.asarray(x, dtype="float32")
+        return np.concatenate([self.runner(x[k : k + batch_size]) for k in range(0, len(x), batch_size)])
+
+
+def metric_judge(run_dir, config):
+    """-> (metric name, function runner -> metric on the test split), or (None, None) off a run."""
+    if not config or "model" not in config:
+        return None, None
+    from zoo.registry import get_recipe
+
+    recipe = get_recipe(config["model"])
+    split = recipe.load_data(config["config"], **config.get("data_options", {}))
+
+    def judge(runner):
+        metrics = recipe.evaluate(_RunnerAsModel(runner), split, config["config"])
+        return metrics["test"][recipe.metric]
+
+    return recipe.metric, judge
+
+
+def export_checkpoint(checkpoint, out_dir, formats, force=False, opset=onnx_format.DEFAULT_OPSET,
+                      quantize=None, evaluate=True):
+    check_quantize(formats, quantize)
     checkpoint, run_dir = resolve(checkpoint)
+    calibration = calibration_inputs(run_dir) if quantize == "int8" else None
     with atomic_directory(out_dir, force=force) as staging:  # checks --force before the work
         keras_runner = KerasRunner(checkpoint)
         model = keras_runner.model
@@ -46,44 +89,66 @@ def export_checkpoint(checkpoint, out_dir, formats, force=False, opset=onnx_form
         (staging / "test_data").mkdir()
         np.save(staging / "test_data" / "inputs.npy", inputs)
         np.save(staging / "test_data" / "expected.npy", expected)
+        metric, judge = metric_judge(run_dir, config) if evaluate else (None, None)
         report = {
             "checkpoint": str(checkpoint),
             "model": config.get("model", model.name),
+            "metric": metric,
             "test_inputs": {"source": source, "shape": list(inputs.shape)},
             "keras": {"p50_ms": latency_ms(keras_runner, inputs[:1])},
             "formats": {},
         }
-        metadata = _metadata(model, config)
+        if judge:
+            report["keras"]["metric"] = judge(keras_runner)
+        context = {"model": model, "staging": staging, "inputs": inputs, "expected": expected,
+                   "judge": judge, "opset": opset, "metadata": _metadata(model, config)}
         for fmt in formats:
-            report["formats"][fmt.name] = _export_one(
-                fmt, model, staging, inputs, expected, opset=opset, metadata=metadata
-            )
+            report["formats"][fmt.name] = _export_one(fmt, context)
+            if quantize in fmt.quantize:
+                report["formats"][f"{fmt.name}:{quantize}"] = _export_one(
+                    fmt, context, quantize=quantize, calibration=calibration
+                )
         report["ok"] = all(entry["ok"] for entry in report["formats"].values())
         write_json(staging / "report.json", report)
     return report
 
 
-def _export_one(fmt, model, staging, inputs, expected, opset, metadata):
-    target = staging / fmt.filename
-    entry = {"path": fmt.filename, "runtime": fmt.runtime, "batch": fmt.batch}
+def _write(fmt, context, target, quantize, calibration):
+    """Write one artifact; -> what the writer reports (native ops, fallbacks, quantization)."""
+    model = context["model"]
+    if fmt.name == "onnx":
+        if quantize:
+            return onnx_format.quantize_dynamic(context["staging"] / fmt.filename, target)
+        info = onnx_format.write(model, target, opset=context["opset"], metadata=context["metadata"])
+        return {**(info or {}), "opset": context["opset"]}
+    if fmt.name == "tflite" and quantize:
+        return tflite.write(model, target, quantize=quantize, representative_inputs=calibration)
+    return WRITERS[fmt.name](model, target)
+
+
+def _export_one(fmt, context, quantize=None, calibration=None):
+    filename = quantized_filename(fmt, quantize) if quantize else fmt.filename
+    target = context["staging"] / filename
+    entry = {"path": filename, "runtime": fmt.runtime, "batch": fmt.batch}
+    if quantize:
+        entry["quantize"] = quantize
     started = time.perf_counter()
     try:
-        if fmt.name == "onnx":
-            entry.update(WRITERS[fmt.name](model, target, opset=opset, metadata=metadata))
-            entry["opset"] = opset
-        else:
-            WRITERS[fmt.name](model, target)
-    except Exception as error:  # a converter failure is reported per format, not fatal to the rest
+        entry.update(_write(fmt, context, target, quantize, calibration) or {})
+    except Exception as error:  # a converter failure is reported per artifact, not fatal to the rest
         shutil.rmtree(target, ignore_errors=True) if target.is_dir() else target.unlink(missing_ok=True)
         message = str(error).strip().splitlines()
         return {**entry, "ok": False, "error": f"{type(error).__name__}: {message[0] if message else ''}"[:300]}
     entry["export_seconds"] = round(time.perf_counter() - started, 2)
     entry["bytes"] = _size(target)
     runner = RUNNERS[fmt.name](target)
-    actual = runner(inputs)
-    diff, tolerance, ok = compare(expected, actual, rtol=fmt.rtol, atol=fmt.atol)
+    actual = runner(context["inputs"])
+    rtol = QUANTIZED_RTOL if quantize else fmt.rtol
+    diff, tolerance, ok = compare(context["expected"], actual, rtol=rtol, atol=fmt.atol)
     entry.update(max_abs_diff=diff, tolerance=tolerance, ok=ok)
-    entry["p50_ms"] = latency_ms(runner, inputs[:1])
+    entry["p50_ms"] = latency_ms(runner, context["inputs"][:1])
+    if context["judge"]:
+        entry["metric"] = context["judge"](runner)
     if fmt.name in CENSUS:
         entry["ops"] = CENSUS[fmt.name](target)
     return entry
@@ -131,10 +196,12 @@ def _rnn_layers(model):
 
 def format_table(report):
     """The report as a fixed-width table for the terminal."""
-    rows = [("format", "file", "size", "max|diff|", "tolerance", "ok", "p50 ms", "ops")]
+    metric = report.get("metric")
+    header = ("artifact", "file", "size", "max|diff|", "tolerance", "ok", "p50 ms", *((metric,) if metric else ()), "ops")
+    rows = [header]
     for name, entry in report["formats"].items():
         if "error" in entry:
-            rows.append((name, entry["path"], "-", "-", "-", "FAIL", "-", entry["error"][:60]))
+            rows.append((name, entry["path"], "-", "-", "-", "FAIL", "-", *(("-",) if metric else ()), entry["error"][:70]))
             continue
         rows.append((
             name,
@@ -144,9 +211,11 @@ def format_table(report):
             f"{entry['tolerance']:.1e}",
             "ok" if entry["ok"] else "FAIL",
             f"{entry['p50_ms']:.3f}",
+            *((f"{entry['metric']:.4g}",) if metric else ()),
             _ops_summary(entry.get("ops")),
         ))
-    rows.append(("keras", "(reference)", "-", "-", "-", "-", f"{report['keras']['p50_ms']:.3f}", "tf.function"))
+    keras_metric = (f"{report['keras']['metric']:.4g}",) if metric else ()
+    rows.append(("keras", "(reference)", "-", "-", "-", "-", f"{report['keras']['p50_ms']:.3f}", *keras_metric, "tf.function"))
     widths = [max(len(str(row[k])) for row in rows) for k in range(len(rows[0]))]
     return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows)
 
@@ -161,5 +230,6 @@ def _human(size):
 def _ops_summary(ops):
     if not ops:
         return "-"
-    key = [k for k in ("LSTM", "Loop", "Scan", "UNIDIRECTIONAL_SEQUENCE_LSTM", "WHILE") if k in ops]
+    key = [k for k in ("LSTM", "DynamicQuantizeLSTM", "Loop", "Scan", "UNIDIRECTIONAL_SEQUENCE_LSTM",
+                       "BIDIRECTIONAL_SEQUENCE_LSTM", "WHILE") if k in ops]
     return ", ".join(f"{k}x{ops[k]}" for k in key) + f" ({sum(ops.values())} ops)"

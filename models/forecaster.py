@@ -5,6 +5,8 @@ the checkpoint and every exported artifact take raw values and return raw foreca
 needs no side file to rescale.
 """
 
+from pathlib import Path
+
 import numpy as np
 
 from zoo.data.series import infer_season, load_series
@@ -41,6 +43,10 @@ class Forecaster(Recipe):
         "val_fraction": 0.15,
     }
     data_options = ("data", "column", "season")
+    released = Path(__file__).parent / "released" / "forecaster"
+    data_licence = (
+        "Yearly sunspot numbers 1700-2008 (SIDC/NOAA), public domain; shipped in statsmodels (BSD-3)"
+    )
 
     # -- data --------------------------------------------------------------------------------
     def load_data(self, config, data=None, column=None, season=None):

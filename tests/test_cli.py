@@ -16,7 +16,7 @@ def trained_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "forecaster"
     from zoo.training import train
 
-    train("forecaster", out, epochs=3, units=8, seed=0, verbose=0)
+    train("forecaster", out, epochs=3, units=32, seed=0, verbose=0)
     return out
 
 
@@ -168,3 +168,48 @@ def test_console_script_error_has_no_traceback(tmp_path):
     result = subprocess.run([zoo, "export", str(tmp_path / "nope.keras")], capture_output=True, text=True)
     assert result.returncode == 2
     assert result.stderr.strip() == f"error: no such checkpoint: {tmp_path / 'nope.keras'}"
+
+
+def test_released_checkpoint_reproduces_its_card(capsys):
+    from models.forecaster import Forecaster
+
+    stored = json.loads((Forecaster.released / "metrics.json").read_text())
+    assert stored["test"]["rmse"] < stored["baselines"]["persistence"]["rmse"]
+    assert stored["test"]["rmse"] < stored["baselines"]["seasonal_naive"]["rmse"]
+    code, out, err = run_cli(capsys, "evaluate", "forecaster")
+    assert code == 0, err
+    assert json.loads(out.strip().splitlines()[-1])["test"]["rmse"] == pytest.approx(stored["test"]["rmse"], rel=1e-5)
+    card = (Forecaster.released / "card.md").read_text()
+    assert f"{stored['test']['rmse']:.4g}" in card
+
+
+def test_quantized_exports_report_size_and_metric(trained_run, tmp_path, capsys):
+    out = tmp_path / "q"
+    code, printed, err = run_cli(capsys, "export", trained_run, "--format", "onnx", "--quantize", "dynamic", "--out", out)
+    assert code == 0, err
+    report = json.loads((out / "report.json").read_text())
+    floating, quantized = report["formats"]["onnx"], report["formats"]["onnx:dynamic"]
+    assert quantized["ok"] and quantized["bytes"] < floating["bytes"]
+    assert "DynamicQuantizeLSTM" in quantized["ops"]
+    assert abs(quantized["metric"] - floating["metric"]) <= 0.05 * floating["metric"]
+    assert floating["metric"] == pytest.approx(report["keras"]["metric"], rel=1e-4)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--format", "onnx", "--quantize", "float16"], "applies to none of the chosen formats"),
+    (["--format", "savedmodel", "--quantize", "dynamic"], "applies to none of the chosen formats"),
+])
+def test_unsupported_quantization_fails_before_work(args, message, trained_run, tmp_path, capsys):
+    code, _, err = run_cli(capsys, "export", trained_run, *args, "--out", tmp_path / "q")
+    assert code == 2 and message in err and not (tmp_path / "q").exists()
+
+
+def test_int8_needs_calibration_data(tmp_path, capsys):
+    import keras
+
+    from zoo.layers import LSTM
+
+    model = keras.Sequential([keras.Input((None, 2)), LSTM(3), keras.layers.Dense(1)])
+    model.save(tmp_path / "m.keras")
+    code, _, err = run_cli(capsys, "export", tmp_path / "m.keras", "--quantize", "int8", "--out", tmp_path / "q")
+    assert code == 2 and "calibrates on the model's training data" in err

@@ -10,11 +10,17 @@ CHECKPOINT_NAME = "model.keras"
 CONFIG_NAME = "config.json"
 METRICS_NAME = "metrics.json"
 TEST_INPUTS_NAME = "test_inputs.npy"
+CALIBRATION_INPUTS_NAME = "calibration_inputs.npy"
 
 
 def resolve(path):
-    """-> (path of the .keras file, the run directory or None)."""
+    """-> (path of the .keras file, the run directory or None).
+
+    A registered model's name (``forecaster``) stands for its released checkpoint.
+    """
     path = Path(path)
+    if not path.exists() and len(path.parts) == 1:
+        path = _released(str(path)) or path
     if path.is_dir():
         checkpoint = path / CHECKPOINT_NAME
         if not checkpoint.exists():
@@ -26,6 +32,17 @@ def resolve(path):
         raise UserError(f"{path} is not a .keras checkpoint or a run directory")
     run_dir = path.parent if (path.parent / CONFIG_NAME).exists() else None
     return path, run_dir
+
+
+def _released(name):
+    from zoo.registry import get_recipe, list_models
+
+    if name not in list_models():
+        return None
+    released = get_recipe(name).released
+    if released is None or not (Path(released) / CHECKPOINT_NAME).exists():
+        raise UserError(f"model {name!r} has no released checkpoint yet; train one: zoo train {name}")
+    return Path(released)
 
 
 def load_model(path):

@@ -150,16 +150,20 @@ def evaluate(checkpoint):
               help="Comma-separated: savedmodel, tflite, onnx.")
 @click.option("--out", type=click.Path(file_okay=False), help="Export directory [default: exports/NAME].")
 @click.option("--opset", type=click.IntRange(11, 18), default=18, show_default=True, help="ONNX opset.")
+@click.option("--quantize", type=click.Choice(["dynamic", "float16", "int8"]),
+              help="Also write quantized artifacts (TFLite: all three; ONNX: dynamic).")
 @click.option("--force", is_flag=True, help="Replace an existing export directory.")
-def export(checkpoint, formats, out, opset, force):
+def export(checkpoint, formats, out, opset, quantize, force):
     """Export a checkpoint (.keras or run directory) and check every artifact against Keras."""
     from pathlib import Path
 
     from export.formats import parse_formats
 
-    chosen = parse_formats(formats)
+    from export.formats import check_quantize
     from zoo.checkpoints import resolve
 
+    chosen = parse_formats(formats)
+    check_quantize(chosen, quantize)
     keras_path, run_dir = resolve(checkpoint)
     out = out or os.path.join("exports", (run_dir or keras_path.with_suffix("")).name)
     if Path(out).exists() and not force:
@@ -168,7 +172,7 @@ def export(checkpoint, formats, out, opset, force):
     _load_tensorflow()
     from export.pipeline import export_checkpoint, format_table
 
-    report = export_checkpoint(checkpoint, out, chosen, force=force, opset=opset)
+    report = export_checkpoint(checkpoint, out, chosen, force=force, opset=opset, quantize=quantize)
     click.echo(format_table(report))
     click.echo(f"\nexported to {out} (report.json, test_data/)")
     if not report["ok"]:

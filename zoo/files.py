@@ -13,6 +13,7 @@ from zoo.errors import UserError
 def write_json(path, data):
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide run files from other users
     with os.fdopen(fd, "w") as handle:
         json.dump(data, handle, indent=2, sort_keys=False, default=_jsonable)
         handle.write("\n")

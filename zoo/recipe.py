@@ -39,6 +39,10 @@ class Recipe:
     data_options: tuple = ()
     #: The metric that ranks this task's models, as named in ``metrics.json``.
     metric: str = ""
+    #: Folder of the released checkpoint (a run directory plus card.md), if one ships.
+    released = None
+    #: Data licence, for the model card.
+    data_licence: str = ""
 
     def config(self, **overrides):
         unknown = sorted(set(overrides) - set(self.defaults))

@@ -3,7 +3,8 @@
 The run directory holds ``model.keras`` (best on validation, written atomically), ``config.json``
 (everything needed to rebuild the model and rescale its inputs), ``metrics.json`` (test metrics
 next to baselines on the same split), ``history.csv``, ``loss.png``, the recipe's own plots and
-``test_inputs.npy`` (real test vectors the exporter checks artifacts on). An interrupted run
+``test_inputs.npy`` (real test vectors the exporter checks artifacts on) and
+``calibration_inputs.npy`` (training inputs int8 export calibrates on). An interrupted run
 leaves ``backup/``; the same command continues from the last finished epoch.
 """
 
@@ -18,7 +19,13 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from zoo.checkpoints import CHECKPOINT_NAME, CONFIG_NAME, METRICS_NAME, TEST_INPUTS_NAME
+from zoo.checkpoints import (
+    CALIBRATION_INPUTS_NAME,
+    CHECKPOINT_NAME,
+    CONFIG_NAME,
+    METRICS_NAME,
+    TEST_INPUTS_NAME,
+)
 from zoo.errors import UserError
 from zoo.files import check_writable, read_json, write_json
 
@@ -114,6 +121,9 @@ def train(name, out_dir, *, seed=0, force=False, verbose=None, data_options=None
     best = load_model(out_dir / CHECKPOINT_NAME)
     metrics = recipe.evaluate(best, split, config)
     np.save(out_dir / TEST_INPUTS_NAME, split.x_test[:32])
+    # A spread of training inputs: what int8 export calibrates its ranges on.
+    picks = np.linspace(0, len(split.x_train) - 1, num=min(100, len(split.x_train))).astype(int)
+    np.save(out_dir / CALIBRATION_INPUTS_NAME, split.x_train[picks])
     run_config["training"] = {
         "seconds": round(seconds, 2),
         "epochs_run": _count_epochs(out_dir / HISTORY_NAME),
