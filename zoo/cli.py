@@ -181,6 +181,33 @@ def export(checkpoint, formats, out, opset, quantize, force):
 
 
 @cli.command()
+@click.argument("targets", nargs=-1)
+@click.option("--out", type=click.Path(file_okay=False), default="bench", show_default=True,
+              help="Where bench.json and bench.md go.")
+@click.option("--repeats", type=click.IntRange(min=5), default=100, show_default=True)
+@click.option("--quantize", type=click.Choice(["dynamic", "float16", "int8"]), default="dynamic", show_default=True)
+def bench(targets, out, repeats, quantize):
+    """Export, run and time every format against Keras and the anchors.
+
+    TARGETS are model names (their released checkpoints), run directories or .keras files;
+    default: every model with a released checkpoint.
+    """
+    from zoo.checkpoints import resolve
+    from zoo.registry import get_recipe, list_models
+
+    if not targets:
+        targets = [n for n in list_models() if get_recipe(n).released and get_recipe(n).released.exists()]
+    for target in targets:
+        resolve(target)  # a bad target fails before any work
+    _load_tensorflow()
+    from export.benchmark import markdown, run
+
+    result = run(targets, out, repeats=repeats, quantize=quantize)
+    click.echo(markdown(result))
+    click.echo(f"wrote {os.path.join(out, 'bench.json')} and {os.path.join(out, 'bench.md')}")
+
+
+@cli.command()
 @click.argument("artifact", type=click.Path())
 @click.option("--input", "input_path", required=True, type=click.Path(), help=".npy or .csv inputs.")
 @click.option("--output", type=click.Path(dir_okay=False), help="Write predictions to .npy or .csv instead of printing.")

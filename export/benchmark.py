@@ -1,0 +1,220 @@
+"""``zoo bench``: export every format, run each in its runtime, and time it against the anchors.
+
+Per model and artifact: status, size, the task metric on the test split, p50/p90 latency at
+batch 1 on a 100-step sequence, throughput at batch 32, and the ratio to Keras (a compiled ``tf.function``) measured in
+the same run. The anchors, measured alongside: Keras' own ``model.export(format="onnx")`` and
+``model.export(format="litert")`` of the same model, and a hand-built ONNX graph holding only
+the native ``LSTM`` op with the model's first LSTM layer's weights (the floor for ONNX Runtime).
+Medians over repeats, because this machine is noisy; ratios, because absolute times are not
+comparable across machines.
+"""
+
+import platform
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from export.formats import FORMATS
+from export.pipeline import export_checkpoint, metric_judge
+from export.runtime import RUNNERS, KerasRunner, OnnxRunner, TFLiteRunner
+from zoo.checkpoints import load_run_config, resolve
+from zoo.files import write_json
+
+
+def timings(runner, one, batch, repeats):
+    """-> p50 and p90 ms for one sequence, and sequences per second for a batch of 32."""
+    runner(one)
+    single = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        runner(one)
+        single.append(time.perf_counter() - started)
+    runner(batch)
+    batched = []
+    for _ in range(max(3, repeats // 10)):
+        started = time.perf_counter()
+        runner(batch)
+        batched.append(time.perf_counter() - started)
+    return {
+        "p50_ms": round(statistics.median(single) * 1000, 4),
+        "p90_ms": round(float(np.percentile(single, 90)) * 1000, 4),
+        "throughput_per_s": round(len(batch) / statistics.median(batched), 1),
+    }
+
+
+STEPS = 100
+
+
+def timing_inputs(inputs, steps=STEPS):
+    """Test vectors stretched to ``steps`` time steps: one sequence, and a batch of 32."""
+    inputs = np.asarray(inputs, dtype="float32")
+    stretched = np.concatenate([inputs] * (steps // inputs.shape[1] + 1), axis=1)[:, :steps]
+    return stretched[:1], np.resize(stretched, (32,) + stretched.shape[1:])
+
+
+def bench_model(target, work_dir, repeats=100, quantize="dynamic"):
+    """Benchmark one checkpoint (name, run directory or .keras) -> list of result rows."""
+    checkpoint, run_dir = resolve(target)
+    name = (load_run_config(run_dir) or {}).get("model", Path(checkpoint).stem)
+    export_dir = Path(work_dir) / name
+    report = export_checkpoint(checkpoint, export_dir, list(FORMATS.values()), force=True,
+                               quantize=quantize, evaluate=True)
+    _, judge = metric_judge(run_dir, load_run_config(run_dir))
+    inputs = np.load(export_dir / "test_data" / "inputs.npy")
+    one, batch = timing_inputs(inputs)
+
+    keras_runner = KerasRunner(checkpoint)
+    reference = timings(keras_runner, one, batch, repeats)
+    rows = [{"model": name, "artifact": "keras (tf.function)", "status": "ok", "bytes": Path(checkpoint).stat().st_size,
+             "metric": report["keras"].get("metric"), **reference}]
+    for artifact, entry in report["formats"].items():
+        row = {"model": name, "artifact": artifact, "bytes": entry.get("bytes"), "metric": entry.get("metric"),
+               "ops": _ops(entry.get("ops"))}
+        if not entry["ok"]:
+            rows.append({**row, "status": "FAIL: " + entry.get("error", f"max|diff| {entry.get('max_abs_diff')}")})
+            continue
+        runner = RUNNERS[artifact.split(":")[0]](export_dir / entry["path"])
+        rows.append({**row, "status": "ok", **timings(runner, one, batch, repeats)})
+    rows += _anchors(keras_runner.model, name, inputs, one, batch, judge, repeats)
+    for row in rows:
+        if "p50_ms" in row:
+            row["ratio_to_keras"] = round(row["p50_ms"] / reference["p50_ms"], 4)
+    native = next((r for r in rows if r["artifact"] == "onnx"), None)
+    floor = next((r for r in rows if r["artifact"].startswith("anchor: hand-built")), None)
+    if native and floor and "p50_ms" in native and "p50_ms" in floor:
+        native["ratio_to_hand_built"] = round(native["p50_ms"] / floor["p50_ms"], 3)
+    return rows
+
+
+def _anchors(model, name, inputs, one, batch, judge, repeats):
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="zoo-bench-") as tmp:
+        model(inputs[:2])  # Keras' exporters refuse a model that has never been called
+        for label, fmt, path, runner_class in (
+            ("anchor: keras model.export(onnx)", "onnx", Path(tmp) / "keras.onnx", OnnxRunner),
+            ("anchor: keras model.export(litert)", "litert", Path(tmp) / "keras.tflite", TFLiteRunner),
+        ):
+            row = {"model": name, "artifact": label}
+            try:
+                model.export(str(path), format=fmt, verbose=False)
+                row["bytes"] = path.stat().st_size
+                runner = runner_class(path)
+                expected = model(inputs).numpy()
+                diff = float(np.max(np.abs(runner(inputs) - expected)))
+                row.update(status="ok", max_abs_diff=diff, **timings(runner, one, batch, repeats))
+                row["ops"] = _ops(_census(fmt, path))
+                if judge:
+                    row["metric"] = judge(runner)
+            except Exception as error:  # the anchor's failure is the finding
+                row["status"] = "fails: " + _first_line(error)
+            rows.append(row)
+        hand_built = _hand_built_lstm(model, Path(tmp) / "hand.onnx")
+        if hand_built is not None:
+            runner = OnnxRunner(hand_built)
+            core = {"model": name, "artifact": "anchor: hand-built ONNX LSTM op (first layer only)",
+                    "status": "ok", "bytes": hand_built.stat().st_size, "ops": "LSTMx1"}
+            rows.append({**core, **timings(runner, one, batch, repeats)})
+    return rows
+
+
+def _census(fmt, path):
+    from export import onnx as onnx_format
+    from export import tflite
+
+    return onnx_format.op_census(path) if fmt == "onnx" else tflite.op_census(path)
+
+
+def _hand_built_lstm(model, path):
+    """X [B, T, I] -> Transpose -> LSTM -> Y_h: just the native op with the first layer's weights."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from export.onnx_lstm import plan_layers
+
+    plans, _ = plan_layers(model)
+    if not plans:
+        return None
+    layer, plan = plans[0]
+    features = int(plan.weights["W"].shape[-1])
+    init = [numpy_helper.from_array(plan.weights[k], k) for k in ("W", "R", "B")]
+    nodes = [helper.make_node("Transpose", ["inputs"], ["x"], perm=[1, 0, 2]),
+             helper.make_node("LSTM", ["x", "W", "R", "B"], ["y", "y_h", "y_c"],
+                              hidden_size=plan.hidden, direction=plan.direction)]
+    graph = helper.make_graph(
+        nodes, "hand_built_lstm",
+        [helper.make_tensor_value_info("inputs", TensorProto.FLOAT, ["batch", "time", features])],
+        [helper.make_tensor_value_info("y_h", TensorProto.FLOAT, None)], init)
+    if features != model.inputs[0].shape[-1]:
+        return None  # the first LSTM does not read the model input directly; no fair floor
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    onnx.save(proto, str(path))
+    return path
+
+
+def _ops(ops):
+    if not ops:
+        return "-"
+    keys = [k for k in ("LSTM", "DynamicQuantizeLSTM", "Loop", "Scan", "UNIDIRECTIONAL_SEQUENCE_LSTM",
+                        "BIDIRECTIONAL_SEQUENCE_LSTM", "WHILE") if k in ops]
+    flex = sum(v for k, v in ops.items() if k.startswith("Flex") or k == "CUSTOM")
+    text = ", ".join(f"{k}x{ops[k]}" for k in keys) or f"{sum(ops.values())} ops"
+    return text + (f", Flex/custom x{flex}" if flex else "")
+
+
+def _first_line(error):
+    text = str(error).strip()
+    return (text.splitlines()[0] if text else type(error).__name__)[:160]
+
+
+def run(targets, out_dir, repeats=100, quantize="dynamic"):
+    import keras
+    import tensorflow as tf
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="zoo-bench-exports-", dir=out_dir) as work:
+        for target in targets:
+            rows += bench_model(target, work, repeats=repeats, quantize=quantize)
+    result = {
+        "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+                    "cpus": __import__("os").cpu_count(), "tensorflow": tf.__version__, "keras": keras.__version__,
+                    "onnxruntime": __import__("onnxruntime").__version__},
+        "repeats": repeats,
+        "rows": rows,
+    }
+    write_json(out_dir / "bench.json", result)
+    (out_dir / "bench.md").write_text(markdown(result))
+    return result
+
+
+COLUMNS = (("model", "model"), ("artifact", "artifact"), ("status", "status"), ("size", "bytes"),
+           ("metric", "metric"), ("p50 ms", "p50_ms"), ("p90 ms", "p90_ms"), ("seq/s @32", "throughput_per_s"),
+           ("x Keras", "ratio_to_keras"), ("x hand-built", "ratio_to_hand_built"), ("ops", "ops"))
+
+
+def markdown(result):
+    lines = ["| " + " | ".join(title for title, _ in COLUMNS) + " |", "|" + " --- |" * len(COLUMNS)]
+    for row in result["rows"]:
+        lines.append("| " + " | ".join(_cell(key, row.get(key)) for _, key in COLUMNS) + " |")
+    machine = result["machine"]
+    lines.append("")
+    lines.append(f"{machine['cpus']} CPUs, {machine['processor']}, TF {machine['tensorflow']}, Keras {machine['keras']}, "
+                 f"ONNX Runtime {machine['onnxruntime']}; "
+                 f"latency: median and 90th percentile of {result['repeats']} calls on one {STEPS}-step sequence; "
+                 f"throughput: batches of 32 such sequences (TFLite runs them one by one).")
+    return "\n".join(lines) + "\n"
+
+
+def _cell(key, value):
+    if value is None:
+        return "-"
+    if key == "bytes":
+        return f"{value / 1024:.1f} KB"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    text = str(value).replace("|", "/")
+    return text if len(text) <= 90 else text[:87] + "..."

@@ -1,0 +1,27 @@
+"""`zoo bench` exports, runs and times every artifact and the anchors, and writes its tables."""
+
+import json
+
+from conftest import run_cli
+
+
+def test_bench_writes_json_and_markdown_with_anchors(tmp_path, capsys):
+    code, printed, err = run_cli(capsys, "bench", "forecaster", "--repeats", "5", "--out", tmp_path)
+    assert code == 0, err
+    result = json.loads((tmp_path / "bench.json").read_text())
+    rows = {row["artifact"]: row for row in result["rows"]}
+    for artifact in ("keras (tf.function)", "savedmodel", "tflite", "onnx", "onnx:dynamic"):
+        assert rows[artifact]["status"] == "ok", rows[artifact]
+        assert rows[artifact]["p50_ms"] > 0 and rows[artifact]["throughput_per_s"] > 0
+        assert rows[artifact]["metric"] > 0
+    assert rows["keras (tf.function)"]["ratio_to_keras"] == 1
+    assert rows["onnx"]["ratio_to_hand_built"] > 0
+    anchors = [name for name in rows if name.startswith("anchor:")]
+    assert len(anchors) == 3 and all(rows[a]["status"] for a in anchors)
+    assert (tmp_path / "bench.md").read_text().startswith("| model | artifact |")
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith("zoo-bench-exports-")]
+
+
+def test_bench_unknown_target_fails_before_work(tmp_path, capsys):
+    code, _, err = run_cli(capsys, "bench", "nosuch", "--out", tmp_path / "b")
+    assert code == 2 and "no such checkpoint" in err and not (tmp_path / "b").exists()
