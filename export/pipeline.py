@@ -17,6 +17,7 @@ import numpy as np
 from export import onnx as onnx_format
 from export import savedmodel, tflite
 from export.formats import QUANTIZED_RTOL, check_quantize, quantized_filename
+from export.providers import provider_report
 from export.runtime import RUNNERS, KerasRunner
 from export.verify import compare
 from zoo.checkpoints import CALIBRATION_INPUTS_NAME, TEST_INPUTS_NAME, load_run_config, resolve
@@ -151,6 +152,8 @@ def _export_one(fmt, context, quantize=None, calibration=None):
         entry["metric"] = context["judge"](runner)
     if fmt.name in CENSUS:
         entry["ops"] = CENSUS[fmt.name](target)
+    if fmt.name == "onnx":
+        entry["providers"] = provider_report(target)
     return entry
 
 

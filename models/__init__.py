@@ -1,3 +1,3 @@
 """The zoo's models. Importing this package registers each of them with ``zoo.registry``."""
 
-from models import forecaster  # noqa: F401  (registers "forecaster")
+from models import forecaster, ts_classifier  # noqa: F401  (each registers its model)

@@ -170,17 +170,6 @@ def test_console_script_error_has_no_traceback(tmp_path):
     assert result.stderr.strip() == f"error: no such checkpoint: {tmp_path / 'nope.keras'}"
 
 
-def test_released_checkpoint_reproduces_its_card(capsys):
-    from models.forecaster import Forecaster
-
-    stored = json.loads((Forecaster.released / "metrics.json").read_text())
-    assert stored["test"]["rmse"] < stored["baselines"]["persistence"]["rmse"]
-    assert stored["test"]["rmse"] < stored["baselines"]["seasonal_naive"]["rmse"]
-    code, out, err = run_cli(capsys, "evaluate", "forecaster")
-    assert code == 0, err
-    assert json.loads(out.strip().splitlines()[-1])["test"]["rmse"] == pytest.approx(stored["test"]["rmse"], rel=1e-5)
-    card = (Forecaster.released / "card.md").read_text()
-    assert f"{stored['test']['rmse']:.4g}" in card
 
 
 def test_quantized_exports_report_size_and_metric(trained_run, tmp_path, capsys):

@@ -112,3 +112,18 @@ def test_export_leaves_the_keras_model_untouched(tmp_path):
     export_and_run(model, x, tmp_path)
     assert "call" not in vars(model.layers[1])
     np.testing.assert_array_equal(np.asarray(model(x)), before)
+
+
+@pytest.mark.parametrize("cell, reason", [("lstm", None), ("peephole", "peepholes"), ("cifg", "input_forget=1")])
+def test_gpu_provider_report_names_cuda_fallbacks(cell, reason, tmp_path):
+    from export.providers import provider_report
+
+    model = build(lambda x: recurrent(cell)(x))
+    onnx_format.write(model, tmp_path / "m.onnx")
+    report = provider_report(tmp_path / "m.onnx")
+    cuda = report["cuda"]["cpu_fallback"]
+    if reason is None:
+        assert cuda == []
+    else:
+        assert [f["op"] for f in cuda] == ["LSTM"] and reason in cuda[0]["reason"]
+    assert report["tensorrt"]["cpu_fallback"] == []

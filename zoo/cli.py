@@ -80,7 +80,9 @@ def _parse_sets(pairs):
 
 @cli.command()
 @click.argument("name")
-@click.option("--data", help="A CSV file, or a built-in data set (forecaster: sunspots, nile, co2, elnino).")
+@click.option("--data", "--dataset", "data",
+              help="A data file, or a bundled data set (forecaster: sunspots, nile, co2, elnino; "
+                   "ts-classifier: GunPoint, ItalyPowerDemand, ArrowHead, OSULeaf, BasicMotions, JapaneseVowels…).")
 @click.option("--column", help="Column of the CSV to model (default: the last numeric one).")
 @click.option("--season", type=click.IntRange(min=1), help="Season length for the seasonal-naive baseline.")
 @click.option("--cell", help="lstm, peephole, cifg, layer_norm or projection.")
@@ -91,9 +93,11 @@ def _parse_sets(pairs):
 @click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True))
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Any other hyperparameter.")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--quick", is_flag=True, help="A seconds-long run through every step (tiny model, 2 epochs).")
 @click.option("--out", type=click.Path(file_okay=False), help="Run directory [default: runs/NAME].")
 @click.option("--force", is_flag=True, help="Replace a finished run in --out.")
-def train(name, data, column, season, cell, epochs, units, window, batch_size, learning_rate, sets, seed, out, force):
+def train(name, data, column, season, cell, epochs, units, window, batch_size, learning_rate, sets, seed, quick,
+          out, force):
     """Train model NAME; an interrupted run continues when the same command is run again."""
     from zoo.registry import get_recipe
 
@@ -107,7 +111,7 @@ def train(name, data, column, season, cell, epochs, units, window, batch_size, l
     }
     out = out or os.path.join("runs", name)
     metrics = run_training(
-        name, out, seed=seed, force=force,
+        name, out, seed=seed, force=force, quick=quick,
         data_options={"data": data, "column": column, "season": season},
         **{k: v for k, v in overrides.items() if v is not None},
     )

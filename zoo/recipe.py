@@ -35,6 +35,8 @@ class Recipe:
     description: str = ""
     #: Hyperparameters with their defaults; ``config(**overrides)`` may change only these.
     defaults: dict = {}
+    #: Overrides for ``--quick``: a run of seconds that still exercises every step (tests, demos).
+    quick: dict = {"epochs": 2, "units": 8}
     #: Names of data options (``--data``, ``--column``…) the recipe understands.
     data_options: tuple = ()
     #: The metric that ranks this task's models, as named in ``metrics.json``.
@@ -63,6 +65,14 @@ class Recipe:
             "metric": self.metric,
             "description": self.description,
         }
+
+    def presets_for(self, data_options):
+        """Hyperparameters tuned for a particular data set; explicit options override them."""
+        return {}
+
+    def card_notes(self, config):
+        """Extra lines for the model card (published baselines, caveats)."""
+        return ""
 
     def load_data(self, config, **data_options) -> DataSplit:
         raise NotImplementedError

@@ -54,12 +54,28 @@ def model_card(run_dir):
         "",
         "| | " + " | ".join(names) + " |",
         "| --- |" + " --- |" * len(names),
-        "| **this model** | " + " | ".join(f"**{metrics['test'][n]:.4g}**" for n in names) + " |",
+        "| **this model** | " + " | ".join(f"**{_number(metrics['test'].get(n))}**" for n in names) + " |",
     ]
     for baseline, values in metrics["baselines"].items():
         label = f"{baseline} (season {values['season']})" if "season" in values else baseline
-        lines.append(f"| {label} | " + " | ".join(f"{values[n]:.4g}" if n in values else "-" for n in names) + " |")
+        lines.append(f"| {label} | " + " | ".join(_number(values.get(n)) for n in names) + " |")
+    notes = recipe.card_notes(config["config"])
+    if notes:
+        lines += ["", notes]
+    comparison = run_dir / "cell_comparison.json"
+    if comparison.exists():
+        lines += ["", "## Cells compared on the same recipe", "",
+                  f"Each row is `zoo train {recipe.name} --cell CELL` with everything else equal (seed 0).", "",
+                  "| cell | " + " | ".join(names) + " | parameters | epochs | seconds |",
+                  "| --- |" + " --- |" * (len(names) + 3)]
+        for row in read_json(comparison):
+            lines.append(f"| `{row['cell']}` | " + " | ".join(_number(row['test'].get(n)) for n in names)
+                         + f" | {row['parameters']} | {row['epochs']} | {row['seconds']} |")
     return "\n".join(lines) + "\n"
+
+
+def _number(value):
+    return "-" if value is None else f"{value:.4g}"
 
 
 def _split(data):
@@ -67,3 +83,34 @@ def _split(data):
         return (f"chronological: train [0, {data['val_start']}), validation [{data['val_start']}, "
                 f"{data['test_start']}), test [{data['test_start']}, {data['length']}) of {data['length']} values")
     return data.get("split", "held out")
+
+
+def readme_table():
+    """The README's model table, from the released checkpoints' metrics and configs."""
+    from zoo.registry import get_recipe, list_models
+
+    lines = ["| model | task | data | metric | this model | baselines (same split) | cell | parameters | training | checkpoint |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for name in list_models():
+        recipe = get_recipe(name)
+        if not recipe.released or not (Path(recipe.released) / METRICS_NAME).exists():
+            lines.append(f"| `{name}` | {recipe.task} | {recipe.dataset} | {recipe.metric} | not released yet | | | | | |")
+            continue
+        released = Path(recipe.released)
+        metrics, config = read_json(released / METRICS_NAME), read_json(released / CONFIG_NAME)
+        training = config.get("training", {})
+        baselines = ", ".join(
+            f"{baseline} {_number(values.get(recipe.metric))}" for baseline, values in metrics["baselines"].items()
+        )
+        size = (released / CHECKPOINT_NAME).stat().st_size / 1024
+        lines.append(
+            f"| [`{name}`](models/released/{name}/card.md) | {recipe.task} | {config['config']['data']['source']} | "
+            f"{recipe.metric} | **{_number(metrics['test'][recipe.metric])}** | {baselines} | "
+            f"`{config['config']['cell']}` | {training.get('parameters', '?')} | "
+            f"{training.get('epochs_run', '?')} epochs, {training.get('seconds', '?')} s | {size:.0f} KB |"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(readme_table())

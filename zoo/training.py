@@ -48,7 +48,7 @@ def prepare_run_dir(out_dir, force=False):
     return (out_dir / BACKUP_DIR).exists()
 
 
-def train(name, out_dir, *, seed=0, force=False, verbose=None, data_options=None, **overrides):
+def train(name, out_dir, *, seed=0, force=False, verbose=None, data_options=None, quick=False, **overrides):
     """Train registered model ``name`` into ``out_dir``; returns the metrics dict."""
     from zoo.registry import get_recipe
 
@@ -57,7 +57,8 @@ def train(name, out_dir, *, seed=0, force=False, verbose=None, data_options=None
     unsupported = sorted(set(data_options) - set(recipe.data_options))
     if unsupported:
         raise UserError(f"{name} does not take --{', --'.join(unsupported)}")
-    config = recipe.config(**overrides)
+    quick_overrides = recipe.quick if quick else {}
+    config = recipe.config(**{**recipe.presets_for(data_options), **quick_overrides, **overrides})
     _check_cell(config.get("cell"))
     out_dir = Path(out_dir)
     check_run_dir(out_dir, force=force)

@@ -1,0 +1,50 @@
+"""Generated from the registry: every model quick-trains on its real data, saves, loads, predicts
+the right shapes, reports its metric next to its baselines, and its released checkpoint (if one
+ships) reproduces the numbers in its card."""
+
+import json
+
+import numpy as np
+import pytest
+
+import zoo
+from conftest import run_cli
+from zoo.checkpoints import load_model
+
+MODELS = zoo.list_models()
+
+
+@pytest.fixture(scope="module")
+def quick_runs(tmp_path_factory):
+    from zoo.training import train
+
+    runs = {}
+    for name in MODELS:
+        out = tmp_path_factory.mktemp("quick") / name
+        train(name, out, quick=True, verbose=0)
+        runs[name] = out
+    return runs
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_quick_training_makes_a_complete_run(name, quick_runs):
+    run = quick_runs[name]
+    recipe = zoo.get_recipe(name)
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert recipe.metric in metrics["test"] and metrics["baselines"]
+    model = load_model(run)
+    inputs = np.load(run / "test_inputs.npy")
+    outputs = np.asarray(model(inputs))
+    assert outputs.shape[0] == len(inputs) and np.isfinite(outputs).all()
+    assert json.loads((run / "config.json").read_text())["config"]["epochs"] == recipe.quick["epochs"]
+
+
+@pytest.mark.parametrize("name", [n for n in MODELS if zoo.get_recipe(n).released])
+def test_released_checkpoint_matches_its_card(name, capsys):
+    released = zoo.get_recipe(name).released
+    stored = json.loads((released / "metrics.json").read_text())
+    metric = zoo.get_recipe(name).metric
+    assert f"{stored['test'][metric]:.4g}" in (released / "card.md").read_text()
+    code, out, err = run_cli(capsys, "evaluate", name)
+    assert code == 0, err
+    assert json.loads(out.strip().splitlines()[-1])["test"][metric] == pytest.approx(stored["test"][metric], rel=1e-5)

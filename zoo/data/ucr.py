@@ -1,0 +1,87 @@
+"""Time-series classification data: the UCR/UEA archive sets that aeon ships, or a user's file.
+
+Series come back as a list of (time, channels) float32 arrays, because UEA sets such as
+JapaneseVowels have a different length per series; labels as strings, as in the archive files.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from zoo.errors import UserError
+
+#: Archive sets that ship inside aeon (aeon/datasets/data) and load with no download.
+BUNDLED = ("GunPoint", "ItalyPowerDemand", "ArrowHead", "OSULeaf", "BasicMotions", "JapaneseVowels",
+           "ACSF1", "PickupGestureWiimoteZ")
+
+
+def _aeon():
+    try:
+        from aeon.datasets import load_classification, load_from_ts_file
+    except ImportError:
+        raise UserError("UCR/UEA data sets come from aeon: pip install 'lstm-zoo[data]'") from None
+    return load_classification, load_from_ts_file
+
+
+def load_split(data, split):
+    """-> (list of (T, C) arrays, labels) for split 'train' or 'test'."""
+    if data in BUNDLED:
+        load_classification, _ = _aeon()
+        x, y = load_classification(data, split=split)
+        return _as_sequences(x), np.asarray(y).astype(str)
+    path = Path(data)
+    if not path.exists():
+        raise UserError(f"no such data set or file: {data} (bundled: {', '.join(BUNDLED)})")
+    if split == "train":
+        return read_file(path)
+    test = path.with_name(path.name.replace("TRAIN", "TEST").replace("train", "test"))
+    if test == path or not test.exists():
+        raise UserError(f"{path}: a test file must sit beside it, named like it with TEST for TRAIN")
+    return read_file(test)
+
+
+def read_file(path):
+    """A .ts file (the archive's format) or a CSV with a 'label' column and one column per step."""
+    path = Path(path)
+    if path.suffix == ".ts":
+        _, load_from_ts_file = _aeon()
+        try:
+            x, y = load_from_ts_file(str(path))
+        except Exception as error:  # aeon raises IOError/ValueError/TsFileParseException
+            raise UserError(f"{path} is not a readable .ts file ({str(error).splitlines()[0][:150]})") from None
+        return _as_sequences(x), np.asarray(y).astype(str)
+    if path.suffix == ".csv":
+        try:
+            frame = pd.read_csv(path)
+        except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError):
+            raise UserError(f"{path} is not a readable CSV file") from None
+        if "label" not in frame.columns:
+            raise UserError(f"{path} needs a 'label' column; the other columns are the time steps")
+        steps = frame.drop(columns="label").apply(pd.to_numeric, errors="coerce")
+        if steps.empty or steps.isna().all(axis=None):
+            raise UserError(f"{path} has no numeric time steps")
+        sequences = [row[~np.isnan(row)][:, None].astype("float32") for row in steps.to_numpy(dtype="float64")]
+        if any(len(s) == 0 for s in sequences):
+            raise UserError(f"{path} has a row with no values")
+        return sequences, frame["label"].astype(str).to_numpy()
+    raise UserError(f"{path}: expected a .ts or .csv file")
+
+
+def _as_sequences(x):
+    """aeon's (N, C, T) array or list of (C, T_i) arrays -> list of (T_i, C) float32 arrays."""
+    sequences = [np.asarray(s, dtype="float32").T for s in x]
+    for s in sequences:
+        if not np.isfinite(s).all():
+            raise UserError("the series hold NaN or infinite values")
+    return sequences
+
+
+def pad(sequences, length, value):
+    """Right-pad (or cut) to ``length`` steps with per-channel ``value`` -> (N, length, C)."""
+    channels = sequences[0].shape[1]
+    out = np.empty((len(sequences), length, channels), "float32")
+    out[:] = value
+    for row, s in enumerate(sequences):
+        out[row, : min(len(s), length)] = s[:length]
+    return out
