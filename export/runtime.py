@@ -84,6 +84,13 @@ class SavedModelRunner(Runner):
 
 
 class TFLiteRunner(Runner):
+    """LiteRT interpreter, one batch-1 sequence per invoke, every sequence from zero state.
+
+    A fused ``UNIDIRECTIONAL_SEQUENCE_LSTM`` keeps h and c in variable tensors and writes the
+    final state back into them, so without ``reset_all_variables()`` the next sequence would start
+    where the previous one stopped (and results would depend on call order).
+    """
+
     kind = "tflite"
 
     def __init__(self, path, num_threads=None):
@@ -110,6 +117,7 @@ class TFLiteRunner(Runner):
             with muted_stderr():  # "INFO: Created TensorFlow Lite XNNPACK delegate"
                 self._interpreter.allocate_tensors()
             self._shape = sequence.shape
+        self._interpreter.reset_all_variables()  # fused LSTM state: start from zeros
         self._interpreter.set_tensor(self._input["index"], sequence)
         self._interpreter.invoke()
         return self._interpreter.get_tensor(self._output["index"]).copy()

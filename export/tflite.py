@@ -1,29 +1,100 @@
 """TFLite flatbuffer with builtin ops only, runnable in the LiteRT interpreter (``ai_edge_litert``).
 
+Every LSTM layer the fused ``UNIDIRECTIONAL_SEQUENCE_LSTM`` kernel can express becomes one such op
+(see ``export.tflite_lstm``): vanilla, peephole, CIFG, layer-norm without cell norm, and Keras'
+own LSTM, forwards, backwards, bidirectional or stacked. Everything else is lowered to a builtin
+``WHILE`` loop, and the returned report says why, layer by layer. The fused op keeps its h/c
+state in variable tensors, so a runtime must call ``reset_all_variables()`` before each sequence
+(``export.runtime.TFLiteRunner`` does).
+
 Why batch 1: a dynamic batch makes the converter keep ``TensorListReserve`` as a Flex op, which
-LiteRT's interpreter cannot run; with batch 1 the LSTM loop lowers to a builtin ``WHILE`` and the
-time axis stays resizable. Why through a SavedModel: ``from_concrete_functions`` can keep variable
+LiteRT's interpreter cannot run, and the fused op needs static state shapes; the time axis stays
+resizable. Why through a SavedModel: ``from_concrete_functions`` can keep variable
 ops that fail or silently return garbage at run time.
+
+Quantization: ``"dynamic"`` (int8 weights, float activations; only weight matrices with more than
+1024 elements are quantized), ``"float16"`` (float16 weights), ``"int8"`` (full integer inside, float
+input and output; needs ``representative_inputs``). Full-int8 calibration of a ``WHILE`` loop
+crashes the converter process, so int8 is refused unless every recurrent layer is fused. The
+variant inputs are added after conversion, too late for calibration, so int8 is also refused for
+peephole, CIFG and layer-norm layers. (CIFG's 4-gate traced form, input block = -forget block, is
+exact in float, but its full-int8 conversion gave errors of the order of the outputs themselves.)
 """
 
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 from export import savedmodel
+from export.tflite_lstm import fused_lstm_functions, patch
+
+QUANTIZE = (None, "dynamic", "float16", "int8")
 
 
-def write(model, path):
+def write(model, path, quantize=None, representative_inputs=None):
+    """Write ``path``; -> which recurrent layers became fused ops, which did not and why."""
     import tensorflow as tf
 
+    if quantize not in QUANTIZE:
+        raise ValueError(f"quantize must be one of {', '.join(map(str, QUANTIZE))}; got {quantize!r}")
+    if quantize == "int8":
+        representative_inputs = _checked_representative(representative_inputs)
     with tempfile.TemporaryDirectory(prefix="zoo-tflite-") as workdir:
         saved = Path(workdir) / "saved_model"
-        savedmodel.write(model, saved, batch=1)
+        with fused_lstm_functions(model) as (plans, fallbacks):
+            savedmodel.write(model, saved, batch=1)
+        fused = [plan for plan in plans if plan.calls and not plan.reason]
+        while_fallback = [f"{label}: {reason}" for label, reason in fallbacks]
+        while_fallback += [f"{plan.name} ({type(plan.layer.cell).__name__}): {plan.reason}"
+                           for plan in plans if plan.reason]
+        if quantize == "int8":
+            _check_int8_possible(fused, while_fallback)
         converter = tf.lite.TFLiteConverter.from_saved_model(
             str(saved), signature_keys=[savedmodel.SIGNATURE]
         )
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        if quantize in ("dynamic", "float16", "int8"):
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        if quantize == "float16":
+            converter.target_spec.supported_types = [tf.float16]
+        if quantize == "int8":
+            converter.representative_dataset = lambda: ([x[None]] for x in representative_inputs)
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+            converter.inference_input_type = tf.float32
+            converter.inference_output_type = tf.float32
         flatbuffer = converter.convert()
+    flatbuffer, _ = patch(flatbuffer, fused, quantize)  # checks every fused layer has its op
     Path(path).write_bytes(flatbuffer)
+    return {
+        "fused_lstm": [plan.label for plan in fused],
+        "while_fallback": while_fallback,
+        "quantize": quantize,
+    }
+
+
+def _checked_representative(inputs):
+    if inputs is None:
+        raise ValueError("quantize='int8' needs representative_inputs: a float32 array (N, T, F) to calibrate on")
+    inputs = np.asarray(inputs, "float32")
+    if inputs.ndim != 3 or len(inputs) == 0:
+        raise ValueError(f"representative_inputs must be a non-empty (N, T, F) array; got shape {inputs.shape}")
+    return inputs
+
+
+def _check_int8_possible(fused, while_fallback):
+    if while_fallback:
+        raise ValueError(
+            "quantize='int8' needs every recurrent layer fused (full-int8 calibration of a WHILE loop "
+            f"crashes the TFLite converter); not fused: {'; '.join(while_fallback)}"
+        )
+    variants = [plan.label for plan in fused if plan.kind != "lstm"]
+    if variants:
+        raise ValueError(
+            "quantize='int8' supports the standard LSTM cell only: peephole/CIFG/layer-norm inputs are "
+            f"added after conversion, too late for calibration ({', '.join(variants)}); "
+            "use quantize='dynamic' or 'float16'"
+        )
 
 
 def op_census(path):

@@ -94,10 +94,12 @@ def _parse_sets(pairs):
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Any other hyperparameter.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--quick", is_flag=True, help="A seconds-long run through every step (tiny model, 2 epochs).")
+@click.option("--strategy", type=click.Choice(["mirrored", "multi-worker"]),
+              help="tf.distribute: all devices of this machine, or a cluster described by TF_CONFIG.")
 @click.option("--out", type=click.Path(file_okay=False), help="Run directory [default: runs/NAME].")
 @click.option("--force", is_flag=True, help="Replace a finished run in --out.")
 def train(name, data, column, season, cell, epochs, units, window, batch_size, learning_rate, sets, seed, quick,
-          out, force):
+          strategy, out, force):
     """Train model NAME; an interrupted run continues when the same command is run again."""
     from zoo.registry import get_recipe
 
@@ -111,10 +113,13 @@ def train(name, data, column, season, cell, epochs, units, window, batch_size, l
     }
     out = out or os.path.join("runs", name)
     metrics = run_training(
-        name, out, seed=seed, force=force, quick=quick,
+        name, out, seed=seed, force=force, quick=quick, strategy=strategy,
         data_options={"data": data, "column": column, "season": season},
         **{k: v for k, v in overrides.items() if v is not None},
     )
+    if metrics is None:  # a non-chief worker: the chief writes the results
+        click.echo("worker finished; the chief wrote the run")
+        return
     click.echo(f"\nrun: {out}")
     click.echo(_metrics_table(metrics))
 
@@ -280,3 +285,7 @@ def main(argv=None):
 
 def _command(error):
     return error.ctx.command.name if error.ctx and error.ctx.command else ""
+
+
+if __name__ == "__main__":
+    main()

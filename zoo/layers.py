@@ -2,10 +2,12 @@
 
 ``LSTM`` is ``keras.layers.RNN`` with a cell chosen by name, so masking, ``go_backwards``,
 ``stateful``, initial states and ``return_*`` behave exactly as in Keras. ``bidirectional`` and
-``stacked`` are the two compositions every model here uses.
+``stacked`` are the two compositions every model here uses; ``Standardize`` is the scaler the
+models carry inside them.
 """
 
 import keras
+import numpy as np
 
 from zoo.cells import LSTMCell, get_cell_class
 
@@ -63,3 +65,40 @@ def stacked(units, cell="lstm", return_sequences=False, bidirectional_layers=Fal
         make(width, cell=cell, return_sequences=(k < last) or return_sequences, **kwargs)
         for k, width in enumerate(units)
     ]
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class Standardize(keras.layers.Layer):
+    """(x - mean) / std per feature, or its inverse: the scaler that travels inside a model.
+
+    Unlike ``keras.layers.Normalization`` it is XLA-compilable (training runs with
+    ``jit_compile``), masks pass through it, and its statistics are weights, so every exporter
+    sees constants rather than captured tensors.
+    """
+
+    def __init__(self, mean=0.0, std=1.0, invert=False, **kwargs):
+        super().__init__(**kwargs)
+        self.mean = [float(v) for v in np.atleast_1d(mean)]
+        self.std = [float(v) for v in np.atleast_1d(std)]
+        if any(v <= 0 for v in self.std):
+            raise ValueError("std must be positive")
+        self.invert = invert
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        constant = keras.initializers.Constant
+        self.shift = self.add_weight(shape=(len(self.mean),), initializer=constant(self.mean),
+                                     trainable=False, name="mean")
+        self.scale = self.add_weight(shape=(len(self.std),), initializer=constant(self.std),
+                                     trainable=False, name="std")
+
+    def call(self, inputs):
+        if self.invert:
+            return inputs * self.scale + self.shift
+        return (inputs - self.shift) / self.scale
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "mean": self.mean, "std": self.std, "invert": self.invert}

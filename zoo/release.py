@@ -112,5 +112,54 @@ def readme_table():
     return "\n".join(lines)
 
 
+def train_and_release(name, work_dir="runs/release", compare_cells=False):
+    """What a maintainer runs to (re)release a model: ``python -m zoo.release NAME --compare-cells``.
+
+    Trains the recipe's defaults with seed 0 through the public CLI, optionally once per cell with
+    everything else equal, and copies the result with its card into the package.
+    """
+    import json
+    import subprocess
+    import sys
+
+    from zoo.cells import CELLS
+    from zoo.registry import get_recipe
+
+    recipe = get_recipe(name)
+    work = Path(work_dir)
+    zoo = [sys.executable, "-m", "zoo.cli"]
+
+    def train(cell, out):
+        subprocess.run([*zoo, "train", name, "--cell", cell, "--seed", "0", "--out", str(out), "--force"],
+                       check=True, stdout=subprocess.DEVNULL)
+        return out
+
+    default_cell = recipe.defaults.get("cell", "lstm")
+    best = train(default_cell, work / name)
+    rows = []
+    if compare_cells:
+        for cell in CELLS:
+            run = best if cell == default_cell else train(cell, work / f"{name}-{cell}")
+            config, metrics = read_json(run / CONFIG_NAME), read_json(run / METRICS_NAME)
+            rows.append({"cell": cell, "test": metrics["test"], "parameters": config["training"]["parameters"],
+                         "epochs": config["training"]["epochs_run"], "seconds": config["training"]["seconds"]})
+    destination = Path(recipe.released)
+    if destination.exists():
+        shutil.rmtree(destination)
+    destination.mkdir(parents=True)
+    if rows:
+        (destination / "cell_comparison.json").write_text(json.dumps(rows, indent=2) + "\n")
+    release(best, destination)
+    return destination
+
+
 if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Train and release zoo models, or print the README table.")
+    parser.add_argument("names", nargs="*")
+    parser.add_argument("--compare-cells", action="store_true")
+    args = parser.parse_args()
+    for model_name in args.names:
+        print(f"released {train_and_release(model_name, compare_cells=args.compare_cells)}")
     print(readme_table())

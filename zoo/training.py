@@ -33,6 +33,13 @@ BACKUP_DIR = "backup"
 HISTORY_NAME = "history.csv"
 
 
+def default_jit_compile():
+    """XLA for training unless ZOO_JIT_COMPILE=0: it fuses each LSTM step's small ops into one
+    kernel, which on CPU roughly halves an epoch (Keras' own "auto" leaves XLA off on CPU).
+    The benchmark in benchmarks/train_speed.py measures it against Keras' defaults."""
+    return os.environ.get("ZOO_JIT_COMPILE", "1") not in ("0", "false", "False")
+
+
 def check_run_dir(out_dir, force=False):
     """Before any work: a finished run is only replaced with ``force``."""
     if (Path(out_dir) / METRICS_NAME).exists() and not force:
@@ -48,10 +55,14 @@ def prepare_run_dir(out_dir, force=False):
     return (out_dir / BACKUP_DIR).exists()
 
 
-def train(name, out_dir, *, seed=0, force=False, verbose=None, data_options=None, quick=False, **overrides):
-    """Train registered model ``name`` into ``out_dir``; returns the metrics dict."""
+def train(name, out_dir, *, seed=0, force=False, verbose=None, data_options=None, quick=False, strategy=None,
+          **overrides):
+    """Train registered model ``name`` into ``out_dir``; returns the metrics dict (None on a
+    non-chief worker of a multi-worker run, which writes no results)."""
+    from zoo.distribute import make_strategy
     from zoo.registry import get_recipe
 
+    placement = make_strategy(strategy)
     recipe = get_recipe(name)
     data_options = {k: v for k, v in (data_options or {}).items() if v is not None}
     unsupported = sorted(set(data_options) - set(recipe.data_options))
@@ -61,10 +72,13 @@ def train(name, out_dir, *, seed=0, force=False, verbose=None, data_options=None
     config = recipe.config(**{**recipe.presets_for(data_options), **quick_overrides, **overrides})
     _check_cell(config.get("cell"))
     out_dir = Path(out_dir)
-    check_run_dir(out_dir, force=force)
+    if placement.is_chief:
+        check_run_dir(out_dir, force=force)
     keras.utils.set_random_seed(seed)
     split = recipe.load_data(config, **data_options)
     config = {**config, "data": split.info}
+    if not placement.is_chief:
+        return _train_worker(recipe, config, split, out_dir, placement, verbose)
     resuming = prepare_run_dir(out_dir, force=force)
     run_config = {
         "model": name,
@@ -73,6 +87,7 @@ def train(name, out_dir, *, seed=0, force=False, verbose=None, data_options=None
         "config": config,
         "input_spec": {"shape": [None, None, split.info["n_features"]], "dtype": "float32"},
         "environment": _environment(),
+        "distribution": {"strategy": strategy or "default", "replicas": placement.replicas},
     }
     if resuming:
         previous = read_json(out_dir / CONFIG_NAME)
@@ -86,8 +101,7 @@ def train(name, out_dir, *, seed=0, force=False, verbose=None, data_options=None
         done = _align_history(out_dir)
         print(f"resuming the interrupted run in {out_dir} after epoch {done}", file=sys.stderr)
 
-    model = recipe.build(config)
-    recipe.compile(model, config)
+    model = _build_compiled(recipe, config, placement)
     guard = StopOnNonFinite()
     callbacks = [
         keras.callbacks.BackupAndRestore(
@@ -98,19 +112,8 @@ def train(name, out_dir, *, seed=0, force=False, verbose=None, data_options=None
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=config["patience"]),
         keras.callbacks.CSVLogger(str(out_dir / HISTORY_NAME), append=resuming),
     ]
-    if verbose is None:
-        verbose = 1 if sys.stdout.isatty() else 2
     started = time.perf_counter()
-    model.fit(
-        split.x_train,
-        split.y_train,
-        validation_data=(split.x_val, split.y_val),
-        epochs=config["epochs"],
-        batch_size=config["batch_size"],
-        shuffle=True,
-        callbacks=callbacks,
-        verbose=verbose,
-    )
+    _fit(model, split, config, callbacks, verbose, distributed=placement.strategy is not None)
     seconds = time.perf_counter() - started
     if not (out_dir / CHECKPOINT_NAME).exists():
         raise UserError(f"training produced no usable checkpoint: {guard.message or 'no epoch finished'}")
@@ -137,6 +140,50 @@ def train(name, out_dir, *, seed=0, force=False, verbose=None, data_options=None
     plot_history(out_dir / HISTORY_NAME, out_dir / "loss.png")
     recipe.plot(best, split, config, out_dir)
     return metrics
+
+
+def _build_compiled(recipe, config, placement):
+    if placement.strategy is None:
+        model = recipe.build(config)
+        recipe.compile(model, config)
+        return model
+    with placement.strategy.scope():
+        model = recipe.build(config)
+        recipe.compile(model, config)
+        model.jit_compile = False  # XLA around cross-worker collectives is not worth the risk
+    return model
+
+
+def _fit(model, split, config, callbacks, verbose, distributed=False):
+    if distributed:
+        from zoo.distribute import build_before_fit
+
+        build_before_fit(model, split.x_train, split.y_train)
+    if verbose is None:
+        verbose = 1 if sys.stdout.isatty() else 2
+    model.fit(
+        split.x_train,
+        split.y_train,
+        validation_data=(split.x_val, split.y_val),
+        epochs=config["epochs"],
+        batch_size=config["batch_size"],  # the global batch under a distribution strategy
+        shuffle=True,
+        callbacks=callbacks,
+        verbose=verbose,
+    )
+
+
+def _train_worker(recipe, config, split, out_dir, placement, verbose):
+    """A non-chief worker trains in step with the chief and keeps only its own backup."""
+    model = _build_compiled(recipe, config, placement)
+    backup = out_dir / f".worker-{placement.worker_index}-backup"
+    callbacks = [
+        keras.callbacks.BackupAndRestore(str(backup), save_freq="epoch", double_checkpoint=True),
+        StopOnNonFinite(),
+        keras.callbacks.EarlyStopping(monitor="val_loss", patience=config["patience"]),
+    ]
+    _fit(model, split, config, callbacks, verbose if verbose is not None else 0, distributed=True)
+    return None
 
 
 def _check_cell(cell):

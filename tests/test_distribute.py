@@ -1,0 +1,56 @@
+"""Two worker processes on 127.0.0.1 (MultiWorkerMirroredStrategy, CPU) train the same model as
+one process with the same global batch and seed; only the chief writes the run."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+ARGS = ["train", "forecaster", "--epochs", "3", "--units", "8", "--batch-size", "32", "--seed", "5",
+        "--set", "patience=100"]
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def zoo(*args, env=None):
+    executable = os.path.join(os.path.dirname(sys.executable), "zoo")
+    return subprocess.Popen([executable, *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env={**os.environ, **(env or {})})
+
+
+def test_two_workers_match_one_process(tmp_path):
+    workers = [f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"]
+    processes = []
+    for index in range(2):
+        tf_config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
+        processes.append(zoo(*ARGS, "--strategy", "multi-worker", "--out", tmp_path / "cluster",
+                             env={"TF_CONFIG": json.dumps(tf_config)}))
+    single = zoo(*ARGS, "--out", tmp_path / "single", env={"ZOO_JIT_COMPILE": "0"})
+    for process in [*processes, single]:
+        _, err = process.communicate(timeout=600)
+        assert process.returncode == 0, err[-2000:]
+
+    cluster, alone = tmp_path / "cluster", tmp_path / "single"
+    assert (cluster / "metrics.json").exists() and (cluster / "model.keras").exists()
+    config = json.loads((cluster / "config.json").read_text())
+    assert config["distribution"] == {"strategy": "multi-worker", "replicas": 2}
+    ours, reference = pd.read_csv(cluster / "history.csv"), pd.read_csv(alone / "history.csv")
+    assert len(ours) == len(reference) == 3
+    for column in ("loss", "val_loss"):
+        assert ours[column].iloc[-1] == pytest.approx(reference[column].iloc[-1], rel=0.02)
+
+
+def test_multi_worker_without_tf_config_is_a_user_error(tmp_path, capsys):
+    from conftest import run_cli
+
+    os.environ.pop("TF_CONFIG", None)
+    code, _, err = run_cli(capsys, *ARGS, "--strategy", "multi-worker", "--out", tmp_path / "x")
+    assert code == 2 and "needs TF_CONFIG" in err
