@@ -1,6 +1,6 @@
 """forecaster: next-value forecasting of a univariate series with one LSTM layer.
 
-The scaler travels inside the network (a Normalization layer in front, its inverse behind), so
+The scaler travels inside the network (``Standardize`` in front, its inverse behind), so
 the checkpoint and every exported artifact take raw values and return raw forecasts: a deployment
 needs no side file to rescale.
 """
@@ -103,26 +103,27 @@ class Forecaster(Recipe):
     def build(self, config):
         import keras
 
-        from zoo.layers import LSTM
+        from zoo.layers import LSTM, Standardize
 
         data = config.get("data", {})
         mean, std = data.get("mean", 0.0), data.get("std", 1.0)
         inputs = keras.Input((None, data.get("n_features", 1)), name="inputs")
-        x = keras.layers.Normalization(mean=mean, variance=std**2, name="scale")(inputs)
+        x = Standardize(mean, std, name="scale")(inputs)
         x = LSTM(config["units"], cell=config["cell"], dropout=config["dropout"], name="lstm")(x)
         x = keras.layers.Dense(1, name="head")(x)
-        outputs = keras.layers.Normalization(
-            mean=mean, variance=std**2, invert=True, name="unscale"
-        )(x)
+        outputs = Standardize(mean, std, invert=True, name="unscale")(x)
         return keras.Model(inputs, outputs, name=self.name)
 
     def compile(self, model, config):
         import keras
 
+        from zoo.training import default_jit_compile
+
         model.compile(
             optimizer=keras.optimizers.Adam(config["learning_rate"]),
             loss="mse",
             metrics=["mae"],
+            jit_compile=default_jit_compile(),
         )
 
     # -- judging -----------------------------------------------------------------------------

@@ -118,14 +118,14 @@ class TimeSeriesClassifier(Recipe):
     def build(self, config):
         import keras
 
-        from zoo.layers import LSTM
+        from zoo.layers import LSTM, Standardize
 
         data = config.get("data", {})
         features = data.get("n_features", 1)
         mean = np.asarray(data.get("mean", [0.0] * features), "float32")
         std = np.asarray(data.get("std", [1.0] * features), "float32")
         inputs = keras.Input((None, features), name="inputs")
-        x = keras.layers.Normalization(mean=mean, variance=std**2, name="scale")(inputs)
+        x = Standardize(mean, std, name="scale")(inputs)
         if data.get("variable_length"):
             x = keras.layers.Masking(0.0, name="padding")(x)
         elif config["pool"] > 1:
@@ -137,10 +137,13 @@ class TimeSeriesClassifier(Recipe):
     def compile(self, model, config):
         import keras
 
+        from zoo.training import default_jit_compile
+
         model.compile(
             optimizer=keras.optimizers.Adam(config["learning_rate"]),
             loss="sparse_categorical_crossentropy",
             metrics=["accuracy"],
+            jit_compile=default_jit_compile(),
         )
 
     # -- judging -----------------------------------------------------------------------------
