@@ -10,9 +10,7 @@ comparable across machines.
 """
 
 import platform
-import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -20,29 +18,9 @@ import numpy as np
 from export.formats import FORMATS
 from export.pipeline import export_checkpoint, metric_judge
 from export.runtime import RUNNERS, KerasRunner, OnnxRunner, TFLiteRunner
+from export.timing import timings
 from zoo.checkpoints import load_run_config, resolve
 from zoo.files import write_json
-
-
-def timings(runner, one, batch, repeats):
-    """-> p50 and p90 ms for one sequence, and sequences per second for a batch of 32."""
-    runner(one)
-    single = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        runner(one)
-        single.append(time.perf_counter() - started)
-    runner(batch)
-    batched = []
-    for _ in range(max(3, repeats // 10)):
-        started = time.perf_counter()
-        runner(batch)
-        batched.append(time.perf_counter() - started)
-    return {
-        "p50_ms": round(statistics.median(single) * 1000, 4),
-        "p90_ms": round(float(np.percentile(single, 90)) * 1000, 4),
-        "throughput_per_s": round(len(batch) / statistics.median(batched), 1),
-    }
 
 
 STEPS = 100

@@ -8,7 +8,6 @@ and, for a training run, the task metric on the whole test split next to Keras'.
 """
 
 import shutil
-import statistics
 import time
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from export import savedmodel, tflite
 from export.formats import QUANTIZED_RTOL, check_quantize, quantized_filename
 from export.providers import provider_report
 from export.runtime import RUNNERS, KerasRunner
+from export.timing import latency_ms
 from export.verify import compare
 from zoo.checkpoints import CALIBRATION_INPUTS_NAME, TEST_INPUTS_NAME, load_run_config, resolve
 from zoo.errors import UserError
@@ -155,17 +155,6 @@ def _export_one(fmt, context, quantize=None, calibration=None):
     if fmt.name == "onnx":
         entry["providers"] = provider_report(target)
     return entry
-
-
-def latency_ms(runner, one, repeats=30):
-    """Median wall time of one batch-1 call after a warm-up, in milliseconds."""
-    runner(one)
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        runner(one)
-        times.append(time.perf_counter() - started)
-    return round(statistics.median(times) * 1000, 3)
 
 
 def _size(path):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from zoo.data.ucr import BUNDLED, load_split, pad
+from zoo.data.ucr import load_split, pad
 from zoo.errors import UserError
 from zoo.recipe import DataSplit, Recipe
 from zoo.registry import register_model
