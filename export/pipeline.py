@@ -2,7 +2,8 @@
 
 All files are written into a staging directory that replaces the target only when complete, so
 an interrupted or failed export never leaves half an artifact. Beside the artifacts:
-``test_data/inputs.npy`` and ``expected.npy`` (Keras' outputs) let a deployment check itself,
+``test_data/inputs.npy`` and ``expected.npy`` (Keras' outputs) let a deployment check itself;
+with ``streaming``, single-step artifacts (``*.step.*``) carry the LSTM state through the app;
 and ``report.json`` says per artifact: path, bytes, max_abs_diff, tolerance, ok, ops, latency
 and, for a training run, the task metric on the whole test split next to Keras'.
 """
@@ -77,7 +78,7 @@ def metric_judge(run_dir, config):
 
 
 def export_checkpoint(checkpoint, out_dir, formats, force=False, opset=onnx_format.DEFAULT_OPSET,
-                      quantize=None, evaluate=True):
+                      quantize=None, evaluate=True, streaming=False):
     check_quantize(formats, quantize)
     checkpoint, run_dir = resolve(checkpoint)
     calibration = calibration_inputs(run_dir) if quantize == "int8" else None
@@ -109,9 +110,27 @@ def export_checkpoint(checkpoint, out_dir, formats, force=False, opset=onnx_form
                 report["formats"][f"{fmt.name}:{quantize}"] = _export_one(
                     fmt, context, quantize=quantize, calibration=calibration
                 )
-        report["ok"] = all(entry["ok"] for entry in report["formats"].values())
+        if streaming:
+            report["streaming"] = _export_streaming(model, staging, formats, inputs, opset)
+        report["ok"] = all(entry["ok"] for entry in report["formats"].values()) and (
+            not streaming or report["streaming"]["ok"])
         write_json(staging / "report.json", report)
     return report
+
+
+def _export_streaming(model, staging, formats, inputs, opset):
+    """Single-step artifacts, (x_t, states...) -> (y_t, states...), checked over every prefix."""
+    from export.streaming import verify_streaming, write_streaming
+
+    try:
+        written = write_streaming(model, staging, [f.name for f in formats], opset=opset)
+    except ValueError as error:  # "not streamable: ..." is a finding about the model, not a crash
+        return {"ok": False, "error": str(error)}
+    checks = verify_streaming(model, staging, inputs[:4])
+    return {
+        "ok": checks["ok"],
+        **{fmt: {**entry, **checks.get(fmt, {}), "path": Path(entry["path"]).name} for fmt, entry in written.items()},
+    }
 
 
 def _write(fmt, context, target, quantize, calibration):

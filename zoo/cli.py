@@ -161,8 +161,10 @@ def evaluate(checkpoint):
 @click.option("--opset", type=click.IntRange(11, 18), default=18, show_default=True, help="ONNX opset.")
 @click.option("--quantize", type=click.Choice(["dynamic", "float16", "int8"]),
               help="Also write quantized artifacts (TFLite: all three; ONNX: dynamic).")
+@click.option("--streaming", is_flag=True,
+              help="Also write single-step artifacts (x_t, states) -> (y_t, states) for apps that keep state.")
 @click.option("--force", is_flag=True, help="Replace an existing export directory.")
-def export(checkpoint, formats, out, opset, quantize, force):
+def export(checkpoint, formats, out, opset, quantize, streaming, force):
     """Export a checkpoint (.keras or run directory) and check every artifact against Keras."""
     from pathlib import Path
 
@@ -181,8 +183,11 @@ def export(checkpoint, formats, out, opset, quantize, force):
     _load_tensorflow()
     from export.pipeline import export_checkpoint, format_table
 
-    report = export_checkpoint(checkpoint, out, chosen, force=force, opset=opset, quantize=quantize)
+    report = export_checkpoint(checkpoint, out, chosen, force=force, opset=opset, quantize=quantize,
+                               streaming=streaming)
     click.echo(format_table(report))
+    if streaming:
+        click.echo(_streaming_summary(report["streaming"]))
     click.echo(f"\nexported to {out} (report.json, test_data/)")
     if not report["ok"]:
         click.echo("error: at least one artifact failed its check against Keras", err=True)
@@ -236,6 +241,34 @@ def predict(artifact, input_path, output):
         return
     _write_predictions(output, predictions)
     click.echo(f"wrote {len(predictions)} prediction(s) to {output}")
+
+
+def _streaming_summary(streaming):
+    if "error" in streaming:
+        return f"streaming: FAIL: {streaming['error']}"
+    parts = [f"{fmt} {entry['path']} max|diff| {entry['max_abs_diff']:.1e} {'ok' if entry['ok'] else 'FAIL'}"
+             for fmt, entry in streaming.items() if isinstance(entry, dict)]
+    return "streaming (step by step vs the whole sequence): " + "; ".join(parts)
+
+
+@cli.command()
+@click.argument("checkpoint", type=click.Path())
+@click.option("--prompt", default="", help="Text to start from (default: a new line).")
+@click.option("--length", type=click.IntRange(min=1), default=300, show_default=True)
+@click.option("--temperature", type=click.FloatRange(min=0), default=0.8, show_default=True,
+              help="0 is greedy (the most likely character every time).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--runtime", type=click.Choice(["keras", "savedmodel", "tflite", "onnx"]), default="keras",
+              show_default=True, help="Where the steps run: Keras, or the exported single-step artifact.")
+def generate(checkpoint, prompt, length, temperature, seed, runtime):
+    """Generate text with a character model (char-lm), one character at a time."""
+    from zoo.checkpoints import resolve
+
+    resolve(checkpoint)
+    _load_tensorflow()
+    from export.generate import generate as run
+
+    click.echo(run(checkpoint, prompt=prompt, length=length, temperature=temperature, seed=seed, runtime=runtime))
 
 
 def _write_predictions(path, predictions):

@@ -1,0 +1,88 @@
+"""``zoo generate``: sample text from a character model one step at a time, in any runtime.
+
+Generation feeds one character, carries the LSTM states itself and samples the next character:
+exactly what an app does with the streaming artifacts (``--streaming``), so the same code runs
+Keras and each exported step artifact. With ``--temperature 0`` (greedy) every runtime must
+produce the same text; the tests hold them to it.
+"""
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from export.streaming import INPUT, OUT_SUFFIX, OUTPUT, StepRunner, step_model, write_streaming
+from zoo.checkpoints import load_model, load_run_config, resolve
+from zoo.errors import UserError
+
+RUNTIMES = ("keras", "savedmodel", "tflite", "onnx")
+
+
+class KerasStepper:
+    """The step model in a compiled tf.function, with the same reset/step API as StepRunner."""
+
+    def __init__(self, model):
+        import tensorflow as tf
+
+        self.step_model = step_model(model)
+        self.specs = self.step_model.streaming["states"]
+        self._call = tf.function(lambda feed: self.step_model(feed, training=False))
+        self.states = {}
+
+    def reset(self, batch=1):
+        self.states = {name: np.zeros((batch, *shape), dtype) for name, shape, dtype in self.specs}
+
+    def step(self, x_t):
+        result = self._call({INPUT: np.asarray(x_t, self.step_model.streaming["input_dtype"]), **self.states})
+        self.states = {name: result[name + OUT_SUFFIX].numpy() for name, _, _ in self.specs}
+        return result[OUTPUT].numpy()
+
+
+def _vocabulary(run_dir):
+    config = load_run_config(run_dir) or {}
+    vocabulary = config.get("config", {}).get("data", {}).get("vocabulary")
+    if not vocabulary:
+        raise UserError("generate needs a character model's run (its config.json holds the vocabulary)")
+    return vocabulary
+
+
+def generate(checkpoint, prompt="", length=200, temperature=1.0, seed=0, runtime="keras"):
+    """-> the prompt followed by ``length`` generated characters."""
+    if runtime not in RUNTIMES:
+        raise UserError(f"unknown runtime {runtime!r}; choose from: {', '.join(RUNTIMES)}")
+    if temperature < 0:
+        raise UserError("--temperature must be 0 (greedy) or more")
+    keras_path, run_dir = resolve(checkpoint)
+    vocabulary = _vocabulary(run_dir)
+    model = load_model(keras_path)
+    index = {char: k for k, char in enumerate(vocabulary)}
+    start = [index.get(char, 0) for char in (prompt or "\n")]
+    with tempfile.TemporaryDirectory(prefix="zoo-generate-") as work:
+        stepper = _stepper(model, runtime, Path(work))
+        stepper.reset(1)
+        for token in start:
+            probabilities = stepper.step(np.array([token], "int32"))
+        rng = np.random.default_rng(seed)
+        generated = []
+        for _ in range(length):
+            token = sample(probabilities[0], temperature, rng)
+            generated.append(vocabulary[token])
+            probabilities = stepper.step(np.array([token], "int32"))
+    return prompt + "".join(generated)
+
+
+def _stepper(model, runtime, work):
+    if runtime == "keras":
+        return KerasStepper(model)
+    written = write_streaming(model, work, [runtime])
+    return StepRunner(written[runtime]["path"])
+
+
+def sample(probabilities, temperature, rng):
+    """Greedy at temperature 0; otherwise sample from p^(1/T), renormalised."""
+    probabilities = np.asarray(probabilities, dtype="float64")
+    if temperature == 0:
+        return int(np.argmax(probabilities))
+    logits = np.log(np.maximum(probabilities, 1e-30)) / temperature
+    weights = np.exp(logits - logits.max())
+    return int(rng.choice(len(weights), p=weights / weights.sum()))
