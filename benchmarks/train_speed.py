@@ -120,9 +120,10 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--samples", type=int, default=1024)
     parser.add_argument("--memory", action="store_true", help="also measure peak RSS per contender")
+    parser.add_argument("--sizes", default="64x50,64x200,256x50,256x200", help="UNITSxSTEPS,...")
     parser.add_argument("--out", default="benchmarks/results")
     args = parser.parse_args(argv)
-    sizes = [(8, 10)] if args.quick else [(64, 50), (64, 200), (256, 50), (256, 200)]
+    sizes = [(8, 10)] if args.quick else [tuple(map(int, size.split("x"))) for size in args.sizes.split(",")]
     samples, repeats = (128, 1) if args.quick else (args.samples, args.repeats)
 
     import keras

@@ -8,6 +8,7 @@ models carry inside them.
 
 import keras
 import numpy as np
+from keras import ops
 
 from zoo.cells import LSTMCell, get_cell_class
 
@@ -46,6 +47,18 @@ class LSTM(keras.layers.RNN):
     @property
     def units(self):
         return self.cell.units
+
+    def call(self, sequences, initial_state=None, mask=None, training=False):
+        """Project the inputs of all time steps in one matmul, then loop over the recurrent part."""
+        cell = self.cell
+        if training and 0.0 < cell.dropout < 1.0:  # one mask per sequence, as Keras' cells use
+            sequences = sequences * ops.expand_dims(cell.get_dropout_mask(sequences[:, 0]), 1)
+        projected = cell.project_inputs(sequences)
+        cell.inputs_projected = True
+        try:
+            return super().call(projected, initial_state=initial_state, mask=mask, training=training)
+        finally:
+            cell.inputs_projected = False
 
 
 def bidirectional(units, cell="lstm", merge_mode="concat", **kwargs):

@@ -36,8 +36,8 @@ class LayerNormLSTMCell(LSTMCell):
         mean, variance = ops.moments(x, axes=[-1], keepdims=True)
         return (x - mean) * ops.rsqrt(variance + self.epsilon)
 
-    def _preactivations(self, inputs, h_tm1):
-        z = ops.matmul(inputs, self.kernel) + ops.matmul(h_tm1, self.recurrent_kernel)
+    def _preactivations(self, projected, h_tm1):
+        z = projected + ops.matmul(h_tm1, self.recurrent_kernel)
         blocks = ops.split(z, len(self.gate_names), axis=-1)
         z = ops.concatenate([self._normalize(block) for block in blocks], axis=-1)
         z = z * self.gate_gamma

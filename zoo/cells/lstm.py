@@ -137,19 +137,30 @@ class LSTMCell(keras.layers.Layer, DropoutRNNCell):
         """Variants add their own weights (peepholes, norms, projection) here."""
 
     # -- the step ----------------------------------------------------------------------------
+    #: Set by ``zoo.layers.LSTM`` while it runs the cell over inputs it already multiplied by
+    #: ``kernel`` (one matmul for all time steps); the cell then adds only the recurrent part.
+    inputs_projected = False
+
     def call(self, inputs, states, training=False):
         h_tm1, c_tm1 = states[0], states[1]
-        if training and 0.0 < self.dropout < 1.0:
-            inputs = inputs * self.get_dropout_mask(inputs)
+        if self.inputs_projected:
+            projected = inputs  # input dropout, if any, was applied before the projection
+        else:
+            if training and 0.0 < self.dropout < 1.0:
+                inputs = inputs * self.get_dropout_mask(inputs)
+            projected = self.project_inputs(inputs)
         if training and 0.0 < self.recurrent_dropout < 1.0:
             h_tm1 = h_tm1 * self.get_recurrent_dropout_mask(h_tm1)
-        h, c = self._gates(self._preactivations(inputs, h_tm1), c_tm1)
+        h, c = self._gates(self._preactivations(projected, h_tm1), c_tm1)
         return h, [h, c]
 
-    def _preactivations(self, inputs, h_tm1):
-        """x·W + h·R + b for all gates at once, in the exact form tf2onnx fuses."""
-        z = ops.matmul(inputs, self.kernel)
-        z = ops.add(z, ops.matmul(h_tm1, self.recurrent_kernel))
+    def project_inputs(self, inputs):
+        """x·W for every gate; works on one step (B, I) or a whole sequence (B, T, I)."""
+        return ops.matmul(inputs, self.kernel)
+
+    def _preactivations(self, projected, h_tm1):
+        """x·W + h·R + b for all gates at once, with the bias through ``ops.add`` (a BiasAdd)."""
+        z = ops.add(projected, ops.matmul(h_tm1, self.recurrent_kernel))
         if self.use_bias:
             z = ops.add(z, self.bias)
         return z
