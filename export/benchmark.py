@@ -28,7 +28,7 @@ STEPS = 100
 
 def timing_inputs(inputs, steps=STEPS):
     """Test vectors stretched to ``steps`` time steps: one sequence, and a batch of 32."""
-    inputs = np.asarray(inputs, dtype="float32")
+    inputs = np.asarray(inputs)
     stretched = np.concatenate([inputs] * (steps // inputs.shape[1] + 1), axis=1)[:, :steps]
     return stretched[:1], np.resize(stretched, (32,) + stretched.shape[1:])
 

@@ -30,13 +30,18 @@ CENSUS = {"tflite": tflite.op_census, "onnx": onnx_format.op_census}
 
 
 def sample_inputs(model, run_dir, count=8, steps=24, seed=0):
-    """Real test vectors from the run when there are any, otherwise seeded normal noise."""
+    """Real test vectors from the run when there are any, otherwise seeded noise (token ids 0-1
+    for integer inputs, which every vocabulary has)."""
+    dtype = model.inputs[0].dtype
     if run_dir is not None and (Path(run_dir) / TEST_INPUTS_NAME).exists():
-        return np.load(Path(run_dir) / TEST_INPUTS_NAME)[:count].astype("float32"), "test split"
+        return np.load(Path(run_dir) / TEST_INPUTS_NAME)[:count].astype(dtype), "test split"
     shape = list(model.inputs[0].shape)
     shape[0] = count
     shape[1] = shape[1] or steps
-    return np.random.default_rng(seed).standard_normal(shape).astype("float32"), "random normal"
+    rng = np.random.default_rng(seed)
+    if np.issubdtype(np.dtype(dtype), np.integer):
+        return rng.integers(0, 2, size=shape).astype(dtype), "random tokens"
+    return rng.standard_normal(shape).astype(dtype), "random normal"
 
 
 def calibration_inputs(run_dir):
@@ -47,7 +52,7 @@ def calibration_inputs(run_dir):
             "--quantize int8 calibrates on the model's training data: export a run directory made "
             f"by `zoo train` (it holds {CALIBRATION_INPUTS_NAME})"
         )
-    return np.load(path).astype("float32")
+    return np.load(path)
 
 
 class _RunnerAsModel:
@@ -57,7 +62,7 @@ class _RunnerAsModel:
         self.runner = runner
 
     def predict(self, x, batch_size=256, verbose=0):
-        x = np.asarray(x, dtype="float32")
+        x = np.asarray(x)
         return np.concatenate([self.runner(x[k : k + batch_size]) for k in range(0, len(x), batch_size)])
 
 

@@ -1,6 +1,6 @@
 """Run any artifact the way a deployment would: Keras, TensorFlow, LiteRT or ONNX Runtime.
 
-Every runner takes a float32 batch (B, T, F) and returns a numpy array. TFLite artifacts are
+Every runner takes a batch (B, T, F), or token ids (B, T), and returns a numpy array. TFLite artifacts are
 batch 1, so the runner resizes the time axis and feeds the batch one sequence at a time.
 """
 
@@ -110,8 +110,8 @@ class TFLiteRunner(Runner):
         return int(self._input["shape"][-1])
 
     def run_one(self, sequence):
-        """One (T, F) or (1, T, F) sequence -> the output for it (batch of 1)."""
-        sequence = sequence.reshape((1,) + sequence.shape[-2:])
+        """One sequence with a batch axis of 1 -> the output for it."""
+        sequence = np.ascontiguousarray(sequence, dtype=self._input["dtype"])
         if sequence.shape != self._shape:
             self._interpreter.resize_tensor_input(self._input["index"], sequence.shape)
             with muted_stderr():  # "INFO: Created TensorFlow Lite XNNPACK delegate"

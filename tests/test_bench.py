@@ -25,3 +25,21 @@ def test_bench_writes_json_and_markdown_with_anchors(tmp_path, capsys):
 def test_bench_unknown_target_fails_before_work(tmp_path, capsys):
     code, _, err = run_cli(capsys, "bench", "nosuch", "--out", tmp_path / "b")
     assert code == 2 and "no such checkpoint" in err and not (tmp_path / "b").exists()
+
+
+def test_training_speed_benchmark_runs_and_writes_its_table(tmp_path):
+    from benchmarks.train_speed import contenders, main
+
+    result = main(["--quick", "--out", str(tmp_path)])
+    assert {row["contender"] for row in result["rows"]} == set(contenders())
+    assert all(row["epoch_s"] > 0 and row["ratio_to_faster_keras"] > 0 for row in result["rows"])
+    assert (tmp_path / "train_speed.json").exists() and (tmp_path / "train_speed.md").exists()
+
+
+def test_readme_model_table_is_generated_from_the_released_checkpoints():
+    from pathlib import Path
+
+    from zoo.release import readme_table
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    assert readme_table() in readme

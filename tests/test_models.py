@@ -48,3 +48,16 @@ def test_released_checkpoint_matches_its_card(name, capsys):
     code, out, err = run_cli(capsys, "evaluate", name)
     assert code == 0, err
     assert json.loads(out.strip().splitlines()[-1])["test"][metric] == pytest.approx(stored["test"][metric], rel=1e-5)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_every_model_exports_to_native_lstm_kernels(name, quick_runs, tmp_path):
+    from export.formats import parse_formats
+    from export.pipeline import export_checkpoint
+
+    report = export_checkpoint(quick_runs[name], tmp_path / "e", parse_formats("onnx,tflite"), evaluate=False)
+    assert report["ok"], report
+    onnx_ops, tflite_ops = report["formats"]["onnx"]["ops"], report["formats"]["tflite"]["ops"]
+    assert onnx_ops.get("LSTM") == 1 and "Loop" not in onnx_ops and "Scan" not in onnx_ops
+    assert tflite_ops.get("UNIDIRECTIONAL_SEQUENCE_LSTM") == 1 and "WHILE" not in tflite_ops
+    assert not any(op.startswith("Flex") for op in tflite_ops)
