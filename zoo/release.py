@@ -43,7 +43,8 @@ def model_card(run_dir):
         f"{recipe.description[:1].upper()}{recipe.description[1:]}.",
         "",
         f"- **Task:** {recipe.task}",
-        f"- **Data:** {recipe.dataset}; source `{data.get('source')}`, column `{data.get('column')}`",
+        f"- **Data:** {recipe.dataset}; source `{data.get('source')}`"
+        + (f", column `{data['column']}`" if data.get("column") else ""),
         f"- **Licence of the data:** {recipe.data_licence or 'see the data set'}",
         f"- **Split:** {_split(data)}",
         f"- **Cell:** `{hyper.get('cell')}`; parameters: {training.get('parameters', '?')}",
