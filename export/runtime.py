@@ -22,6 +22,11 @@ class Runner:
     def n_features(self):
         raise NotImplementedError
 
+    @property
+    def takes_tokens(self):
+        """True when the input is integer token ids (B, T) rather than features (B, T, F)."""
+        raise NotImplementedError
+
     def __call__(self, x):
         raise NotImplementedError
 
@@ -46,6 +51,10 @@ class KerasRunner(Runner):
     @property
     def n_features(self):
         return self.model.inputs[0].shape[-1]
+
+    @property
+    def takes_tokens(self):
+        return "int" in str(self.model.inputs[0].dtype)
 
     def __call__(self, x):
         return self._call(x).numpy()
@@ -76,6 +85,10 @@ class SavedModelRunner(Runner):
     @property
     def n_features(self):
         return self._spec.shape[-1]
+
+    @property
+    def takes_tokens(self):
+        return self._spec.dtype.is_integer
 
     def __call__(self, x):
         import tensorflow as tf
@@ -108,6 +121,10 @@ class TFLiteRunner(Runner):
     @property
     def n_features(self):
         return int(self._input["shape"][-1])
+
+    @property
+    def takes_tokens(self):
+        return np.issubdtype(self._input["dtype"], np.integer)
 
     def run_one(self, sequence):
         """One sequence with a batch axis of 1 -> the output for it."""
@@ -144,6 +161,10 @@ class OnnxRunner(Runner):
     @property
     def n_features(self):
         return self._input.shape[-1]
+
+    @property
+    def takes_tokens(self):
+        return "int" in self._input.type
 
     def __call__(self, x):
         return self._session.run(None, {self._input.name: x})[0]

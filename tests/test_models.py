@@ -61,3 +61,17 @@ def test_every_model_exports_to_native_lstm_kernels(name, quick_runs, tmp_path):
     assert onnx_ops.get("LSTM") == 1 and "Loop" not in onnx_ops and "Scan" not in onnx_ops
     assert tflite_ops.get("UNIDIRECTIONAL_SEQUENCE_LSTM") == 1 and "WHILE" not in tflite_ops
     assert not any(op.startswith("Flex") for op in tflite_ops)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_predict_runs_every_models_artifacts(name, quick_runs, tmp_path, capsys):
+    from export.formats import parse_formats
+    from export.pipeline import export_checkpoint
+
+    export_checkpoint(quick_runs[name], tmp_path / "e", parse_formats("onnx,tflite"), evaluate=False)
+    inputs = tmp_path / "e" / "test_data" / "inputs.npy"
+    expected = np.load(tmp_path / "e" / "test_data" / "expected.npy")
+    for artifact in (quick_runs[name], tmp_path / "e" / "model.onnx", tmp_path / "e" / "model.tflite"):
+        code, _, err = run_cli(capsys, "predict", artifact, "--input", inputs, "--output", tmp_path / "p.npy")
+        assert code == 0, err
+        np.testing.assert_allclose(np.load(tmp_path / "p.npy"), expected, atol=1e-4)

@@ -228,12 +228,12 @@ def bench(targets, out, repeats, quantize):
 def predict(artifact, input_path, output):
     """Run a checkpoint, SavedModel, .tflite or .onnx artifact on inputs from a file."""
     from export.runtime import artifact_kind, load_runner
-    from zoo.data.arrays import read_inputs
+    from zoo.data.arrays import read_inputs, read_tokens
 
     if artifact_kind(artifact) in ("keras", "savedmodel"):
         _load_tensorflow()
     runner = load_runner(artifact)
-    inputs = read_inputs(input_path, runner.n_features)
+    inputs = read_tokens(input_path) if runner.takes_tokens else read_inputs(input_path, runner.n_features)
     predictions = runner(inputs)
     if output is None:
         for row in predictions.reshape(len(predictions), -1):

@@ -71,3 +71,22 @@ def _shape(array, n_features, path):
     if not np.isfinite(array).all():
         raise UserError(f"{path} holds NaN or infinite values")
     return array
+
+
+def read_tokens(path):
+    """Token ids for a model with an Embedding input: a .npy of integers, (T,) or (B, T)."""
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"no such input file: {path}")
+    if path.suffix != ".npy":
+        raise UserError(f"{path}: this model takes token ids; give them as a .npy of integers")
+    array = _read_npy(path)
+    if not np.issubdtype(array.dtype, np.integer):
+        raise UserError(f"{path} holds {array.dtype} values; this model takes integer token ids")
+    if array.ndim == 1:
+        array = array[None]
+    if array.ndim != 2 or array.size == 0:
+        raise UserError(f"{path} has shape {tuple(array.shape)}; the model takes (batch, time) token ids")
+    if array.min() < 0:
+        raise UserError(f"{path} holds negative token ids")
+    return array.astype("int32")
