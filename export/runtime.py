@@ -150,6 +150,12 @@ class OnnxRunner(Runner):
         import onnxruntime as ort
 
         super().__init__(path)
+        missing = [p for p in providers if p not in ort.get_available_providers()]
+        if missing:
+            raise UserError(
+                f"this ONNX Runtime has no {', '.join(missing)} (available: "
+                f"{', '.join(ort.get_available_providers())}); for GPUs install onnxruntime-gpu"
+            )
         options = ort.SessionOptions()
         options.log_severity_level = 3
         try:
@@ -196,6 +202,18 @@ def artifact_kind(path):
 
 RUNNERS = {r.kind: r for r in (KerasRunner, SavedModelRunner, TFLiteRunner, OnnxRunner)}
 
+#: ``zoo predict --provider``: ONNX Runtime execution providers, each falling back to the CPU.
+PROVIDERS = {
+    "cpu": ("CPUExecutionProvider",),
+    "cuda": ("CUDAExecutionProvider", "CPUExecutionProvider"),
+    "tensorrt": ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"),
+}
 
-def load_runner(path):
-    return RUNNERS[artifact_kind(path)](path)
+
+def load_runner(path, provider=None):
+    kind = artifact_kind(path)
+    if provider is not None:
+        if kind != "onnx":
+            raise UserError(f"--provider applies to .onnx artifacts; {path} is a {kind} artifact")
+        return OnnxRunner(path, providers=PROVIDERS[provider])
+    return RUNNERS[kind](path)

@@ -203,3 +203,17 @@ def test_int8_needs_calibration_data(tmp_path, capsys):
     model.save(tmp_path / "m.keras")
     code, _, err = run_cli(capsys, "export", tmp_path / "m.keras", "--quantize", "int8", "--out", tmp_path / "q")
     assert code == 2 and "calibrates on the model's training data" in err
+
+
+def test_predict_provider_checks(exported, capsys):
+    import onnxruntime as ort
+
+    out, _ = exported
+    inputs = out / "test_data" / "inputs.npy"
+    code, printed, err = run_cli(capsys, "predict", out / "model.onnx", "--input", inputs, "--provider", "cpu")
+    assert code == 0 and printed.strip(), err
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        code, _, err = run_cli(capsys, "predict", out / "model.onnx", "--input", inputs, "--provider", "cuda")
+        assert code == 2 and "no CUDAExecutionProvider" in err and "onnxruntime-gpu" in err
+    code, _, err = run_cli(capsys, "predict", out / "model.tflite", "--input", inputs, "--provider", "cpu")
+    assert code == 2 and "applies to .onnx artifacts" in err

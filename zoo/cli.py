@@ -225,14 +225,16 @@ def bench(targets, out, repeats, quantize):
 @click.argument("artifact", type=click.Path())
 @click.option("--input", "input_path", required=True, type=click.Path(), help=".npy or .csv inputs.")
 @click.option("--output", type=click.Path(dir_okay=False), help="Write predictions to .npy or .csv instead of printing.")
-def predict(artifact, input_path, output):
+@click.option("--provider", type=click.Choice(["cpu", "cuda", "tensorrt"]),
+              help="ONNX Runtime execution provider for .onnx artifacts (default: cpu).")
+def predict(artifact, input_path, output, provider):
     """Run a checkpoint, SavedModel, .tflite or .onnx artifact on inputs from a file."""
     from export.runtime import artifact_kind, load_runner
     from zoo.data.arrays import read_inputs, read_tokens
 
     if artifact_kind(artifact) in ("keras", "savedmodel"):
         _load_tensorflow()
-    runner = load_runner(artifact)
+    runner = load_runner(artifact, provider=provider)
     inputs = read_tokens(input_path) if runner.takes_tokens else read_inputs(input_path, runner.n_features)
     predictions = runner(inputs)
     if output is None:
