@@ -125,11 +125,13 @@ def train(name, data, column, season, cell, epochs, units, window, batch_size, l
 
 
 def _metrics_table(metrics):
-    names = sorted({key for row in [metrics["test"], *metrics["baselines"].values()] for key in row if key != "season"})
-    rows = [("", *names), ("model", *(f"{metrics['test'].get(n, float('nan')):.4g}" for n in names))]
+    from zoo.release import format_number, metric_names
+
+    names = metric_names(metrics)
+    rows = [("", *names), ("model", *(format_number(metrics["test"].get(n)) for n in names))]
     for baseline, values in metrics["baselines"].items():
         label = f"{baseline} (season {values['season']})" if "season" in values else baseline
-        rows.append((label, *(f"{values[n]:.4g}" if n in values else "-" for n in names)))
+        rows.append((label, *(format_number(values.get(n)) for n in names)))
     widths = [max(len(r[k]) for r in rows) for k in range(len(rows[0]))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows)
 

@@ -36,7 +36,7 @@ def model_card(run_dir):
     hyper = {k: v for k, v in config["config"].items() if k != "data"}
     data = config["config"]["data"]
     training = config.get("training", {})
-    names = sorted({k for row in [metrics["test"], *metrics["baselines"].values()] for k in row if k != "season"})
+    names = metric_names(metrics)
     lines = [
         f"# {recipe.name}",
         "",
@@ -55,11 +55,11 @@ def model_card(run_dir):
         "",
         "| | " + " | ".join(names) + " |",
         "| --- |" + " --- |" * len(names),
-        "| **this model** | " + " | ".join(f"**{_number(metrics['test'].get(n))}**" for n in names) + " |",
+        "| **this model** | " + " | ".join(f"**{format_number(metrics['test'].get(n))}**" for n in names) + " |",
     ]
     for baseline, values in metrics["baselines"].items():
         label = f"{baseline} (season {values['season']})" if "season" in values else baseline
-        lines.append(f"| {label} | " + " | ".join(_number(values.get(n)) for n in names) + " |")
+        lines.append(f"| {label} | " + " | ".join(format_number(values.get(n)) for n in names) + " |")
     notes = recipe.card_notes(config["config"])
     if notes:
         lines += ["", notes]
@@ -70,13 +70,22 @@ def model_card(run_dir):
                   "| cell | " + " | ".join(names) + " | parameters | epochs | seconds |",
                   "| --- |" + " --- |" * (len(names) + 3)]
         for row in read_json(comparison):
-            lines.append(f"| `{row['cell']}` | " + " | ".join(_number(row['test'].get(n)) for n in names)
+            lines.append(f"| `{row['cell']}` | " + " | ".join(format_number(row['test'].get(n)) for n in names)
                          + f" | {row['parameters']} | {row['epochs']} | {row['seconds']} |")
     return "\n".join(lines) + "\n"
 
 
-def _number(value):
-    return "-" if value is None else f"{value:.4g}"
+def metric_names(metrics):
+    """The metric columns of a metrics.json: numeric entries, without a baseline's ``season``."""
+    rows = [metrics["test"], *metrics["baselines"].values()]
+    return sorted({k for row in rows for k, v in row.items() if k != "season" and isinstance(v, (int, float))}
+                  | {k for row in rows for k, v in row.items() if v is None})
+
+
+def format_number(value):
+    return "-" if not isinstance(value, (int, float)) else f"{value:.4g}"
+
+
 
 
 def _split(data):
@@ -101,12 +110,12 @@ def readme_table():
         metrics, config = read_json(released / METRICS_NAME), read_json(released / CONFIG_NAME)
         training = config.get("training", {})
         baselines = ", ".join(
-            f"{baseline} {_number(values.get(recipe.metric))}" for baseline, values in metrics["baselines"].items()
+            f"{baseline} {format_number(values.get(recipe.metric))}" for baseline, values in metrics["baselines"].items()
         )
         size = (released / CHECKPOINT_NAME).stat().st_size / 1024
         lines.append(
             f"| [`{name}`](models/released/{name}/card.md) | {recipe.task} | {config['config']['data']['source']} | "
-            f"{recipe.metric} | **{_number(metrics['test'][recipe.metric])}** | {baselines} | "
+            f"{recipe.metric} | **{format_number(metrics['test'][recipe.metric])}** | {baselines} | "
             f"`{config['config']['cell']}` | {training.get('parameters', '?')} | "
             f"{training.get('epochs_run', '?')} epochs, {training.get('seconds', '?')} s | {size:.0f} KB |"
         )
