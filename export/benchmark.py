@@ -113,8 +113,8 @@ def _hand_built_lstm(model, path):
     from export.onnx_lstm import plan_layers
 
     plans, _ = plan_layers(model)
-    if not plans:
-        return None
+    if not plans or not _reads_input_per_step(model, plans[0][0]):
+        return None  # pooling or an embedding in front: no like-for-like floor
     layer, plan = plans[0]
     features = int(plan.weights["W"].shape[-1])
     init = [numpy_helper.from_array(plan.weights[k], k) for k in ("W", "R", "B")]
@@ -125,11 +125,24 @@ def _hand_built_lstm(model, path):
         nodes, "hand_built_lstm",
         [helper.make_tensor_value_info("inputs", TensorProto.FLOAT, ["batch", "time", features])],
         [helper.make_tensor_value_info("y_h", TensorProto.FLOAT, None)], init)
-    if features != model.inputs[0].shape[-1]:
-        return None  # the first LSTM does not read the model input directly; no fair floor
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
     onnx.save(proto, str(path))
     return path
+
+
+def _reads_input_per_step(model, recurrent):
+    """True when only per-step scaling or masking stands between the input and ``recurrent``."""
+    import keras
+
+    from zoo.layers import Standardize
+
+    for layer in model.layers:
+        if layer is recurrent:
+            return True
+        if not isinstance(layer, (keras.layers.InputLayer, Standardize, keras.layers.Normalization,
+                                  keras.layers.Masking)):
+            return False
+    return False
 
 
 def _ops(ops):
