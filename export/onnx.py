@@ -18,25 +18,19 @@ from export.signature import input_spec, serving_function
 DEFAULT_OPSET = 18
 
 
-def write(model, path, opset=DEFAULT_OPSET, metadata=None):
-    """Write ``path``; -> which recurrent layers became native LSTM nodes and which did not, why."""
+def convert_function(function, input_signature, opset=DEFAULT_OPSET, custom_op_handlers=None):
+    """tf2onnx's ``from_function``, with the constants the graph captured folded in as initializers."""
     import numpy as np
     import tensorflow as tf
     import tf2onnx
-    from onnx import checker, numpy_helper
+    from onnx import numpy_helper
 
-    spec = [input_spec(model)]
-    with native_lstm_placeholders(model) as (plans, fallbacks):
-        function = tf.function(serving_function(model))
-        # tf2onnx traces the same signature again and gets this cached graph, so names match.
-        graph = function.get_concrete_function(*spec).graph
-        captured = {
-            inner.name: outer for outer, inner in graph.captures if outer.dtype != tf.resource
-        }
-        proto, _ = tf2onnx.convert.from_function(
-            function, input_signature=spec, opset=opset, custom_op_handlers=placeholder_handler(plans)
-        )
-    splice(proto, plans)
+    # tf2onnx traces the same signature again and gets this cached graph, so the names match.
+    graph = function.get_concrete_function(*input_signature).graph
+    captured = {inner.name: outer for outer, inner in graph.captures if outer.dtype != tf.resource}
+    proto, _ = tf2onnx.convert.from_function(
+        function, input_signature=input_signature, opset=opset, custom_op_handlers=custom_op_handlers
+    )
     used = {name for node in proto.graph.node for name in node.input}
     for graph_input in list(proto.graph.input):
         if graph_input.name in captured:
@@ -44,10 +38,23 @@ def write(model, path, opset=DEFAULT_OPSET, metadata=None):
                 value = np.asarray(captured[graph_input.name].numpy())
                 proto.graph.initializer.append(numpy_helper.from_array(value, graph_input.name))
             proto.graph.input.remove(graph_input)
+    proto.producer_name = "lstm-zoo"
+    return proto
+
+
+def write(model, path, opset=DEFAULT_OPSET, metadata=None):
+    """Write ``path``; -> which recurrent layers became native LSTM nodes and which did not, why."""
+    import tensorflow as tf
+    from onnx import checker
+
+    spec = [input_spec(model)]
+    with native_lstm_placeholders(model) as (plans, fallbacks):
+        function = tf.function(serving_function(model))
+        proto = convert_function(function, spec, opset, custom_op_handlers=placeholder_handler(plans))
+    splice(proto, plans)
     for key, value in (metadata or {}).items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value if isinstance(value, str) else json.dumps(value)
-    proto.producer_name = "lstm-zoo"
     checker.check_model(proto, full_check=True)
     Path(path).write_bytes(proto.SerializeToString())
     return {

@@ -403,23 +403,11 @@ def _ordered(found, expected):
 
 def _write_onnx(step, path, opset):
     import tensorflow as tf
-    import tf2onnx
-    from onnx import checker, numpy_helper
+    from onnx import checker
 
-    specs = _specs(step, None)
-    function = tf.function(_step_function(step))
-    graph = function.get_concrete_function(*specs).graph
-    captured = {inner.name: outer for outer, inner in graph.captures if outer.dtype != tf.resource}
-    proto, _ = tf2onnx.convert.from_function(function, input_signature=specs, opset=opset)
-    # Constants a layer captured instead of storing as weights come out as graph inputs: fold them.
-    used = {name for node in proto.graph.node for name in node.input}
-    for graph_input in list(proto.graph.input):
-        if graph_input.name in captured:
-            if graph_input.name in used:
-                value = np.asarray(captured[graph_input.name].numpy())
-                proto.graph.initializer.append(numpy_helper.from_array(value, graph_input.name))
-            proto.graph.input.remove(graph_input)
-    proto.producer_name = "lstm-zoo"
+    from export.onnx import convert_function
+
+    proto = convert_function(tf.function(_step_function(step)), _specs(step, None), opset)
     entry = proto.metadata_props.add()
     entry.key, entry.value = "zoo.streaming", "feed each *_out output back as the input of the same name"
     checker.check_model(proto, full_check=True)

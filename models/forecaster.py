@@ -29,6 +29,7 @@ class Forecaster(Recipe):
     task = "forecasting"
     dataset = "sunspots (statsmodels, yearly 1700-2008) or any CSV"
     description = "one-step forecast of a univariate series; last 20% held out"
+    compile_metrics = ("mae",)
     metric = "rmse"
     defaults = {
         "cell": "lstm",
@@ -113,18 +114,6 @@ class Forecaster(Recipe):
         x = keras.layers.Dense(1, name="head")(x)
         outputs = Standardize(mean, std, invert=True, name="unscale")(x)
         return keras.Model(inputs, outputs, name=self.name)
-
-    def compile(self, model, config):
-        import keras
-
-        from zoo.training import default_jit_compile
-
-        model.compile(
-            optimizer=keras.optimizers.Adam(config["learning_rate"]),
-            loss="mse",
-            metrics=["mae"],
-            jit_compile=default_jit_compile(),
-        )
 
     # -- judging -----------------------------------------------------------------------------
     def predict(self, model, x):

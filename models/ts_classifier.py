@@ -31,6 +31,8 @@ class TimeSeriesClassifier(Recipe):
     task = "time-series classification"
     dataset = "UCR/UEA archive sets bundled with aeon (GunPoint default), .ts or CSV"
     description = "LSTM over the raw series; the archive's own train/test split"
+    loss = "sparse_categorical_crossentropy"
+    compile_metrics = ("accuracy",)
     metric = "accuracy"
     defaults = {
         "cell": "lstm",
@@ -133,18 +135,6 @@ class TimeSeriesClassifier(Recipe):
         x = LSTM(config["units"], cell=config["cell"], dropout=config["dropout"], name="lstm")(x)
         outputs = keras.layers.Dense(data.get("n_classes", 2), activation="softmax", name="classes")(x)
         return keras.Model(inputs, outputs, name="ts_classifier")
-
-    def compile(self, model, config):
-        import keras
-
-        from zoo.training import default_jit_compile
-
-        model.compile(
-            optimizer=keras.optimizers.Adam(config["learning_rate"]),
-            loss="sparse_categorical_crossentropy",
-            metrics=["accuracy"],
-            jit_compile=default_jit_compile(),
-        )
 
     # -- judging -----------------------------------------------------------------------------
     def evaluate(self, model, split, config):

@@ -81,8 +81,22 @@ class Recipe:
         """The untrained keras.Model for ``config`` (including ``config['data']`` if loaded)."""
         raise NotImplementedError
 
+    #: Training loss and extra metrics for ``compile``; Adam at ``config["learning_rate"]``.
+    loss = "mse"
+    compile_metrics = ()
+    clipnorm = None
+
     def compile(self, model, config):
-        raise NotImplementedError
+        import keras
+
+        from zoo.training import default_jit_compile
+
+        model.compile(
+            optimizer=keras.optimizers.Adam(config["learning_rate"], clipnorm=self.clipnorm),
+            loss=self.loss,
+            metrics=list(self.compile_metrics),
+            jit_compile=default_jit_compile(),
+        )
 
     def evaluate(self, model, split, config) -> dict:
         """``{"test": {metric: value}, "baselines": {name: {metric: value}}}`` on the test split."""
