@@ -39,7 +39,7 @@ def write(model, path, quantize=None, representative_inputs=None):
     if quantize not in QUANTIZE:
         raise ValueError(f"quantize must be one of {', '.join(map(str, QUANTIZE))}; got {quantize!r}")
     if quantize == "int8":
-        representative_inputs = _checked_representative(representative_inputs)
+        representative_inputs = _checked_representative(representative_inputs, model.inputs[0].dtype)
     with tempfile.TemporaryDirectory(prefix="zoo-tflite-") as workdir:
         saved = Path(workdir) / "saved_model"
         with fused_lstm_functions(model) as (plans, fallbacks):
@@ -61,7 +61,8 @@ def write(model, path, quantize=None, representative_inputs=None):
         if quantize == "int8":
             converter.representative_dataset = lambda: ([x[None]] for x in representative_inputs)
             converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-            converter.inference_input_type = tf.float32
+            if not np.issubdtype(np.dtype(model.inputs[0].dtype), np.integer):
+                converter.inference_input_type = tf.float32  # token ids stay int32
             converter.inference_output_type = tf.float32
         flatbuffer = converter.convert()
     flatbuffer, _ = patch(flatbuffer, fused, quantize)  # checks every fused layer has its op
@@ -73,12 +74,15 @@ def write(model, path, quantize=None, representative_inputs=None):
     }
 
 
-def _checked_representative(inputs):
+def _checked_representative(inputs, dtype="float32"):
+    """Calibration batches in the model's input dtype: features (N, T, F), or token ids (N, T)."""
     if inputs is None:
-        raise ValueError("quantize='int8' needs representative_inputs: a float32 array (N, T, F) to calibrate on")
-    inputs = np.asarray(inputs, "float32")
-    if inputs.ndim != 3 or len(inputs) == 0:
-        raise ValueError(f"representative_inputs must be a non-empty (N, T, F) array; got shape {inputs.shape}")
+        raise ValueError("quantize='int8' needs representative_inputs: an array (N, T, F) to calibrate on")
+    tokens = np.issubdtype(np.dtype(dtype), np.integer)
+    inputs = np.asarray(inputs, dtype)
+    if inputs.ndim != (2 if tokens else 3) or len(inputs) == 0:
+        shape = "(N, T) token ids" if tokens else "(N, T, F)"
+        raise ValueError(f"representative_inputs must be a non-empty {shape} array; got shape {inputs.shape}")
     return inputs
 
 
