@@ -23,8 +23,17 @@ def release(run_dir, destination):
     for name in RELEASED_FILES:
         if (run_dir / name).exists():
             shutil.copy2(run_dir / name, destination / name)
+    _drop_optimizer_state(destination / CHECKPOINT_NAME)
     (destination / "card.md").write_text(model_card(destination))
     return destination
+
+
+def _drop_optimizer_state(checkpoint):
+    """A released model is for inference and fine-tuning from scratch: Adam's moments would
+    double or triple the file for nothing."""
+    from zoo.checkpoints import load_model
+
+    load_model(checkpoint).save(checkpoint)  # loaded without compiling, so saved without optimizer
 
 
 def model_card(run_dir):
