@@ -17,7 +17,7 @@ import numpy as np
 
 from export.formats import FORMATS
 from export.pipeline import export_checkpoint, metric_judge
-from export.runtime import RUNNERS, KerasRunner, OnnxRunner, TFLiteRunner
+from export.runtime import RUNNERS, KerasRunner, OnnxRunner, TFLiteRunner, first_line
 from export.timing import timings
 from zoo.checkpoints import load_run_config, resolve
 from zoo.files import write_json
@@ -38,9 +38,10 @@ def bench_model(target, work_dir, repeats=100, quantize="dynamic"):
     checkpoint, run_dir = resolve(target)
     name = (load_run_config(run_dir) or {}).get("model", Path(checkpoint).stem)
     export_dir = Path(work_dir) / name
+    judge = metric_judge(run_dir, load_run_config(run_dir))  # data and baselines, loaded once
     report = export_checkpoint(checkpoint, export_dir, list(FORMATS.values()), force=True,
-                               quantize=quantize, evaluate=True)
-    _, judge = metric_judge(run_dir, load_run_config(run_dir))
+                               quantize=quantize, judge=judge)
+    _, judge = judge
     inputs = np.load(export_dir / "test_data" / "inputs.npy")
     one, batch = timing_inputs(inputs)
 
@@ -87,7 +88,7 @@ def _anchors(model, name, inputs, one, batch, judge, repeats):
                 if judge:
                     row["metric"] = judge(runner)
             except Exception as error:  # the anchor's failure is the finding
-                row["status"] = "fails: " + _first_line(error)
+                row["status"] = "fails: " + first_line(error, 160)
             rows.append(row)
         hand_built = _hand_built_lstm(model, Path(tmp) / "hand.onnx")
         if hand_built is not None:
@@ -153,11 +154,6 @@ def _ops(ops):
     flex = sum(v for k, v in ops.items() if k.startswith("Flex") or k == "CUSTOM")
     text = ", ".join(f"{k}x{ops[k]}" for k in keys) or f"{sum(ops.values())} ops"
     return text + (f", Flex/custom x{flex}" if flex else "")
-
-
-def _first_line(error):
-    text = str(error).strip()
-    return (text.splitlines()[0] if text else type(error).__name__)[:160]
 
 
 def run(targets, out_dir, repeats=100, quantize="dynamic"):

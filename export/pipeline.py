@@ -18,7 +18,7 @@ from export import onnx as onnx_format
 from export import savedmodel, tflite
 from export.formats import QUANTIZED_RTOL, check_quantize, quantized_filename
 from export.providers import provider_report
-from export.runtime import RUNNERS, KerasRunner
+from export.runtime import RUNNERS, KerasRunner, artifact_size, first_line
 from export.timing import latency_ms
 from export.verify import compare
 from zoo.checkpoints import CALIBRATION_INPUTS_NAME, TEST_INPUTS_NAME, load_run_config, resolve
@@ -83,7 +83,8 @@ def metric_judge(run_dir, config):
 
 
 def export_checkpoint(checkpoint, out_dir, formats, force=False, opset=onnx_format.DEFAULT_OPSET,
-                      quantize=None, evaluate=True, streaming=False):
+                      quantize=None, evaluate=True, streaming=False, judge=None):
+    """``judge``: a ``metric_judge`` result to reuse (the benchmark has one already)."""
     check_quantize(formats, quantize)
     checkpoint, run_dir = resolve(checkpoint)
     calibration = calibration_inputs(run_dir) if quantize == "int8" else None
@@ -96,7 +97,7 @@ def export_checkpoint(checkpoint, out_dir, formats, force=False, opset=onnx_form
         (staging / "test_data").mkdir()
         np.save(staging / "test_data" / "inputs.npy", inputs)
         np.save(staging / "test_data" / "expected.npy", expected)
-        metric, judge = metric_judge(run_dir, config) if evaluate else (None, None)
+        metric, judge = judge or (metric_judge(run_dir, config) if evaluate else (None, None))
         report = {
             "checkpoint": str(checkpoint),
             "model": config.get("model", model.name),
@@ -162,10 +163,9 @@ def _export_one(fmt, context, quantize=None, calibration=None):
         entry.update(_write(fmt, context, target, quantize, calibration) or {})
     except Exception as error:  # a converter failure is reported per artifact, not fatal to the rest
         shutil.rmtree(target, ignore_errors=True) if target.is_dir() else target.unlink(missing_ok=True)
-        message = str(error).strip().splitlines()
-        return {**entry, "ok": False, "error": f"{type(error).__name__}: {message[0] if message else ''}"[:300]}
+        return {**entry, "ok": False, "error": f"{type(error).__name__}: {first_line(error, 280)}"}
     entry["export_seconds"] = round(time.perf_counter() - started, 2)
-    entry["bytes"] = _size(target)
+    entry["bytes"] = artifact_size(target)
     runner = RUNNERS[fmt.name](target)
     actual = runner(context["inputs"])
     rtol = QUANTIZED_RTOL if quantize else fmt.rtol
@@ -179,13 +179,6 @@ def _export_one(fmt, context, quantize=None, calibration=None):
     if fmt.name == "onnx":
         entry["providers"] = provider_report(target)
     return entry
-
-
-def _size(path):
-    path = Path(path)
-    if path.is_dir():
-        return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
-    return path.stat().st_size
 
 
 def _metadata(model, config):

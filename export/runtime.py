@@ -72,7 +72,7 @@ class SavedModelRunner(Runner):
         try:
             loaded = tf.saved_model.load(str(path))
         except Exception as error:
-            raise UserError(f"{path} is not a readable SavedModel ({_first_line(error)})") from None
+            raise UserError(f"{path} is not a readable SavedModel ({first_line(error)})") from None
         self._loaded = loaded  # keeps the variables alive
         signatures = loaded.signatures
         self._fn = signatures.get(SIGNATURE) or signatures.get("serving_default")
@@ -113,7 +113,7 @@ class TFLiteRunner(Runner):
         try:
             self._interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
         except (ValueError, RuntimeError) as error:
-            raise UserError(f"{path} is not a readable TFLite model ({_first_line(error)})") from None
+            raise UserError(f"{path} is not a readable TFLite model ({first_line(error)})") from None
         self._input = self._interpreter.get_input_details()[0]
         self._output = self._interpreter.get_output_details()[0]
         self._shape = None
@@ -161,7 +161,7 @@ class OnnxRunner(Runner):
         try:
             self._session = ort.InferenceSession(str(path), options, providers=list(providers))
         except Exception as error:  # ORT raises its own Fail/InvalidGraph/... types
-            raise UserError(f"{path} is not a readable ONNX model ({_first_line(error)})") from None
+            raise UserError(f"{path} is not a readable ONNX model ({first_line(error)})") from None
         self._input = self._session.get_inputs()[0]
 
     @property
@@ -176,9 +176,18 @@ class OnnxRunner(Runner):
         return self._session.run(None, {self._input.name: x})[0]
 
 
-def _first_line(error):
+def first_line(error, limit=200):
+    """An exception as one short line, for reports and one-line errors."""
     text = str(error).strip()
-    return (text.splitlines()[0] if text else type(error).__name__)[:200]
+    return (text.splitlines()[0] if text else type(error).__name__)[:limit]
+
+
+def artifact_size(path):
+    """Bytes of a file, or of everything in a directory (a SavedModel)."""
+    path = Path(path)
+    if path.is_dir():
+        return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+    return path.stat().st_size
 
 
 def artifact_kind(path):

@@ -38,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
+from export.runtime import artifact_size
 from export.verify import compare
 
 FORMATS = ("savedmodel", "tflite", "onnx")
@@ -363,7 +364,7 @@ def write_streaming(model, directory, formats=FORMATS, opset=DEFAULT_OPSET):
         except Exception:  # never leave half an artifact behind
             shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
             raise
-        report[fmt] = {"path": str(path), "bytes": _size(path), "inputs": inputs, "outputs": outputs}
+        report[fmt] = {"path": str(path), "bytes": artifact_size(path), "inputs": inputs, "outputs": outputs}
     return report
 
 
@@ -415,13 +416,6 @@ def _write_onnx(step, path, opset):
     inputs = [i.name for i in proto.graph.input]
     outputs = [o.name for o in proto.graph.output]
     return _ordered(inputs, step.streaming["inputs"]), _ordered(outputs, step.streaming["outputs"])
-
-
-def _size(path):
-    path = Path(path)
-    if path.is_dir():
-        return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
-    return path.stat().st_size
 
 
 # -- running an artifact step by step -------------------------------------------------------
