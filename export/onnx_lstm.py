@@ -173,8 +173,9 @@ def _stub_call(layer, plan):
             never_runs, tensors, Tout=[tf.float32] * len(shapes), stateful=True,
             name=f"{STUB_NAME}{plan.index}",
         )
-        for output, shape in zip(outputs, shapes):
-            output.set_shape(shape)
+        # EnsureShape, not set_shape: the shape must survive the GraphDef that tf2onnx reads, or
+        # its shape inference of a following Concat (e.g. merging returned states) crashes.
+        outputs = [tf.ensure_shape(output, shape) for output, shape in zip(outputs, shapes)]
         plan.output_shapes = [[-1 if d is None else d for d in shape] for shape in shapes]
         return list(outputs) if plan.return_state else outputs[0]
 

@@ -3,6 +3,7 @@
 All files are written into a staging directory that replaces the target only when complete, so
 an interrupted or failed export never leaves half an artifact. Beside the artifacts:
 ``test_data/inputs.npy`` and ``expected.npy`` (Keras' outputs) let a deployment check itself;
+``deployment.json`` holds what an app needs to feed the model (input scaling, vocabularies, labels);
 with ``streaming``, single-step artifacts (``*.step.*``) carry the LSTM state through the app;
 and ``report.json`` says per artifact: path, bytes, max_abs_diff, tolerance, ok, ops, latency
 and, for a training run, the task metric on the whole test split next to Keras'.
@@ -108,8 +109,10 @@ def export_checkpoint(checkpoint, out_dir, formats, force=False, opset=onnx_form
         }
         if judge:
             report["keras"]["metric"] = judge(keras_runner)
+        metadata = _metadata(model, config)
+        write_json(staging / "deployment.json", metadata)  # what ONNX carries inside, for every format
         context = {"model": model, "staging": staging, "inputs": inputs, "expected": expected,
-                   "judge": judge, "opset": opset, "metadata": _metadata(model, config)}
+                   "judge": judge, "opset": opset, "metadata": metadata}
         for fmt in formats:
             report["formats"][fmt.name] = _export_one(fmt, context)
             if quantize in fmt.quantize:
@@ -190,9 +193,22 @@ def _metadata(model, config):
         "zoo.version": zoo.__version__,
         "zoo.model": config.get("model", model.name),
         "zoo.cells": ",".join(cells),
-        "zoo.input": {"name": "inputs", "shape": ["batch", "time", model.inputs[0].shape[-1]], "dtype": "float32"},
-        "zoo.data": {k: v for k, v in data.items() if k in ("source", "column", "mean", "std", "season")},
+        "zoo.input": _input_description(model),
+        "zoo.data": {k: v for k, v in data.items() if k in _DEPLOYMENT_KEYS},
     }
+
+
+#: What an app needs from the training data to feed the model and read its output: input
+#: scaling, and for text models the vocabularies and label names.
+_DEPLOYMENT_KEYS = ("source", "column", "mean", "std", "season", "classes", "tags", "vocabulary", "letters",
+                    "phonemes", "max_length", "max_letters", "max_phonemes")
+
+
+def _input_description(model):
+    tensor = model.inputs[0]
+    if "int" in str(tensor.dtype):
+        return {"name": "inputs", "shape": ["batch", "time"], "dtype": str(tensor.dtype), "meaning": "token ids"}
+    return {"name": "inputs", "shape": ["batch", "time", tensor.shape[-1]], "dtype": "float32"}
 
 
 def _rnn_layers(model):

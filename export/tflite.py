@@ -69,6 +69,8 @@ def write(model, path, quantize=None, representative_inputs=None):
     Path(path).write_bytes(flatbuffer)
     return {
         "fused_lstm": [plan.label for plan in fused],
+        # Masked layers run over the first sum(mask) steps: right padding, as the zoo pads.
+        "mask_as_length": [plan.label for plan in fused if plan.masked],
         "while_fallback": while_fallback,
         "quantize": quantize,
     }

@@ -65,7 +65,8 @@ class FusedLSTM:
     kind: str  # lstm | peephole | cifg | layer_norm
     units: int
     calls: int = 0  # traced batch-1 calls that became fused functions
-    reason: str = ""  # set when a call had to fall back (mask, initial state...)
+    reason: str = ""  # set when a call had to fall back (initial state...)
+    masked: bool = False  # a mask reached the layer: the op runs over the unpadded prefix
     fingerprint: list = field(default_factory=list)  # expected [H,I] and [H,H] forget blocks
     peephole: list = None  # [p_i, p_f, p_o]
     layer_norm: list = None  # [γ_i, γ_f, γ_c, γ_o]
@@ -215,8 +216,7 @@ def _fused_call(plan):
     def call(sequences, initial_state=None, mask=None, training=None, **kwargs):
         import tensorflow as tf
 
-        reason = ("a mask reaches the layer" if mask is not None
-                  else "an initial state is given" if initial_state is not None
+        reason = ("an initial state is given" if initial_state is not None
                   else "" if len(sequences.shape) == 3
                   else "the input is not a rank-3 (batch, time, features) tensor")
         if reason:
@@ -226,6 +226,12 @@ def _fused_call(plan):
             # exported, and whether it fused is checked on the flatbuffer.
             return original(layer, sequences, initial_state=initial_state, mask=mask, training=training, **kwargs)
         x = tf.cast(sequences, "float32")
+        length = None
+        if mask is not None:  # right padding: run the op over the real steps only
+            mask = mask[0] if isinstance(mask, (list, tuple)) else mask
+            length = tf.reduce_sum(tf.cast(mask[0], "int32"))
+            x = x[:, :length]
+            plan.masked = True
         kernel, recurrent, bias = _traced_weights(plan)
         if not plan.fingerprint:
             with tf.init_scope():  # eager: the values the converter will freeze
@@ -234,7 +240,27 @@ def _fused_call(plan):
         fused = _fused_function(x.shape[-1], plan.units, layer.go_backwards)
         last, sequence, _, _, _ = fused(x, zeros, zeros, kernel, recurrent, bias)
         plan.calls += 1
-        return sequence if layer.return_sequences else last
+        if not layer.return_sequences:
+            return last
+        return sequence if length is None else _padded_like_keras(layer, sequence, tf.shape(sequences)[1] - length)
+
+    return call
+
+
+def _padded_like_keras(layer, sequence, padding):
+    """The outputs Keras gives a masked RNN at the padded steps, around the real steps' outputs.
+
+    Backwards, the padding comes first in processing order, before any state: zeros. Forwards,
+    zeros with ``zero_output_for_mask`` (Bidirectional sets it), else the last real output repeated.
+    """
+    import tensorflow as tf
+
+    if layer.go_backwards:
+        return tf.pad(sequence, [[0, 0], [padding, 0], [0, 0]])
+    if layer.zero_output_for_mask:
+        return tf.pad(sequence, [[0, 0], [0, padding], [0, 0]])
+    return tf.concat([sequence, tf.tile(sequence[:, -1:], tf.stack([1, padding, 1]))], axis=1)
+
 
     return call
 

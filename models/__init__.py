@@ -1,3 +1,3 @@
 """The zoo's models. Importing this package registers each of them with ``zoo.registry``."""
 
-from models import anomaly, char_lm, forecaster, tagger, text_classifier, ts_classifier  # noqa: F401  (each registers its model)
+from models import anomaly, char_lm, forecaster, g2p, tagger, text_classifier, ts_classifier  # noqa: F401  (each registers its model)

@@ -52,6 +52,10 @@ def test_released_checkpoint_matches_its_card(name, capsys):
 
 @pytest.mark.parametrize("name", MODELS)
 def test_every_model_exports_to_native_lstm_kernels(name, quick_runs, tmp_path):
+    """ONNX: one native LSTM node per recurrent layer (a Bidirectional is one node), never a Loop.
+    TFLite: one fused op per direction; the only layers allowed to stay on WHILE are those the
+    fused kernel cannot express (a mask or an initial state reaching the layer, returned states),
+    each reported."""
     from export.formats import parse_formats
     from export.pipeline import export_checkpoint
 
@@ -59,11 +63,17 @@ def test_every_model_exports_to_native_lstm_kernels(name, quick_runs, tmp_path):
 
     report = export_checkpoint(quick_runs[name], tmp_path / "e", parse_formats("onnx,tflite"), evaluate=False)
     assert report["ok"], report
-    layers = sum(isinstance(layer, keras.layers.RNN) for layer in load_model(quick_runs[name]).layers)
-    onnx_ops, tflite_ops = report["formats"]["onnx"]["ops"], report["formats"]["tflite"]["ops"]
-    assert onnx_ops.get("LSTM") == layers and "Loop" not in onnx_ops and "Scan" not in onnx_ops
-    assert tflite_ops.get("UNIDIRECTIONAL_SEQUENCE_LSTM") == layers and "WHILE" not in tflite_ops
-    assert not any(op.startswith("Flex") for op in tflite_ops)
+    layers = load_model(quick_runs[name]).layers
+    single = sum(isinstance(layer, keras.layers.RNN) for layer in layers)
+    both_ways = sum(isinstance(layer, keras.layers.Bidirectional) for layer in layers)
+    onnx_ops, tflite = report["formats"]["onnx"]["ops"], report["formats"]["tflite"]
+    assert onnx_ops.get("LSTM") == single + both_ways and "Loop" not in onnx_ops and "Scan" not in onnx_ops
+    fused, fallback = tflite["fused_lstm"], tflite["while_fallback"]
+    assert len(fused) + len(fallback) == single + 2 * both_ways
+    assert all(any(why in reason for why in ("mask", "initial state", "return_state")) for reason in fallback), fallback
+    assert tflite["ops"].get("UNIDIRECTIONAL_SEQUENCE_LSTM", 0) == len(fused)
+    assert ("WHILE" in tflite["ops"]) == bool(fallback)
+    assert not any(op.startswith("Flex") for op in tflite["ops"])
 
 
 @pytest.mark.parametrize("name", MODELS)

@@ -1,6 +1,7 @@
 """Every LSTM layer TFLite's fused kernel can express becomes one UNIDIRECTIONAL_SEQUENCE_LSTM op
 (no WHILE) and matches Keras: vanilla, peephole, CIFG, layer norm without cell norm and Keras' own
-LSTM; forwards, backwards, bidirectional, stacked; at any length, from zero state on every call.
+LSTM; forwards, backwards, bidirectional, stacked, masked (right padding); at any length, from zero
+state on every call.
 Everything else stays a WHILE loop and says why. Quantized artifacts are smaller and close."""
 
 import keras
@@ -80,14 +81,17 @@ def test_fused_op_per_layer_matches_keras(cell, architecture, tmp_path):
 
 @pytest.mark.parametrize(
     "case",
-    ["layer_norm", "projection", "masked", "return_state", "activation"],
+    ["layer_norm", "projection", "initial_state", "return_state", "activation"],
 )
 def test_unfusable_layers_stay_while_and_say_why(case, tmp_path):
     """Each model has one fused layer first, then the one that cannot be fused."""
     if case in WHILE:
         last, reason = lambda x: LSTM(H, cell=case, **WHILE[case][0])(x), WHILE[case][1]
-    elif case == "masked":
-        last, reason = lambda x: recurrent("lstm")(keras.layers.Masking(0.0)(x)), "mask"
+    elif case == "initial_state":
+        def last(x):
+            start = [keras.layers.Dense(H)(x[:, 0]), keras.layers.Dense(H)(x[:, 0])]
+            return recurrent("lstm")(x, initial_state=start)
+        reason = "initial state"
     elif case == "return_state":
         last, reason = lambda x: keras.layers.Concatenate()(recurrent("lstm", return_state=True)(x)), "return_state"
     else:
@@ -100,6 +104,30 @@ def test_unfusable_layers_stay_while_and_say_why(case, tmp_path):
     (fallback,) = info["while_fallback"]
     assert reason in fallback, fallback
     assert_matches_keras(model, path, steps=(9,))
+
+
+MASKED = {  # architecture over Masking(0.0) -> fused ops
+    "sequence_carries_last_output": (lambda x: recurrent("lstm", return_sequences=True)(x), 1),
+    "last": (lambda x: recurrent("peephole")(x), 1),
+    "backwards_sequence": (lambda x: recurrent("cifg", return_sequences=True, go_backwards=True)(x), 1),
+    "bidirectional_zeros": (lambda x: keras.layers.Bidirectional(recurrent("lstm", return_sequences=True))(x), 2),
+    "stacked": (lambda x: recurrent("keras")(recurrent("lstm", return_sequences=True)(x)), 2),
+}
+
+
+@pytest.mark.parametrize("architecture", MASKED)
+def test_masked_layers_fuse_over_the_unpadded_steps(architecture, tmp_path):
+    """Right-padded rows: the op runs over the first sum(mask) steps, and the padded steps get
+    Keras' outputs (zeros, or the last output carried forward)."""
+    body, layers = MASKED[architecture]
+    model = build(lambda x: body(keras.layers.Masking(0.0)(x)))
+    randomize(model, seed=4)
+    path, info, ops = export(model, tmp_path)
+    assert ops.get("UNIDIRECTIONAL_SEQUENCE_LSTM") == layers and "WHILE" not in ops, ops
+    assert info["while_fallback"] == [] and len(info["mask_as_length"]) == layers
+    x = batch(12, seed=2)
+    x[0, 7:] = 0.0  # padded after 7 steps; the other row is full length
+    np.testing.assert_allclose(TFLiteRunner(path)(x), np.asarray(model(x)), atol=1e-5)
 
 
 def test_layer_norm_epsilon_is_matched_for_small_preactivations(tmp_path):

