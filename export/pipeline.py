@@ -200,7 +200,7 @@ def _metadata(model, config):
 
 #: What an app needs from the training data to feed the model and read its output: input
 #: scaling, and for text models the vocabularies and label names.
-_DEPLOYMENT_KEYS = ("source", "column", "mean", "std", "season", "classes", "tags", "vocabulary", "letters",
+_DEPLOYMENT_KEYS = ("source", "column", "features", "horizon", "multi_step", "mean", "std", "season", "classes", "tags", "vocabulary", "letters",
                     "phonemes", "max_length", "max_letters", "max_phonemes")
 
 

@@ -134,7 +134,8 @@ class TextClassifier(Recipe):
         return [f"{data['classes'][k]}\t{p[k]:.3f}" for p, k in zip(probabilities, probabilities.argmax(-1))]
 
     def card_notes(self, config):
-        return ("The input is the article's first "
+        return ("On this split the TF-IDF + logistic regression baseline is about one point more accurate than "
+                "the LSTM (it reads whole articles with bigrams, and 1,500 training articles favour linear "
+                "models); the LSTM meets the 95% target. The input is the article's first "
                 f"{config['max_length']} words; the TF-IDF baseline reads whole articles. Published results on "
-                "BBC News use other splits (e.g. Greene & Cunningham 2006 report about 95-97% for SVMs and NMF-based "
-                "methods), so the baseline computed here is the comparison that counts.")
+                "BBC News use other splits, so the baseline computed here is the comparison that counts.")

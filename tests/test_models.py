@@ -88,3 +88,34 @@ def test_predict_runs_every_models_artifacts(name, quick_runs, tmp_path, capsys)
         code, _, err = run_cli(capsys, "predict", artifact, "--input", inputs, "--output", tmp_path / "p.npy")
         assert code == 0, err
         np.testing.assert_allclose(np.load(tmp_path / "p.npy"), expected, atol=1e-4)
+
+
+TEXT_CASES = {  # model -> (texts, check of the printed lines)
+    "text-classifier": (["Shares in the bank fell after it reported lower quarterly profits and cut its dividend",
+                         "The striker scored twice as the champions won the league match at home"],
+                        lambda lines: [line.split("\t")[0] for line in lines] == ["business", "sport"]),
+    "tagger": (["中国 人民 银行 发表 讲话", "我们喜欢读书"],  # segmented, and raw (snownlp segments it)
+               lambda lines: len(lines) == 2 and len(lines[0].split()) == 5
+               and all("/" in token for line in lines for token in line.split())),
+    "g2p": (["cat", "zoo"],
+            lambda lines: lines[0].split("\t")[1].startswith("K AE T (") and lines[1].startswith("zoo\tZ UW")),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TEXT_CASES))
+def test_text_models_predict_from_raw_text(name, capsys):
+    if not zoo.get_recipe(name).released.exists():
+        pytest.fail(f"{name} has no released checkpoint")
+    texts, check = TEXT_CASES[name]
+    code, out, err = run_cli(capsys, "predict", name, *[arg for t in texts for arg in ("--text", t)])
+    assert code == 0, err
+    lines = out.strip().splitlines()
+    assert check(lines), lines
+
+
+def test_text_input_errors_are_one_line(capsys):
+    for args, words in [(("predict", "forecaster", "--text", "hi"), "does not read text"),
+                        (("predict", "g2p", "--text", "c4t"), "knows only the letters"),
+                        (("predict", "text-classifier"), "either --input FILE or --text TEXT")]:
+        code, _, err = run_cli(capsys, *args)
+        assert code == 2 and words in err and len(err.strip().splitlines()) == 1, err

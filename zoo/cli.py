@@ -84,7 +84,10 @@ def _parse_sets(pairs):
               help="A data file, or a bundled data set (forecaster: sunspots, nile, co2, elnino; "
                    "ts-classifier: GunPoint, ItalyPowerDemand, ArrowHead, OSULeaf, BasicMotions, JapaneseVowels…).")
 @click.option("--column", help="Column of the CSV to model (default: the last numeric one).")
+@click.option("--columns", help="forecaster: other columns to feed as inputs, comma-separated.")
 @click.option("--season", type=click.IntRange(min=1), help="Season length for the seasonal-naive baseline.")
+@click.option("--horizon", type=click.IntRange(min=1),
+              help="forecaster: steps to forecast (direct; --set multi_step=recursive feeds forecasts back).")
 @click.option("--cell", help="lstm, peephole, cifg, layer_norm or projection.")
 @click.option("--epochs", type=click.IntRange(min=1))
 @click.option("--units", type=click.IntRange(min=1))
@@ -98,7 +101,7 @@ def _parse_sets(pairs):
               help="tf.distribute: all devices of this machine, or a cluster described by TF_CONFIG.")
 @click.option("--out", type=click.Path(file_okay=False), help="Run directory [default: runs/NAME].")
 @click.option("--force", is_flag=True, help="Replace a finished run in --out.")
-def train(name, data, column, season, cell, epochs, units, window, batch_size, learning_rate, sets, seed, quick,
+def train(name, data, column, columns, season, horizon, cell, epochs, units, window, batch_size, learning_rate, sets, seed, quick,
           strategy, out, force):
     """Train model NAME; an interrupted run continues when the same command is run again."""
     from zoo.registry import get_recipe
@@ -108,13 +111,13 @@ def train(name, data, column, season, cell, epochs, units, window, batch_size, l
     from zoo.training import train as run_training
 
     overrides = {
-        "cell": cell, "epochs": epochs, "units": units, "window": window,
+        "cell": cell, "epochs": epochs, "units": units, "window": window, "horizon": horizon,
         "batch_size": batch_size, "learning_rate": learning_rate, **_parse_sets(sets),
     }
     out = out or os.path.join("runs", name)
     metrics = run_training(
         name, out, seed=seed, force=force, quick=quick, strategy=strategy,
-        data_options={"data": data, "column": column, "season": season},
+        data_options={"data": data, "column": column, "columns": columns, "season": season},
         **{k: v for k, v in overrides.items() if v is not None},
     )
     if metrics is None:  # a non-chief worker: the chief writes the results

@@ -1,4 +1,6 @@
-"""Univariate time series from a user's CSV or a data set shipped with statsmodels.
+"""Time series from a user's CSV or a data set shipped with statsmodels: the target column, any
+other columns as input covariates (``columns``), and the dates where the data has them (for
+calendar features).
 
 Everything that can go wrong with a user's file becomes a one-line ``UserError``; gaps are filled
 by linear interpolation with a warning that says how many, because a forecaster needs a regular
@@ -25,9 +27,12 @@ class Series:
     name: str  # the column
     source: str  # file path or data-set name
     frequency: str | None = None  # pandas offset alias when the data has dates
+    covariates: np.ndarray | None = None  # (n, k) other input columns, float64, no NaN
+    covariate_names: tuple = ()
+    dates: pd.DatetimeIndex | None = None
 
 
-# Data sets that ship inside statsmodels: name -> (loader, column, date column or fixed frequency).
+# Data sets that ship inside statsmodels: name -> (frame, target column, frequency, dates).
 def _statsmodels_frame(name):
     try:
         from statsmodels.api import datasets
@@ -36,35 +41,55 @@ def _statsmodels_frame(name):
             f"data set {name!r} comes from statsmodels: pip install 'lstm-zoo[data]'"
         ) from None
     if name == "sunspots":
-        return datasets.sunspots.load_pandas().data, "SUNACTIVITY", "YS"
+        frame = datasets.sunspots.load_pandas().data
+        return frame, "SUNACTIVITY", "YS", pd.to_datetime(frame["YEAR"].astype(int).astype(str), format="%Y")
     if name == "nile":
-        return datasets.nile.load_pandas().data, "volume", "YS"
+        frame = datasets.nile.load_pandas().data
+        return frame, "volume", "YS", pd.to_datetime(frame["year"].astype(int).astype(str), format="%Y")
     if name == "co2":
         frame = datasets.co2.load_pandas().data
-        return frame, "co2", "W"
+        return frame.reset_index(drop=True), "co2", "W", pd.DatetimeIndex(frame.index)
     if name == "elnino":
         frame = datasets.elnino.load_pandas().data
         months = frame.drop(columns="YEAR").to_numpy().reshape(-1)
-        return pd.DataFrame({"temperature": months}), "temperature", "MS"
+        start = f"{int(frame['YEAR'].iloc[0])}-01-01"
+        return pd.DataFrame({"temperature": months}), "temperature", "MS", pd.date_range(start, periods=len(months), freq="MS")
+    if name == "macrodata":
+        frame = datasets.macrodata.load_pandas().data
+        dates = pd.PeriodIndex.from_fields(year=frame["year"].astype(int), quarter=frame["quarter"].astype(int),
+                                           freq="Q").to_timestamp()
+        return frame.drop(columns=["year", "quarter"]), "realgdp", "QS", pd.DatetimeIndex(dates)
     raise AssertionError(name)
 
 
-BUILTIN_SERIES = ("sunspots", "nile", "co2", "elnino")
+BUILTIN_SERIES = ("sunspots", "nile", "co2", "elnino", "macrodata")
 
 
-def load_series(data="sunspots", column=None):
-    """A built-in data-set name or a CSV path -> ``Series``."""
+def load_series(data="sunspots", column=None, columns=()):
+    """A built-in data-set name or a CSV path -> ``Series``; ``columns`` are extra input columns."""
     if data in BUILTIN_SERIES:
-        frame, default_column, frequency = _statsmodels_frame(data)
+        frame, default_column, frequency, dates = _statsmodels_frame(data)
         column = column or default_column
         if column not in frame.columns:
-            raise UserError(f"data set {data!r} has no column {column!r}")
+            raise UserError(f"data set {data!r} has no column {column!r}; columns: {', '.join(map(str, frame.columns))}")
         values = _clean(frame[column], column, data)
-        return Series(values=values, name=column, source=data, frequency=frequency)
-    return read_csv_series(data, column)
+        return _with_covariates(Series(values=values, name=column, source=data, frequency=frequency,
+                                       dates=pd.DatetimeIndex(dates)), frame, columns)
+    return read_csv_series(data, column, columns)
 
 
-def read_csv_series(path, column=None):
+def _with_covariates(series, frame, columns):
+    columns = [c for c in (columns or ()) if c != series.name]
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise UserError(f"{series.source} has no column {missing[0]!r}; columns: {', '.join(map(str, frame.columns))}")
+    if columns:
+        series.covariates = np.stack([_clean(frame[c], c, series.source) for c in columns], axis=1)
+        series.covariate_names = tuple(map(str, columns))
+    return series
+
+
+def read_csv_series(path, column=None, columns=()):
     path = Path(path)
     if not path.exists():
         raise UserError(
@@ -89,7 +114,9 @@ def read_csv_series(path, column=None):
     elif column not in frame.columns:
         raise UserError(f"{path} has no column {column!r}; columns: {', '.join(map(str, frame.columns))}")
     values = _clean(frame[column], column, str(path))
-    return Series(values=values, name=str(column), source=str(path), frequency=_frequency(frame))
+    frequency, dates = _dates(frame)
+    return _with_covariates(Series(values=values, name=str(column), source=str(path), frequency=frequency,
+                                   dates=dates), frame, columns)
 
 
 def _mostly_numeric(column):
@@ -122,8 +149,8 @@ def _clean(column, name, source):
     return values
 
 
-def _frequency(frame):
-    """The pandas frequency of the first column that parses as regular dates, if any."""
+def _dates(frame):
+    """(pandas frequency, dates) of the first column that parses as regular dates, else (None, None)."""
     for name in frame.columns:
         if pd.api.types.is_numeric_dtype(frame[name]):
             continue
@@ -134,9 +161,40 @@ def _frequency(frame):
                 try:
                     frequency = pd.infer_freq(pd.DatetimeIndex(dates))
                 except (TypeError, ValueError):
-                    return None
-                return getattr(frequency, "freqstr", frequency)
-    return None
+                    return None, None
+                return getattr(frequency, "freqstr", frequency), pd.DatetimeIndex(dates)
+    return None, None
+
+
+def _frequency(frame):
+    return _dates(frame)[0]
+
+
+#: Calendar cycles worth encoding, by frequency: (name, position in the cycle, cycle length).
+_CALENDAR = {
+    "M": ("month", lambda d: d.month - 1, 12),
+    "Q": ("quarter", lambda d: d.quarter - 1, 4),
+    "W": ("week", lambda d: d.isocalendar().week.to_numpy() - 1, 52),
+    "D": ("weekday", lambda d: d.dayofweek, 7),
+    "B": ("weekday", lambda d: d.dayofweek, 5),
+    "h": ("hour", lambda d: d.hour, 24),
+}
+
+
+def calendar_features(dates, frequency):
+    """-> (names, (n, 2) array): sine and cosine of the position in the data's natural cycle
+    (month of year for monthly data...), or ((), None) for yearly or undated data."""
+    base = _base(frequency) if frequency else None
+    if dates is None or base not in _CALENDAR:
+        return (), None
+    name, position, cycle = _CALENDAR[base]
+    angle = 2 * np.pi * np.asarray(position(pd.DatetimeIndex(dates)), dtype="float64") / cycle
+    return (f"{name}_sin", f"{name}_cos"), np.stack([np.sin(angle), np.cos(angle)], axis=1)
+
+
+def _base(frequency):
+    base = frequency.lstrip("0123456789").split("-")[0].rstrip("SE") or frequency
+    return {"H": "h", "ME": "M", "MS": "M", "QS": "Q", "QE": "Q"}.get(base, base)
 
 
 # The calendar season of a frequency: observations per natural cycle.
@@ -151,8 +209,7 @@ def infer_season(values, frequency=None, max_fraction=0.25):
     sunspots); with no clear peak the season is 1, i.e. persistence.
     """
     if frequency:
-        base = frequency.lstrip("0123456789").split("-")[0].rstrip("SE") or frequency
-        base = {"H": "h", "ME": "M", "MS": "M", "QS": "Q", "QE": "Q"}.get(base, base)
+        base = _base(frequency)
         if base in _SEASONS:
             return _SEASONS[base], f"frequency {frequency}"
     centred = values - values.mean()
