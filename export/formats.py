@@ -29,7 +29,7 @@ FORMATS = {
         Format("savedmodel", "saved_model", "tensorflow", "any", rtol=1e-6, atol=1e-5),
         Format("tflite", "model.tflite", "ai_edge_litert", "1 (time axis resizable)", rtol=1e-4, atol=1e-4,
                quantize=("dynamic", "float16", "int8")),
-        Format("onnx", "model.onnx", "onnxruntime", "any", rtol=1e-4, atol=1e-4, quantize=("dynamic",)),
+        Format("onnx", "model.onnx", "onnxruntime", "any", rtol=1e-4, atol=1e-4, quantize=("dynamic", "float16")),
     )
 }
 

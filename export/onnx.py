@@ -88,3 +88,32 @@ def quantize_dynamic(source, target):
     finally:
         root.setLevel(level)
     return {"quantize": "dynamic"}
+
+
+def to_float16(source, target):
+    """Float16 weights and arithmetic inside, float32 inputs and outputs: the GPU artifact (ONNX
+    Runtime's CUDA LSTM kernel takes float16; half the bytes). Converted by onnxconverter-common."""
+    import onnx
+    from onnxconverter_common import float16
+
+    converted = float16.convert_float_to_float16(onnx.load(str(source)), keep_io_types=True)
+    _casts_follow_value_info(converted)
+    onnx.checker.check_model(converted, full_check=True)
+    Path(target).write_bytes(converted.SerializeToString())
+    return {"quantize": "float16",
+            "note": "checked in ONNX Runtime's CPU provider, which inserts casts to run float16 LSTM/MatMul nodes in "
+                    "float32: the check covers the float16 weights; float16 arithmetic happens on CUDA"}
+
+
+def _casts_follow_value_info(model):
+    """The converter retypes a Cast's output to float16 but leaves the Cast's own ``to=FLOAT``
+    (the checker then rejects the model): make each such Cast produce what its consumers expect."""
+    from onnx import TensorProto
+
+    declared = {v.name: v.type.tensor_type.elem_type for v in model.graph.value_info}
+    for node in model.graph.node:
+        if node.op_type != "Cast" or declared.get(node.output[0]) != TensorProto.FLOAT16:
+            continue
+        for attribute in node.attribute:
+            if attribute.name == "to" and attribute.i == TensorProto.FLOAT:
+                attribute.i = TensorProto.FLOAT16

@@ -146,6 +146,8 @@ def _write(fmt, context, target, quantize, calibration):
     """Write one artifact; -> what the writer reports (native ops, fallbacks, quantization)."""
     model = context["model"]
     if fmt.name == "onnx":
+        if quantize == "float16":
+            return onnx_format.to_float16(context["staging"] / fmt.filename, target)
         if quantize:
             return onnx_format.quantize_dynamic(context["staging"] / fmt.filename, target)
         info = onnx_format.write(model, target, opset=context["opset"], metadata=context["metadata"])

@@ -185,9 +185,26 @@ def test_quantized_exports_report_size_and_metric(trained_run, tmp_path, capsys)
     assert floating["metric"] == pytest.approx(report["keras"]["metric"], rel=1e-4)
 
 
+def test_fp16_onnx_halves_the_weights_and_runs(trained_run, tmp_path, capsys):
+    """float16 inside, float32 at the edges; ONNX Runtime's CPU provider runs it through casts."""
+    import onnx
+
+    out = tmp_path / "fp16"
+    code, _, err = run_cli(capsys, "export", trained_run, "--format", "onnx", "--fp16", "--out", out)
+    assert code == 0, err
+    report = json.loads((out / "report.json").read_text())
+    half = report["formats"]["onnx:float16"]
+    assert half["ok"] and half["ops"].get("LSTM") == 1 and "Loop" not in half["ops"]
+    lstm = next(n for n in onnx.load(out / "model.float16.onnx").graph.node if n.op_type == "LSTM")
+    weights = {t.name: t.data_type for t in onnx.load(out / "model.float16.onnx").graph.initializer}
+    assert weights[lstm.input[1]] == onnx.TensorProto.FLOAT16
+    assert abs(half["metric"] - report["keras"]["metric"]) <= 0.01 * report["keras"]["metric"]
+
+
 @pytest.mark.parametrize("args, message", [
-    (["--format", "onnx", "--quantize", "float16"], "applies to none of the chosen formats"),
+    (["--format", "onnx", "--quantize", "int8"], "applies to none of the chosen formats"),
     (["--format", "savedmodel", "--quantize", "dynamic"], "applies to none of the chosen formats"),
+    (["--fp16", "--quantize", "dynamic"], "--fp16 is --quantize float16"),
 ])
 def test_unsupported_quantization_fails_before_work(args, message, trained_run, tmp_path, capsys):
     code, _, err = run_cli(capsys, "export", trained_run, *args, "--out", tmp_path / "q")

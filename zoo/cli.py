@@ -165,12 +165,17 @@ def evaluate(checkpoint):
 @click.option("--out", type=click.Path(file_okay=False), help="Export directory [default: exports/NAME].")
 @click.option("--opset", type=click.IntRange(11, 18), default=18, show_default=True, help="ONNX opset.")
 @click.option("--quantize", type=click.Choice(["dynamic", "float16", "int8"]),
-              help="Also write quantized artifacts (TFLite: all three; ONNX: dynamic).")
+              help="Also write quantized artifacts (TFLite: all three; ONNX: dynamic and float16).")
+@click.option("--fp16", is_flag=True, help="Same as --quantize float16: half-size weights, float16 on GPUs.")
 @click.option("--streaming", is_flag=True,
               help="Also write single-step artifacts (x_t, states) -> (y_t, states) for apps that keep state.")
 @click.option("--force", is_flag=True, help="Replace an existing export directory.")
-def export(checkpoint, formats, out, opset, quantize, streaming, force):
+def export(checkpoint, formats, out, opset, quantize, fp16, streaming, force):
     """Export a checkpoint (.keras or run directory) and check every artifact against Keras."""
+    if fp16:
+        if quantize not in (None, "float16"):
+            raise UserError(f"--fp16 is --quantize float16; it cannot go with --quantize {quantize}")
+        quantize = "float16"
     from pathlib import Path
 
     from export.formats import parse_formats
