@@ -2,7 +2,8 @@
 
 Every LSTM layer the fused ``UNIDIRECTIONAL_SEQUENCE_LSTM`` kernel can express becomes one such op
 (see ``export.tflite_lstm``): vanilla, peephole, CIFG, layer-norm without cell norm, and Keras'
-own LSTM, forwards, backwards, bidirectional or stacked. Everything else is lowered to a builtin
+own LSTM, forwards, backwards, bidirectional, stacked or masked (read as right padding: the op
+runs over the first ``sum(mask)`` steps, which batch 1 makes exact). Everything else is lowered to a builtin
 ``WHILE`` loop, and the returned report says why, layer by layer. The fused op keeps its h/c
 state in variable tensors, so a runtime must call ``reset_all_variables()`` before each sequence
 (``export.runtime.TFLiteRunner`` does).

@@ -28,6 +28,11 @@ variant's extra inputs:
   ``normalize_cell=True`` (the default) normalises c before the output tanh. The kernel has no such
   step, so those layers stay on the WHILE path.
 
+Masks: the artifact has batch 1, so a mask is one row, and for right-padded input (how the zoo
+pads) it is a length. The op runs over ``x[:, :sum(mask)]`` and the padded steps get what Keras
+gives them: zeros (backwards, or with ``zero_output_for_mask`` as in a Bidirectional) or the last
+real output carried forward. A mask with holes in the middle would be read as shorter input.
+
 Mapping ops to layers: after conversion every fused op is matched to the layer whose traced
 forget-gate weights (``input_to_forget`` [H,I] and ``recurrent_to_forget`` [H,H], the two
 blocks every variant has) are closest to the op's constants. The constants are decoded from

@@ -7,9 +7,10 @@ Training feeds the true phonemes (teacher forcing); decoding feeds its own, one 
 greedy or by beam search (``decode``). One input keeps every export format and runtime
 identical: a deployment fills the row and reads the next phoneme at the last filled position.
 
-Encoder: letter embedding + bidirectional LSTM; its final forward/backward states start the
-decoder LSTM. Decoder: phoneme embedding + LSTM, then dot-product attention over the letters
-(Luong et al. 2015) and a softmax over phonemes.
+Encoder: letter embedding + bidirectional LSTM. Decoder: phoneme embedding, beside it at every
+step the mean of the encoder's outputs, an LSTM, then dot-product attention over the letters
+(Luong et al. 2015) and a softmax over phonemes. The encoder reaches the decoder as an input
+rather than as its initial state, which keeps all three LSTMs fusable into TFLite's fused op.
 """
 
 from pathlib import Path
@@ -91,7 +92,7 @@ class G2P(Recipe):
     def build(self, config):
         import keras
 
-        from zoo.layers import LSTM, bidirectional
+        from zoo.layers import LSTM, WithContext, bidirectional
 
         data = config.get("data", {})
         letters, phonemes = len(data.get("letters", ())) or 32, len(data.get("phonemes", ())) or 44
@@ -99,12 +100,13 @@ class G2P(Recipe):
         inputs = keras.Input((None,), dtype="int32", name="inputs")
         spelling, previous = inputs[:, :split], inputs[:, split:]
         x = keras.layers.Embedding(letters, config["embedding"], mask_zero=True, name="letter_embedding")(spelling)
-        encoded, fh, fc, bh, bc = bidirectional(units, cell=config["cell"], return_sequences=True,
-                                                return_state=True, dropout=config["dropout"], name="encoder")(x)
-        state = [keras.layers.Concatenate(name="start_h")([fh, bh]), keras.layers.Concatenate(name="start_c")([fc, bc])]
+        encoded = bidirectional(units, cell=config["cell"], return_sequences=True, dropout=config["dropout"],
+                                name="encoder")(x)
+        summary = keras.layers.GlobalAveragePooling1D(name="spelling_summary")(encoded)
         y = keras.layers.Embedding(phonemes, config["embedding"], mask_zero=True, name="phoneme_embedding")(previous)
+        y = WithContext(name="with_spelling")([y, summary])
         decoded = LSTM(2 * units, cell=config["cell"], return_sequences=True, dropout=config["dropout"],
-                       name="decoder")(y, initial_state=state)
+                       name="decoder")(y)
         context = keras.layers.Attention(use_scale=True, name="attention")([decoded, encoded])
         z = keras.layers.Concatenate(name="with_context")([decoded, context])
         z = keras.layers.Dense(2 * units, activation="tanh", name="combine")(z)
