@@ -13,8 +13,11 @@ input-gate block set to minus the forget block (ONNX Runtime derives f = 1 - i);
 ``go_backwards`` -> ``direction=reverse``; ``Bidirectional`` (merge ``concat``) -> one
 ``direction=bidirectional`` node; a Keras mask -> ``sequence_lens`` (masks must mark a prefix
 of each sequence, i.e. right padding, the way ``Masking`` and ``Embedding(mask_zero=True)``
-are used); initial states -> ``initial_h``/``initial_c``. Layer-norm and projection cells have
-no counterpart in the op and stay on tf2onnx's ``Loop`` path, as do stateful layers.
+are used); initial states -> ``initial_h``/``initial_c``. Projection (LSTMP): the recurrence
+reads h_p = h·W_p, so h_p·R = h·(W_p·R); the node is a plain LSTM of the cell's full width with
+recurrent weights W_p·R, and a MatMul by W_p follows it (a given initial h_p cannot be unprojected,
+so such a layer fails the export with that reason). Layer-norm cells have no counterpart in the op
+and stay on tf2onnx's ``Loop`` path, as do stateful layers.
 """
 
 import itertools
@@ -39,6 +42,7 @@ class NativeLSTM:
     cell: str
     direction: str  # forward | reverse | bidirectional
     hidden: int
+    output_width: int  # hidden, or the projection's width
     weights: dict  # W, R, B, and P when peepholes
     input_forget: bool
     activations: list
@@ -52,9 +56,10 @@ class NativeLSTM:
 def _keras_cells():
     import keras
 
-    from zoo.cells import CIFGLSTMCell, LSTMCell, PeepholeLSTMCell
+    from zoo.cells import CIFGLSTMCell, LSTMCell, PeepholeLSTMCell, ProjectionLSTMCell
 
-    return {LSTMCell: "lstm", keras.layers.LSTMCell: "lstm", PeepholeLSTMCell: "peephole", CIFGLSTMCell: "cifg"}
+    return {LSTMCell: "lstm", keras.layers.LSTMCell: "lstm", PeepholeLSTMCell: "peephole", CIFGLSTMCell: "cifg",
+            ProjectionLSTMCell: "projection"}
 
 
 def why_not_native(layer):
@@ -76,6 +81,8 @@ def _onnx_weights(cell, kind):
     """Keras (I, nH) kernels in gate order (i, f, c, o) -> ONNX W, R, B (and P) for one direction."""
     units = cell.units
     kernel, recurrent = np.asarray(cell.kernel.numpy()), np.asarray(cell.recurrent_kernel.numpy())
+    if kind == "projection":  # h_p·R = h·(W_p·R): the op runs on the unprojected h
+        recurrent = np.asarray(cell.projection_kernel.numpy()) @ recurrent
     bias = np.asarray(cell.bias.numpy()) if cell.use_bias else np.zeros(kernel.shape[1], "float32")
 
     def blocks(matrix):
@@ -97,6 +104,8 @@ def _onnx_weights(cell, kind):
             [np.asarray(cell.input_peephole.numpy()), np.asarray(cell.output_peephole.numpy()),
              np.asarray(cell.forget_peephole.numpy())]
         )
+    if kind == "projection":
+        weights["Proj"] = np.asarray(cell.projection_kernel.numpy())
     return {k: v.astype("float32") for k, v in weights.items()}
 
 
@@ -111,6 +120,7 @@ def _plan(index, layers, name, direction, merged_layer):
              for a in (cell.recurrent_activation, cell.activation, cell.activation)]
     return NativeLSTM(
         index=index, layer_name=name, cell=kind, direction=direction, hidden=cell.units,
+        output_width=getattr(cell, "projection_units", cell.units) if kind == "projection" else cell.units,
         weights=weights, input_forget=kind == "cifg", activations=names * len(layers),
         return_sequences=merged_layer.return_sequences, return_state=merged_layer.return_state,
         carry_masked_outputs=not layers[0].zero_output_for_mask,
@@ -161,10 +171,10 @@ def _stub_call(layer, plan):
             tensors.append(state)
             plan.inputs.append("state")
         directions = 2 if plan.direction == "bidirectional" else 1
-        width = plan.hidden * directions
+        width = plan.output_width * directions
         shapes = [[None, None, width] if plan.return_sequences else [None, width]]
         if plan.return_state:
-            shapes += [[None, plan.hidden]] * (2 * directions)
+            shapes += [[None, plan.output_width], [None, plan.hidden]] * directions
 
         def never_runs(*_):
             raise RuntimeError("placeholder for a native ONNX LSTM; only traced, never run")
@@ -283,6 +293,8 @@ def _native_subgraph(stub, plan, helper, numpy_helper):
             per_dir = [node("Unsqueeze", [states[2 * d + k], axis0]) for d in range(directions)]
             stacked.append(per_dir[0] if directions == 1 else node("Concat", per_dir, axis=0))
         initial = stacked
+    if states and "Proj" in plan.weights:
+        raise ValueError(f"{plan.layer_name}: a projection cell's initial h cannot be unprojected for the ONNX LSTM op")
     inputs = [time_major, const("W", plan.weights["W"]), const("R", plan.weights["R"]),
               const("B", plan.weights["B"]), sequence_lens, initial[0], initial[1]]
     if "P" in plan.weights:
@@ -293,6 +305,9 @@ def _native_subgraph(stub, plan, helper, numpy_helper):
         "LSTM", inputs, outputs=3, hidden_size=plan.hidden, direction=plan.direction,
         input_forget=int(plan.input_forget), activations=plan.activations,
     )
+    if "Proj" in plan.weights:  # [D, H, P] per direction, broadcast over time and batch
+        projection = const("Proj", plan.weights["Proj"])
+        y, y_h = node("MatMul", [y, projection]), node("MatMul", [y_h, projection])
     outputs = []
     if plan.return_sequences:
         if directions == 1:
@@ -334,7 +349,7 @@ def _carry_last_output(node, const, sequence, y_h, mask, plan, directions):
         last = node("Unsqueeze", [last, const("axis1", np.array([1], "int64"))])  # [B, 1, H]
         return node("Where", [keep, sequence, last])
     # Bidirectional: only the forward half carries over; the backward half is zero there in both.
-    forward, backward = node("Split", [sequence, const("halves", np.array([plan.hidden] * 2, "int64"))],
+    forward, backward = node("Split", [sequence, const("halves", np.array([plan.output_width] * 2, "int64"))],
                              outputs=2, axis=2)
     last = node("Gather", [y_h, const("forward", np.array(0, "int64"))], axis=0)
     last = node("Unsqueeze", [last, const("axis1", np.array([1], "int64"))])

@@ -2,7 +2,8 @@
 
 Every LSTM layer the fused ``UNIDIRECTIONAL_SEQUENCE_LSTM`` kernel can express becomes one such op
 (see ``export.tflite_lstm``): vanilla, peephole, CIFG, layer-norm without cell norm, and Keras'
-own LSTM, forwards, backwards, bidirectional, stacked or masked (read as right padding: the op
+own LSTM and the projection cell (as a plain LSTM over the unprojected state, W_p folded into
+the recurrent kernel, then one matmul), forwards, backwards, bidirectional, stacked or masked (read as right padding: the op
 runs over the first ``sum(mask)`` steps, which batch 1 makes exact). Everything else is lowered to a builtin
 ``WHILE`` loop, and the returned report says why, layer by layer. The fused op keeps its h/c
 state in variable tensors, so a runtime must call ``reset_all_variables()`` before each sequence
@@ -99,7 +100,8 @@ def _check_int8_possible(fused, while_fallback):
     if variants:
         raise ValueError(
             "quantize='int8' supports the standard LSTM cell only: peephole/CIFG/layer-norm inputs are "
-            f"added after conversion, too late for calibration ({', '.join(variants)}); "
+            "added after conversion, too late for calibration, and projection is not verified at int8 "
+            f"({', '.join(variants)}); "
             "use quantize='dynamic' or 'float16'"
         )
 

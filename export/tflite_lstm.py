@@ -28,6 +28,10 @@ variant's extra inputs:
   ``normalize_cell=True`` (the default) normalises c before the output tanh. The kernel has no such
   step, so those layers stay on the WHILE path.
 
+Projection (LSTMP): the recurrence reads h_p = h·W_p, so h_p·R = h·(W_p·R). The op is traced as
+a plain LSTM of the cell's full width with recurrent kernel W_p·R, and its outputs are multiplied
+by W_p: the same numbers, with no flatbuffer surgery on state shapes.
+
 Masks: the artifact has batch 1, so a mask is one row, and for right-padded input (how the zoo
 pads) it is a length. The op runs over ``x[:, :sum(mask)]`` and the padded steps get what Keras
 gives them: zeros (backwards, or with ``zero_output_for_mask`` as in a Bidirectional) or the last
@@ -67,7 +71,7 @@ class FusedLSTM:
     index: int
     layer: object
     name: str  # "lstm_1" or "bidirectional/forward_lstm"
-    kind: str  # lstm | peephole | cifg | layer_norm
+    kind: str  # lstm | peephole | cifg | layer_norm | projection
     units: int
     calls: int = 0  # traced batch-1 calls that became fused functions
     reason: str = ""  # set when a call had to fall back (initial state...)
@@ -88,10 +92,10 @@ class FusedLSTM:
 def _kinds():
     import keras
 
-    from zoo.cells import CIFGLSTMCell, LayerNormLSTMCell, LSTMCell, PeepholeLSTMCell
+    from zoo.cells import CIFGLSTMCell, LayerNormLSTMCell, LSTMCell, PeepholeLSTMCell, ProjectionLSTMCell
 
     return {LSTMCell: "lstm", keras.layers.LSTMCell: "lstm", PeepholeLSTMCell: "peephole",
-            CIFGLSTMCell: "cifg", LayerNormLSTMCell: "layer_norm"}
+            CIFGLSTMCell: "cifg", LayerNormLSTMCell: "layer_norm", ProjectionLSTMCell: "projection"}
 
 
 def why_not_fused(layer):
@@ -101,8 +105,6 @@ def why_not_fused(layer):
     cell = layer.cell
     kind = _kinds().get(type(cell))
     if kind is None:
-        if type(cell).__name__ == "ProjectionLSTMCell":
-            return "the projection changes the width of h; the fused op's projection inputs are not wired"
         return f"{type(cell).__name__} has no counterpart in the fused LSTM op"
     if layer.stateful:
         return "stateful layers carry state between calls"
@@ -163,6 +165,8 @@ def _traced_weights(plan):
     if plan.kind == "layer_norm":
         scale = math.sqrt(TFLITE_LN_EPSILON / cell.epsilon)
         kernel, recurrent = kernel * scale, recurrent * scale
+    if plan.kind == "projection":  # h_p·R = (h·W_p)·R = h·(W_p·R): a plain LSTM over the unprojected h
+        recurrent = tf.matmul(tf.convert_to_tensor(cell.projection_kernel.value), recurrent)
     return kernel, recurrent, bias
 
 
@@ -245,6 +249,9 @@ def _fused_call(plan):
         fused = _fused_function(x.shape[-1], plan.units, layer.go_backwards)
         last, sequence, _, _, _ = fused(x, zeros, zeros, kernel, recurrent, bias)
         plan.calls += 1
+        if plan.kind == "projection":  # the op carries the unprojected h; project its outputs
+            projection = tf.convert_to_tensor(layer.cell.projection_kernel.value)
+            last, sequence = tf.matmul(last, projection), tf.einsum("bth,hp->btp", sequence, projection)
         if not layer.return_sequences:
             return last
         return sequence if length is None else _padded_like_keras(layer, sequence, tf.shape(sequences)[1] - length)

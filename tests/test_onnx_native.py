@@ -1,6 +1,6 @@
 """Every LSTM layer the ONNX op can express becomes exactly one native LSTM node, no Loop, and
-matches Keras: vanilla, peephole, CIFG and Keras' own LSTM; backwards, masked, bidirectional,
-stacked, with initial and returned states."""
+matches Keras: vanilla, peephole, CIFG, projection and Keras' own LSTM; backwards, masked,
+bidirectional, stacked, with initial and returned states."""
 
 import keras
 import numpy as np
@@ -12,7 +12,7 @@ from export import onnx as onnx_format
 from zoo.layers import LSTM, bidirectional
 
 F, H = 3, 5
-NATIVE = ["lstm", "peephole", "cifg", "keras"]
+NATIVE = ["lstm", "peephole", "cifg", "projection", "keras"]
 
 
 def recurrent(cell, **kwargs):
@@ -79,7 +79,7 @@ def test_native_lstm_node_matches_keras(cell, architecture, tmp_path):
     np.testing.assert_allclose(actual, expected, atol=2e-5)
 
 
-@pytest.mark.parametrize("cell", NATIVE)
+@pytest.mark.parametrize("cell", [c for c in NATIVE if c != "projection"])
 def test_initial_and_returned_states(cell, tmp_path):
     inputs = keras.Input((None, F), name="inputs")
     layer = recurrent(cell, return_sequences=True, return_state=True)
@@ -94,7 +94,26 @@ def test_initial_and_returned_states(cell, tmp_path):
     np.testing.assert_allclose(actual, np.asarray(model(x)), atol=2e-5)
 
 
-@pytest.mark.parametrize("cell", ["layer_norm", "projection"])
+def test_projection_returns_projected_h_and_full_c(tmp_path):
+    inputs = keras.Input((None, F), name="inputs")
+    sequence, h, c = recurrent("projection", return_sequences=True, return_state=True)(inputs)
+    model = keras.Model(inputs, keras.layers.Concatenate()([sequence[:, -1], h, c]))
+    randomize(model, seed=2)
+    x = padded_batch(lengths=(6, 6))
+    (actual,), ops, _ = export_and_run(model, x, tmp_path)
+    assert ops.count("LSTM") == 1 and "Loop" not in ops
+    np.testing.assert_allclose(actual, np.asarray(model(x)), atol=2e-5)
+
+
+def test_projection_with_an_initial_state_is_refused_with_the_reason(tmp_path):
+    inputs = keras.Input((None, F), name="inputs")
+    start = [keras.layers.Dense(2)(inputs[:, 0]), keras.layers.Dense(H)(inputs[:, 0])]
+    model = keras.Model(inputs, recurrent("projection", projection_units=2)(inputs, initial_state=start))
+    with pytest.raises(ValueError, match="cannot be unprojected"):
+        onnx_format.write(model, tmp_path / "m.onnx")
+
+
+@pytest.mark.parametrize("cell", ["layer_norm"])
 def test_cells_without_an_onnx_counterpart_fall_back_and_say_so(cell, tmp_path):
     model = build(lambda x: bidirectional(H, cell=cell)(x))
     randomize(model, seed=3)

@@ -1,6 +1,6 @@
 """Every LSTM layer TFLite's fused kernel can express becomes one UNIDIRECTIONAL_SEQUENCE_LSTM op
-(no WHILE) and matches Keras: vanilla, peephole, CIFG, layer norm without cell norm and Keras' own
-LSTM; forwards, backwards, bidirectional, stacked, masked (right padding); at any length, from zero
+(no WHILE) and matches Keras: vanilla, peephole, CIFG, layer norm without cell norm, projection and
+Keras' own LSTM; forwards, backwards, bidirectional, stacked, masked (right padding); at any length, from zero
 state on every call.
 Everything else stays a WHILE loop and says why. Quantized artifacts are smaller and close."""
 
@@ -14,10 +14,10 @@ from export.runtime import TFLiteRunner
 from zoo.layers import LSTM
 
 F, H = 3, 5
-FUSED = {"lstm": {}, "peephole": {}, "cifg": {}, "layer_norm": {"normalize_cell": False}, "keras": {}}
+FUSED = {"lstm": {}, "peephole": {}, "cifg": {}, "layer_norm": {"normalize_cell": False}, "projection": {},
+         "keras": {}}
 WHILE = {  # cell -> (cell options, words the reason must contain)
     "layer_norm": ({}, "normalize_cell=True"),
-    "projection": ({}, "projection"),
 }
 assert set(CELL_NAMES) <= set(FUSED) | set(WHILE)  # a new cell must be classified here
 
@@ -81,7 +81,7 @@ def test_fused_op_per_layer_matches_keras(cell, architecture, tmp_path):
 
 @pytest.mark.parametrize(
     "case",
-    ["layer_norm", "projection", "initial_state", "return_state", "activation"],
+    ["layer_norm", "initial_state", "return_state", "activation"],
 )
 def test_unfusable_layers_stay_while_and_say_why(case, tmp_path):
     """Each model has one fused layer first, then the one that cannot be fused."""
@@ -194,7 +194,7 @@ def test_int8_refusals_are_one_line_value_errors(tmp_path):
     with pytest.raises(ValueError, match="quantize must be one of"):
         tflite.write(fused, tmp_path / "a.tflite", quantize="int4")
     representative = batch(5)
-    for cell, words in [("projection", "crashes the TFLite converter"), ("peephole", "standard LSTM cell only")]:
+    for cell, words in [("layer_norm", "crashes the TFLite converter"), ("projection", "standard LSTM cell only")]:
         with pytest.raises(ValueError, match=words) as raised:
             tflite.write(build(lambda x: LSTM(H, cell=cell)(x)), tmp_path / "b.tflite", quantize="int8",
                          representative_inputs=representative)
