@@ -2,8 +2,9 @@
 
 Every LSTM layer the ONNX ``LSTM`` op can express becomes exactly one native node (see
 ``export.onnx_lstm``), 15-30x faster in ONNX Runtime than the generic ``Loop`` tf2onnx makes of
-custom cells. Layer-norm and projection cells stay on the ``Loop`` path, and the report says so
-layer by layer. Constants a Keras layer captures instead of storing as
+custom cells. Layer-norm cells stay on the ``Loop`` path, and the report says so layer by layer.
+The models' input and output scalers are folded into the LSTM's and the head's weights
+(``export.onnx_fold``), so at batch 1 little but the native op is left to run. Constants a Keras layer captures instead of storing as
 weights (e.g. ``Normalization(mean=...)``) come out of tf2onnx as graph inputs; they are folded
 back in as initializers here, so the model has exactly one input.
 """
@@ -11,6 +12,7 @@ back in as initializers here, so the model has exactly one input.
 import json
 from pathlib import Path
 
+from export.onnx_fold import fold_affines
 from export.onnx_lstm import native_lstm_placeholders, placeholder_handler, splice
 from export.signature import input_spec, serving_function
 
@@ -52,6 +54,7 @@ def write(model, path, opset=DEFAULT_OPSET, metadata=None):
         function = tf.function(serving_function(model))
         proto = convert_function(function, spec, opset, custom_op_handlers=placeholder_handler(plans))
     splice(proto, plans)
+    folded = fold_affines(proto)  # the scalers' elementwise nodes into the LSTM's and head's weights
     for key, value in (metadata or {}).items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value if isinstance(value, str) else json.dumps(value)
@@ -60,6 +63,7 @@ def write(model, path, opset=DEFAULT_OPSET, metadata=None):
     return {
         "native_lstm": [f"{p.layer_name} ({p.cell}, {p.direction})" for p in plans],
         "loop_fallback": [f"{name} ({cell}): {reason}" for name, cell, reason in fallbacks],
+        "folded": folded,
     }
 
 

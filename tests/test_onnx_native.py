@@ -146,3 +146,19 @@ def test_gpu_provider_report_names_cuda_fallbacks(cell, reason, tmp_path):
     else:
         assert [f["op"] for f in cuda] == ["LSTM"] and reason in cuda[0]["reason"]
     assert report["tensorrt"]["cpu_fallback"] == []
+
+
+def test_scalers_fold_into_the_lstm_and_the_head(tmp_path):
+    """Standardize in front and its inverse behind leave no elementwise node in the graph."""
+    from zoo.layers import Standardize
+
+    inputs = keras.Input((None, F), name="inputs")
+    x = Standardize([1.0, -2.0, 0.5], [2.0, 0.5, 1.5])(inputs)
+    x = keras.layers.Dense(1)(recurrent("peephole")(x))
+    model = keras.Model(inputs, Standardize(30.0, 12.0, invert=True)(x))
+    randomize(model, seed=5)
+    x = padded_batch(lengths=(8, 8)) * 4.0 + 1.0
+    (actual,), ops, info = export_and_run(model, x, tmp_path)
+    assert info["folded"] == ["input scaling into the first LSTM", "output scaling into the head"]
+    assert sorted(ops) == ["Add", "LSTM", "MatMul", "Squeeze", "Transpose"]
+    np.testing.assert_allclose(actual, np.asarray(model(x)), rtol=1e-5, atol=1e-4)
