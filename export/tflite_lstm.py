@@ -274,9 +274,6 @@ def _padded_like_keras(layer, sequence, padding):
     return tf.concat([sequence, tf.tile(sequence[:, -1:], tf.stack([1, padding, 1]))], axis=1)
 
 
-    return call
-
-
 @contextmanager
 def fused_lstm_functions(model):
     """Swap supported layers' ``call`` for fused-op functions while tracing; always restores them.

@@ -271,7 +271,7 @@ def _predict_text(checkpoint, texts):
     keras_path, run_dir = resolve(checkpoint)
     config = load_run_config(run_dir)
     if not config:
-        raise UserError(f"--text needs a run directory or a model name (the vocabulary is in its config.json)")
+        raise UserError("--text needs a run directory or a model name (the vocabulary is in its config.json)")
     recipe = get_recipe(config["model"])
     if not hasattr(recipe, "predict_text"):
         raise UserError(f"{config['model']} does not read text; use --input")
