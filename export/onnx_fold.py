@@ -33,16 +33,13 @@ class _Graph:
     def __init__(self, model):
         from onnx import numpy_helper
 
-        self.model, self.graph = model, model.graph
+        self.graph = model.graph
         self.numpy_helper = numpy_helper
         self.initializers = {t.name: t for t in self.graph.initializer}
 
     # -- helpers -------------------------------------------------------------------------------
     def consumers(self, tensor):
         return [n for n in self.graph.node if tensor in n.input]
-
-    def producer(self, tensor):
-        return next((n for n in self.graph.node if tensor in n.output), None)
 
     def value(self, name):
         tensor = self.initializers.get(name)
@@ -107,8 +104,9 @@ class _Graph:
                 continue
             if len(lstm.input) > 4 and lstm.input[4]:  # sequence_lens: padding must stay zero after scaling
                 continue
-            weights, bias = self.value(lstm.input[1]), self.value(lstm.input[3]) if len(lstm.input) > 3 else None
-            if weights is None or (len(lstm.input) > 3 and lstm.input[3] and bias is None):
+            has_bias = len(lstm.input) > 3 and lstm.input[3]
+            weights, bias = self.value(lstm.input[1]), self.value(lstm.input[3]) if has_bias else None
+            if weights is None or (has_bias and bias is None):
                 continue
             features = weights.shape[-1]
             mean = np.broadcast_to(np.asarray(mean, "float64").reshape(-1), (features,))

@@ -120,7 +120,7 @@ def _plan(index, layers, name, direction, merged_layer):
              for a in (cell.recurrent_activation, cell.activation, cell.activation)]
     return NativeLSTM(
         index=index, layer_name=name, cell=kind, direction=direction, hidden=cell.units,
-        output_width=getattr(cell, "projection_units", cell.units) if kind == "projection" else cell.units,
+        output_width=getattr(cell, "output_units", cell.units),  # zoo cells: h's width (projection: narrower)
         weights=weights, input_forget=kind == "cifg", activations=names * len(layers),
         return_sequences=merged_layer.return_sequences, return_state=merged_layer.return_state,
         carry_masked_outputs=not layers[0].zero_output_for_mask,

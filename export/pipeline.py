@@ -202,8 +202,9 @@ def _metadata(model, config):
 
 #: What an app needs from the training data to feed the model and read its output: input
 #: scaling, and for text models the vocabularies and label names.
-_DEPLOYMENT_KEYS = ("source", "column", "features", "horizon", "multi_step", "mean", "std", "season", "classes", "tags", "vocabulary", "letters",
-                    "phonemes", "max_length", "max_letters", "max_phonemes")
+_DEPLOYMENT_KEYS = ("source", "column", "features", "horizon", "multi_step", "mean", "std", "season",
+                    "classes", "tags", "vocabulary", "letters", "phonemes",
+                    "max_length", "max_letters", "max_phonemes")
 
 
 def _input_description(model):

@@ -112,8 +112,7 @@ class Forecaster(Recipe):
 
         x_train, y_train, _ = windows(0, val_start, steps)
         x_val, y_val, _ = windows(val_start, test_start, steps)
-        x_test, _, test_targets = windows(test_start, n, horizon)
-        y_test = np.stack([values[t:t + horizon] for t in test_targets]).astype("float32")
+        x_test, y_test, test_targets = windows(test_start, n, horizon)
         info = {
             "source": series.source,
             "column": series.name,
@@ -166,15 +165,13 @@ class Forecaster(Recipe):
         if data.get("multi_step", "direct") != "recursive" or horizon == 1:
             return direct
         matrix, targets = split.extra["matrix"], split.extra["test_targets"]
-        forecasts, window = [direct[:, 0]], x.shape[1]
-        rolled = x.copy()
+        forecasts, rolled = [direct[:, 0]], x.copy()
         for step in range(1, horizon):
             # shift by one step: the new last row has the forecast as target and the true calendar
-            following = np.stack([matrix[t + step - 1] for t in targets]).astype("float32")
+            following = matrix[targets + step - 1].astype("float32")
             following[:, 0] = forecasts[-1]
             rolled = np.concatenate([rolled[:, 1:], following[:, None]], axis=1)
             forecasts.append(np.asarray(model.predict(rolled, batch_size=256, verbose=0))[:, 0])
-        assert rolled.shape[1] == window
         return np.stack(forecasts, axis=1)
 
     def evaluate(self, model, split, config):

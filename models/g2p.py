@@ -115,15 +115,12 @@ class G2P(Recipe):
 
     # -- judging -----------------------------------------------------------------------------
     def evaluate(self, model, split, config):
-        codec = Codec(config["data"])
-        words, references = split.extra["test_words"], split.extra["test_references"]
-
-        predict = _compiled(model)
-
-        greedy = codec.greedy(predict, words)
-        test = error_rates(greedy, references)
         import keras
 
+        codec = Codec(config["data"])
+        words, references = split.extra["test_words"], split.extra["test_references"]
+        predict = _compiled(model)
+        test = error_rates(codec.greedy(predict, words), references)
         # Beam search runs 4x the rows: computed for Keras; exported runtimes are judged greedy.
         if config.get("beam", 1) > 1 and isinstance(model, keras.Model):
             beam = [hyps[0][0] for hyps in codec.beam_search(predict, words, width=config["beam"])]

@@ -64,10 +64,11 @@ class TextClassifier(Recipe):
         y = np.array([classes.index(label) for label in labels])
         train, val, test = stratified_split(y, seed=0)
         tokenizer = WordTokenizer.fit([texts[k] for k in train], config["max_tokens"])
-        x = tokenizer.encode(texts, config["max_length"])
+        whole = tokenizer.encode(texts)  # every word, padded to the longest article
+        x = np.pad(whole, ((0, 0), (0, max(0, config["max_length"] - whole.shape[1]))))[:, : config["max_length"]]
         x_train, y_train = x[train], y[train]
         if config["chunk"]:
-            x_train, y_train = chunks(tokenizer.encode([texts[k] for k in train]), y[train], config["chunk"])
+            x_train, y_train = chunks(whole[train], y[train], config["chunk"])
         info = {
             "source": "bbc-news",
             "classes": classes,

@@ -116,6 +116,7 @@ def test_text_models_predict_from_raw_text(name, capsys):
 def test_text_input_errors_are_one_line(capsys):
     for args, words in [(("predict", "forecaster", "--text", "hi"), "does not read text"),
                         (("predict", "g2p", "--text", "c4t"), "knows only the letters"),
-                        (("predict", "text-classifier"), "either --input FILE or --text TEXT")]:
+                        (("predict", "text-classifier"), "either --input FILE or --text TEXT"),
+                        (("predict", "tagger", "--text", "读书", "--output", "p.npy"), "go with --input")]:
         code, _, err = run_cli(capsys, *args)
         assert code == 2 and words in err and len(err.strip().splitlines()) == 1, err

@@ -247,6 +247,8 @@ def predict(artifact, input_path, texts, output, provider):
 
     if bool(input_path) == bool(texts):
         raise UserError("give either --input FILE or --text TEXT")
+    if texts and (output or provider):
+        raise UserError("--output and --provider go with --input; --text prints its predictions with Keras")
     if texts:
         click.echo("\n".join(_predict_text(artifact, texts)))
         return

@@ -11,7 +11,6 @@ import numpy as np
 
 from zoo.errors import UserError
 
-CLASSES = ("business", "entertainment", "politics", "sport", "tech")
 _FOLDERS = {"sports": "sport"}
 
 

@@ -166,10 +166,6 @@ def _dates(frame):
     return None, None
 
 
-def _frequency(frame):
-    return _dates(frame)[0]
-
-
 #: Calendar cycles worth encoding, by frequency: (name, position in the cycle, cycle length).
 _CALENDAR = {
     "M": ("month", lambda d: d.month - 1, 12),
@@ -197,8 +193,8 @@ def _base(frequency):
     return {"H": "h", "ME": "M", "MS": "M", "QS": "Q", "QE": "Q"}.get(base, base)
 
 
-# The calendar season of a frequency: observations per natural cycle.
-_SEASONS = {"h": 24, "D": 7, "B": 5, "W": 52, "M": 12, "Q": 4}
+# The calendar season of a frequency: observations per natural cycle, the calendar features' cycle.
+_SEASONS = {base: cycle for base, (_, _, cycle) in _CALENDAR.items()}
 
 
 def infer_season(values, frequency=None, max_fraction=0.25):
