@@ -1,12 +1,14 @@
 """Training speed: every zoo cell against Keras' own LSTM, in one run, interleaved.
 
-For each size (units x steps) and contender, epochs are timed round-robin (contender A, B, C,
-then A, B, C again...) so that the machine's noise hits all of them alike; the table reports
-median seconds per epoch, steps per second, and the ratio to the faster of Keras' two ways
+Rounds go contender A, B, C, then A, B, C again..., one epoch each, so the machine's noise hits
+all of them alike. A callback times every training step and every epoch from inside ``fit``
+(``fit``'s own set-up is not training speed). The table reports the median step (and steps per
+second), the median epoch, and the ratio of the median step to the faster of Keras' two ways
 (``keras.layers.LSTM`` and ``keras.layers.RNN(keras.layers.LSTMCell)``, at Keras' defaults).
-Peak memory is the resident set size of a separate process that trains one epoch.
+Step medians are the robust figure: an epoch is a sum, and one stalled step moves it. Peak memory
+is ``VmHWM`` of a fresh process per contender that builds the model and trains one epoch.
 
-    python benchmarks/train_speed.py            # units 64/256 x steps 50/200, batch 64
+    python benchmarks/train_speed.py --memory   # units 64/128/256 x steps 50/60/200, batch 64
     python benchmarks/train_speed.py --quick    # seconds; what CI runs
 """
 
@@ -58,6 +60,30 @@ def data(samples, steps, seed=0):
     return x, x[:, -5:, :2].sum(axis=(1, 2), keepdims=False)[:, None].astype("float32")
 
 
+def step_timer():
+    """A Keras callback that records the wall time of every training step and every epoch."""
+    import keras
+
+    class StepTimer(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.steps, self.epochs = [], []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._epoch = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.epochs.append(time.perf_counter() - self._epoch)
+
+        def on_train_batch_begin(self, batch, logs=None):
+            self._step = time.perf_counter()
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.steps.append(time.perf_counter() - self._step)
+
+    return StepTimer()
+
+
 def time_sizes(sizes, samples, repeats):
     import keras
 
@@ -68,50 +94,67 @@ def time_sizes(sizes, samples, repeats):
         models = {name: build(name, units, steps) for name in contenders()}
         for model in models.values():  # warm-up: tracing and compilation are not training speed
             model.fit(x, y, batch_size=BATCH, epochs=1, verbose=0)
-        seconds = {name: [] for name in models}
+        timers = {name: step_timer() for name in models}
         for _ in range(repeats):
             for name, model in models.items():
-                started = time.perf_counter()
-                model.fit(x, y, batch_size=BATCH, epochs=1, verbose=0)
-                seconds[name].append(time.perf_counter() - started)
-        medians = {name: statistics.median(values) for name, values in seconds.items()}
-        keras_best = min(medians["keras:LSTM"], medians["keras:RNN(LSTMCell)"])
-        steps_per_epoch = -(-samples // BATCH)
-        for name, median in medians.items():
+                model.fit(x, y, batch_size=BATCH, epochs=1, verbose=0, callbacks=[timers[name]])
+        step = {name: statistics.median(timer.steps) for name, timer in timers.items()}
+        epoch = {name: statistics.median(timer.epochs) for name, timer in timers.items()}
+        best = min(("keras:LSTM", "keras:RNN(LSTMCell)"), key=step.get)
+        for name in models:
             rows.append({
                 "units": units, "steps": steps, "contender": name,
-                "epoch_s": round(median, 4), "steps_per_s": round(steps_per_epoch / median, 2),
-                "ratio_to_faster_keras": round(median / keras_best, 3),
+                "step_ms": round(1000 * step[name], 3), "steps_per_s": round(1 / step[name], 2),
+                "epoch_s": round(epoch[name], 4),
+                "ratio_to_faster_keras": round(step[name] / step[best], 3),
+                "epoch_ratio_to_faster_keras": round(epoch[name] / epoch[best], 3),
+                "steps_timed": len(timers[name].steps),
             })
         del models
     return rows
 
 
 def peak_rss_mb(contender, units, steps, samples):
-    """Train one epoch in a fresh process and read its peak resident set size."""
+    """Build and train one epoch in a fresh process; its peak resident set (VmHWM).
+
+    ``ru_maxrss`` would not do: Linux carries it across fork and exec, so every child would
+    report the parent's peak.
+    """
     code = (
         "import sys; sys.path.insert(0, %r)\n"
         "from benchmarks.train_speed import build, data\n"
-        "import resource\n"
         "x, y = data(%d, %d)\n"
         "build(%r, %d, %d).fit(x, y, batch_size=64, epochs=1, verbose=0)\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+        "print([line.split()[1] for line in open('/proc/self/status') if line.startswith('VmHWM')][0])\n"
     ) % (os.path.dirname(os.path.dirname(os.path.abspath(__file__))), samples, steps, contender, units, steps)
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     return round(int(output.strip().splitlines()[-1]) / 1024, 1)
 
 
 def markdown(result):
-    lines = ["| units | steps | contender | s/epoch | steps/s | x faster Keras | peak RSS MB |",
-             "| --- | --- | --- | --- | --- | --- | --- |"]
+    lines = ["| units | steps | contender | ms/step | steps/s | s/epoch | time vs faster Keras (step) | "
+             "time vs faster Keras (epoch) | peak RSS MB |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for row in result["rows"]:
-        lines.append(f"| {row['units']} | {row['steps']} | `{row['contender']}` | {row['epoch_s']:.3f} | "
-                     f"{row['steps_per_s']:.1f} | {row['ratio_to_faster_keras']:.2f} | {row.get('peak_rss_mb', '-')} |")
+        lines.append(f"| {row['units']} | {row['steps']} | `{row['contender']}` | {row['step_ms']:.2f} | "
+                     f"{row['steps_per_s']:.1f} | {row['epoch_s']:.3f} | {row['ratio_to_faster_keras']:.2f} | "
+                     f"{row['epoch_ratio_to_faster_keras']:.2f} | {row.get('peak_rss_mb', '-')} |")
     m = result["machine"]
-    lines += ["", f"{m['cpus']} CPUs ({m['machine']}), TF {m['tensorflow']}, Keras {m['keras']}; batch {BATCH}, "
-                  f"{result['samples']} samples x {FEATURES} features, median of {result['repeats']} interleaved epochs; "
-                  f"zoo cells at the zoo's training default (jit_compile={result['zoo_jit_compile']})."]
+    lines += ["", f"{m['cpus']} CPUs ({m['cpu']}), TF {m['tensorflow']}, Keras {m['keras']}; batch {BATCH}, "
+                  f"{result['samples']} samples x {FEATURES} features; medians over {result['repeats']} interleaved "
+                  f"epochs per contender (every step timed); zoo cells at the zoo's training default "
+                  f"(jit_compile={result['zoo_jit_compile']}), Keras at its own (jit_compile='auto', "
+                  f"which is off on CPU)."]
     return "\n".join(lines) + "\n"
+
+
+def cpu_name():
+    try:
+        with open("/proc/cpuinfo") as handle:
+            names = [line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")]
+        return names[0] if names else platform.machine()
+    except OSError:
+        return platform.machine()
 
 
 def main(argv=None):
@@ -120,7 +163,7 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--samples", type=int, default=1024)
     parser.add_argument("--memory", action="store_true", help="also measure peak RSS per contender")
-    parser.add_argument("--sizes", default="64x50,64x200,256x50,256x200", help="UNITSxSTEPS,...")
+    parser.add_argument("--sizes", default="64x50,64x200,128x60,256x50,256x200", help="UNITSxSTEPS,...")
     parser.add_argument("--out", default="benchmarks/results")
     args = parser.parse_args(argv)
     sizes = [(8, 10)] if args.quick else [tuple(map(int, size.split("x"))) for size in args.sizes.split(",")]
@@ -136,7 +179,8 @@ def main(argv=None):
         for row in rows:
             row["peak_rss_mb"] = peak_rss_mb(row["contender"], row["units"], row["steps"], samples)
     result = {
-        "machine": {"cpus": os.cpu_count(), "machine": platform.machine(), "tensorflow": tf.__version__,
+        "machine": {"cpus": os.cpu_count(), "cpu": cpu_name(), "machine": platform.machine(),
+                    "tensorflow": tf.__version__,
                     "keras": keras.__version__},
         "samples": samples, "repeats": repeats, "zoo_jit_compile": default_jit_compile(), "rows": rows,
     }

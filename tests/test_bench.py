@@ -32,7 +32,8 @@ def test_training_speed_benchmark_runs_and_writes_its_table(tmp_path):
 
     result = main(["--quick", "--out", str(tmp_path)])
     assert {row["contender"] for row in result["rows"]} == set(contenders())
-    assert all(row["epoch_s"] > 0 and row["ratio_to_faster_keras"] > 0 for row in result["rows"])
+    assert all(row["step_ms"] > 0 and row["epoch_s"] > 0 and row["ratio_to_faster_keras"] > 0 for row in result["rows"])
+    assert all(row["steps_timed"] == 2 for row in result["rows"])  # 128 samples, batch 64, one epoch
     assert (tmp_path / "train_speed.json").exists() and (tmp_path / "train_speed.md").exists()
 
 
