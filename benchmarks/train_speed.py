@@ -42,13 +42,13 @@ def build(contender, units, steps):
     inputs = keras.Input((steps, FEATURES))
     kind, _, name = contender.partition(":")
     if kind == "zoo":
-        layer, jit = LSTM(units, cell=name), default_jit_compile()
+        layer = LSTM(units, cell=name)
     elif name == "LSTM":
-        layer, jit = keras.layers.LSTM(units), "auto"
+        layer = keras.layers.LSTM(units)
     else:
-        layer, jit = keras.layers.RNN(keras.layers.LSTMCell(units)), "auto"
+        layer = keras.layers.RNN(keras.layers.LSTMCell(units))
     model = keras.Model(inputs, keras.layers.Dense(1)(layer(inputs)))
-    model.compile(optimizer="adam", loss="mse", jit_compile=jit)
+    model.compile(optimizer="adam", loss="mse", jit_compile=default_jit_compile(model) if kind == "zoo" else "auto")
     return model
 
 

@@ -10,6 +10,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from zoo import kernel
 from zoo.cells import LSTMCell, get_cell_class
 
 # Arguments that belong to the layer (the loop); every other keyword configures the cell.
@@ -59,6 +60,43 @@ class LSTM(keras.layers.RNN):
             return super().call(projected, initial_state=initial_state, mask=mask, training=training)
         finally:
             cell.inputs_projected = False
+
+    @property
+    def supports_jit(self):
+        """Keras reads this when compiling; XLA cannot compile the fused kernel's op."""
+        return self._supports_jit and not self._trains_with_fused_kernel()
+
+    @supports_jit.setter
+    def supports_jit(self, value):
+        self._supports_jit = value
+
+    def _trains_with_fused_kernel(self):
+        """The plain cell in float32 trains through ``zoo.kernel``'s single op."""
+        cell = self.cell
+        return (
+            type(cell) is LSTMCell
+            and not self.unroll
+            and cell.activation is keras.activations.tanh
+            and cell.recurrent_activation is keras.activations.sigmoid
+            and not 0.0 < cell.recurrent_dropout < 1.0
+            and cell.compute_dtype == "float32"
+            and kernel.enabled()
+        )
+
+    def inner_loop(self, sequences, initial_state, mask, training=False):
+        """Training may take the fused kernel; inference always runs Keras' loop, the graph every
+        exporter recognises. ``sequences`` arrive already multiplied by the kernel."""
+        if not (training and self._trains_with_fused_kernel()):
+            return super().inner_loop(sequences, initial_state, mask, training=training)
+        cell = self.cell
+        xw = ops.add(sequences, cell.bias) if cell.use_bias else sequences
+        if isinstance(mask, (list, tuple)):
+            mask = mask[0]
+        outputs, h, c = kernel.lstm_sequence(
+            xw, cell.recurrent_kernel, initial_state[0], initial_state[1],
+            mask=mask, zero_output_for_mask=self.zero_output_for_mask, go_backwards=self.go_backwards,
+        )
+        return outputs[:, -1], outputs, [h, c]
 
 
 def bidirectional(units, cell="lstm", merge_mode="concat", **kwargs):

@@ -95,7 +95,7 @@ class Recipe:
             optimizer=keras.optimizers.Adam(config["learning_rate"], clipnorm=self.clipnorm),
             loss=self.loss,
             metrics=list(self.compile_metrics),
-            jit_compile=default_jit_compile(),
+            jit_compile=default_jit_compile(model),
         )
 
     def evaluate(self, model, split, config) -> dict:

@@ -33,11 +33,14 @@ BACKUP_DIR = "backup"
 HISTORY_NAME = "history.csv"
 
 
-def default_jit_compile():
-    """XLA for training unless ZOO_JIT_COMPILE=0: it fuses each LSTM step's small ops into one
-    kernel, which on CPU roughly halves an epoch (Keras' own "auto" leaves XLA off on CPU).
-    The benchmark in benchmarks/train_speed.py measures it against Keras' defaults."""
-    return os.environ.get("ZOO_JIT_COMPILE", "1") not in ("0", "false", "False")
+def default_jit_compile(model=None):
+    """XLA for training unless ZOO_JIT_COMPILE=0 or a layer of ``model`` trains through the
+    fused LSTM kernel (``zoo.kernel``), which XLA cannot compile and which is faster still.
+    XLA fuses each step's small ops (Keras' own "auto" leaves it off on CPU);
+    benchmarks/train_speed.py measures both against Keras' defaults."""
+    if os.environ.get("ZOO_JIT_COMPILE", "1") in ("0", "false", "False"):
+        return False
+    return model is None or all(layer.supports_jit for layer in model._flatten_layers())
 
 
 def check_run_dir(out_dir, force=False):

@@ -1,0 +1,125 @@
+"""A fused CPU kernel for training the standard LSTM cell: the whole sequence in one op.
+
+On CPU, TensorFlow runs an LSTM as a loop of about twenty small ops per step, and XLA runs a
+loop's work on one core; at 64-128 units either way spends its time running ops, not doing
+arithmetic (``benchmarks/train_speed.py``). ``lstm.cc`` runs all steps in one op, forward and
+backward, with the batch split across the CPU's threads.
+
+The kernel is compiled from source on first use with the machine's C++ compiler against the
+installed TensorFlow (about 6 seconds), then cached by source, TensorFlow version and CPU. With
+no compiler, with ``ZOO_FUSED_KERNEL=0`` or with a GPU visible, training falls back to the
+Keras loop under XLA: same results, slower.
+"""
+
+import functools
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import warnings
+from pathlib import Path
+
+SOURCE = Path(__file__).with_name("lstm.cc")
+
+
+@functools.lru_cache(maxsize=None)
+def enabled():
+    """The kernel runs where it helps: CPU-only TensorFlow, and not switched off."""
+    if os.environ.get("ZOO_FUSED_KERNEL", "1") in ("0", "false", "False"):
+        return False
+    import tensorflow as tf
+
+    return not tf.config.list_physical_devices("GPU") and ops() is not None
+
+
+def _cache_dir():
+    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(root) / "zoo-lstm" / "kernels"
+
+
+def _cpu_flags():
+    """-march=native code must not meet another CPU: the cache key includes the CPU's features."""
+    try:
+        with open("/proc/cpuinfo") as handle:
+            return next((line for line in handle if line.startswith("flags")), "")
+    except OSError:
+        return platform.processor()
+
+
+def _library_path(tf):
+    key = hashlib.sha256(
+        SOURCE.read_bytes() + tf.__version__.encode() + _cpu_flags().encode() + sys.version.encode()
+    ).hexdigest()[:16]
+    return _cache_dir() / f"zoo_lstm_{key}.so"
+
+
+def _compile(tf, target):
+    compiler = os.environ.get("CXX") or shutil.which("g++") or shutil.which("c++")
+    if compiler is None or shutil.which(compiler) is None:
+        raise RuntimeError(f"no C++ compiler found ({compiler or 'set CXX'})")
+    print("zoo: compiling the fused LSTM training kernel (once per machine)...", file=sys.stderr)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
+        built = Path(scratch) / target.name
+        command = [compiler, "-std=c++17", "-shared", "-fPIC", "-O3", "-march=native", "-w",
+                   str(SOURCE), "-o", str(built), *tf.sysconfig.get_compile_flags(),
+                   *tf.sysconfig.get_link_flags()]
+        result = subprocess.run(command, capture_output=True, text=True)
+        if result.returncode != 0:
+            raise RuntimeError(result.stderr.strip().splitlines()[-1] if result.stderr else "compiler failed")
+        os.replace(built, target)  # atomic: a concurrent worker sees the old state or the whole file
+
+
+@functools.lru_cache(maxsize=None)
+def ops():
+    """The loaded op library, compiling it if needed; None (with one warning) if that fails."""
+    import tensorflow as tf
+
+    target = _library_path(tf)
+    try:
+        if not target.exists():
+            _compile(tf, target)
+        return tf.load_op_library(str(target))
+    except Exception as error:  # any failure means the slower, equivalent Keras loop
+        warnings.warn(f"zoo: fused LSTM kernel unavailable ({error}); training uses the Keras loop")
+        return None
+
+
+def lstm_sequence(xw, recurrent, h0, c0, mask=None, zero_output_for_mask=False, go_backwards=False):
+    """``xw`` (B, T, 4H) = x·W + b -> (outputs (B, T, H), last h, last c), as Keras' loop.
+
+    Outputs come in processing order (reversed with ``go_backwards``). ``mask`` (B, T) keeps
+    Keras' rules: a masked step keeps the states, and its output is the previous output (zero
+    with ``zero_output_for_mask``). Differentiable: the backward op returns each step's
+    pre-activation gradient dz, and the recurrent kernel's gradient is one matmul over all steps,
+    Σ_t h(t-1)ᵀ·dz(t).
+    """
+    import tensorflow as tf
+
+    kernel = ops()
+    # Read variables here: inside the custom gradient only tensors may appear.
+    xw, recurrent, h0, c0 = (tf.convert_to_tensor(v) for v in (xw, recurrent, h0, c0))
+    mask = tf.ones(tf.shape(xw)[:2], xw.dtype) if mask is None else tf.cast(mask, xw.dtype)
+    attrs = {"zero_output_for_mask": bool(zero_output_for_mask), "reverse": bool(go_backwards)}
+
+    @tf.custom_gradient
+    def run(xw, recurrent, h0, c0):
+        outputs, hs, cs, gates = kernel.zoo_lstm_forward(xw, recurrent, h0, c0, mask, **attrs)
+        last = 0 if go_backwards else -1  # states are indexed by input step
+
+        def backward(d_outputs, d_h_last, d_c_last):
+            dz, dh0, dc0 = kernel.zoo_lstm_backward(d_outputs, d_h_last, d_c_last, gates, cs, c0, mask,
+                                                    recurrent, **attrs)
+            start = h0[:, None]
+            h_before = tf.concat([hs[:, 1:], start] if go_backwards else [start, hs[:, :-1]], 1)
+            units = tf.shape(h0)[1]
+            d_recurrent = tf.matmul(tf.reshape(h_before, (-1, units)), tf.reshape(dz, (-1, 4 * units)),
+                                    transpose_a=True)
+            return dz, d_recurrent, dh0, dc0
+
+        return (outputs, hs[:, last], cs[:, last]), backward
+
+    return run(xw, recurrent, h0, c0)
