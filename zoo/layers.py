@@ -11,7 +11,7 @@ import numpy as np
 from keras import ops
 
 from zoo import kernel
-from zoo.cells import LSTMCell, get_cell_class
+from zoo.cells import LayerNormLSTMCell, LSTMCell, get_cell_class
 
 # Arguments that belong to the layer (the loop); every other keyword configures the cell.
 _LAYER_ARGS = {
@@ -71,10 +71,10 @@ class LSTM(keras.layers.RNN):
         self._supports_jit = value
 
     def _trains_with_fused_kernel(self):
-        """The plain cell in float32 trains through ``zoo.kernel``'s single op."""
+        """The standard and layer-norm cells in float32 train through ``zoo.kernel``'s single op."""
         cell = self.cell
         return (
-            type(cell) is LSTMCell
+            type(cell) in (LSTMCell, LayerNormLSTMCell)
             and not self.unroll
             and cell.activation is keras.activations.tanh
             and cell.recurrent_activation is keras.activations.sigmoid
@@ -83,18 +83,32 @@ class LSTM(keras.layers.RNN):
             and kernel.enabled()
         )
 
+    def _packed_norm(self):
+        """The layer-norm cell's weights as the kernel takes them: [γ | b | γ_c | β_c]."""
+        cell = self.cell
+        width = 4 * cell.units
+        bias = cell.bias if cell.use_bias else ops.zeros((width,))
+        if cell.normalize_cell:
+            cell_gamma, cell_beta = cell.cell_gamma, cell.cell_beta
+        else:  # unused by the kernel, but the layout is fixed
+            cell_gamma, cell_beta = ops.ones((cell.units,)), ops.zeros((cell.units,))
+        norm = ops.concatenate([cell.gate_gamma, bias, cell_gamma, cell_beta], axis=0)
+        return norm, cell.normalize_cell, cell.epsilon
+
     def inner_loop(self, sequences, initial_state, mask, training=False):
         """Training may take the fused kernel; inference always runs Keras' loop, the graph every
         exporter recognises. ``sequences`` arrive already multiplied by the kernel."""
         if not (training and self._trains_with_fused_kernel()):
             return super().inner_loop(sequences, initial_state, mask, training=training)
         cell = self.cell
-        xw = ops.add(sequences, cell.bias) if cell.use_bias else sequences
+        layer_norm = self._packed_norm() if isinstance(cell, LayerNormLSTMCell) else None
+        xw = ops.add(sequences, cell.bias) if cell.use_bias and layer_norm is None else sequences
         if isinstance(mask, (list, tuple)):
             mask = mask[0]
         outputs, h, c = kernel.lstm_sequence(
             xw, cell.recurrent_kernel, initial_state[0], initial_state[1],
             mask=mask, zero_output_for_mask=self.zero_output_for_mask, go_backwards=self.go_backwards,
+            layer_norm=layer_norm,
         )
         return outputs[:, -1], outputs, [h, c]
 

@@ -1,4 +1,4 @@
-"""A fused CPU kernel for training the standard LSTM cell: the whole sequence in one op.
+"""A fused CPU kernel for training the standard and layer-norm LSTM cells: a sequence in one op.
 
 On CPU, TensorFlow runs an LSTM as a loop of about twenty small ops per step, and XLA runs a
 loop's work on one core; at 64-128 units either way spends its time running ops, not doing
@@ -6,7 +6,7 @@ arithmetic (``benchmarks/train_speed.py``). ``lstm.cc`` runs all steps in one op
 backward, with the batch split across the CPU's threads.
 
 The kernel is compiled from source on first use with the machine's C++ compiler against the
-installed TensorFlow (about 6 seconds), then cached by source, TensorFlow version and CPU. With
+installed TensorFlow (about 10 seconds), then cached by source, TensorFlow version and CPU. With
 no compiler, with ``ZOO_FUSED_KERNEL=0`` or with a GPU visible, training falls back to the
 Keras loop under XLA: same results, slower.
 """
@@ -88,38 +88,44 @@ def ops():
         return None
 
 
-def lstm_sequence(xw, recurrent, h0, c0, mask=None, zero_output_for_mask=False, go_backwards=False):
-    """``xw`` (B, T, 4H) = x·W + b -> (outputs (B, T, H), last h, last c), as Keras' loop.
+def lstm_sequence(xw, recurrent, h0, c0, mask=None, zero_output_for_mask=False, go_backwards=False,
+                  layer_norm=None):
+    """``xw`` (B, T, 4H) = x·W (+ b) -> (outputs (B, T, H), last h, last c), as Keras' loop.
 
     Outputs come in processing order (reversed with ``go_backwards``). ``mask`` (B, T) keeps
     Keras' rules: a masked step keeps the states, and its output is the previous output (zero
-    with ``zero_output_for_mask``). Differentiable: the backward op returns each step's
-    pre-activation gradient dz, and the recurrent kernel's gradient is one matmul over all steps,
-    Σ_t h(t-1)ᵀ·dz(t).
+    with ``zero_output_for_mask``). ``layer_norm`` = ``(norm, normalize_cell, epsilon)`` runs the
+    layer-normalised cell, ``norm`` packing [γ (4H) | b (4H) | γ_c (H) | β_c (H)]; otherwise the
+    bias is already in ``xw``. Differentiable: the backward op returns each step's pre-activation
+    gradient dz, and the recurrent kernel's gradient is one matmul over all steps, Σ h(t-1)ᵀ·dz(t).
     """
     import tensorflow as tf
 
     kernel = ops()
+    norm, normalize_cell, epsilon = layer_norm if layer_norm is not None else (tf.zeros((0,)), False, 1e-5)
     # Read variables here: inside the custom gradient only tensors may appear.
-    xw, recurrent, h0, c0 = (tf.convert_to_tensor(v) for v in (xw, recurrent, h0, c0))
+    xw, recurrent, h0, c0, norm = (tf.convert_to_tensor(v) for v in (xw, recurrent, h0, c0, norm))
     mask = tf.ones(tf.shape(xw)[:2], xw.dtype) if mask is None else tf.cast(mask, xw.dtype)
-    attrs = {"zero_output_for_mask": bool(zero_output_for_mask), "reverse": bool(go_backwards)}
+    attrs = {"zero_output_for_mask": bool(zero_output_for_mask), "reverse": bool(go_backwards),
+             "layer_norm": layer_norm is not None, "normalize_cell": bool(normalize_cell)}
 
     @tf.custom_gradient
-    def run(xw, recurrent, h0, c0):
-        outputs, hs, cs, gates = kernel.zoo_lstm_forward(xw, recurrent, h0, c0, mask, **attrs)
+    def run(xw, recurrent, h0, c0, norm):
+        outputs, hs, cs, gates, z_hat, c_hat, inv_std = kernel.zoo_lstm_forward(
+            xw, recurrent, h0, c0, mask, norm, epsilon=float(epsilon), **attrs)
         last = 0 if go_backwards else -1  # states are indexed by input step
 
         def backward(d_outputs, d_h_last, d_c_last):
-            dz, dh0, dc0 = kernel.zoo_lstm_backward(d_outputs, d_h_last, d_c_last, gates, cs, c0, mask,
-                                                    recurrent, **attrs)
+            dz, dh0, dc0, d_norm = kernel.zoo_lstm_backward(
+                d_outputs, d_h_last, d_c_last, gates, cs, c0, mask, recurrent, norm, z_hat, c_hat, inv_std,
+                **attrs)
             start = h0[:, None]
             h_before = tf.concat([hs[:, 1:], start] if go_backwards else [start, hs[:, :-1]], 1)
             units = tf.shape(h0)[1]
             d_recurrent = tf.matmul(tf.reshape(h_before, (-1, units)), tf.reshape(dz, (-1, 4 * units)),
                                     transpose_a=True)
-            return dz, d_recurrent, dh0, dc0
+            return dz, d_recurrent, dh0, dc0, d_norm
 
         return (outputs, hs[:, last], cs[:, last]), backward
 
-    return run(xw, recurrent, h0, c0)
+    return run(xw, recurrent, h0, c0, norm)
