@@ -119,7 +119,7 @@ def path(model):
     """How a contender trains: the fused kernel, XLA, or TensorFlow's graph loop."""
     from zoo.layers import LSTM
 
-    if any(isinstance(layer, LSTM) and not layer.supports_jit for layer in model._flatten_layers()):
+    if any(isinstance(layer, LSTM) and layer.trains_with_fused_kernel() for layer in model._flatten_layers()):
         return "fused kernel"
     return "XLA" if model.jit_compile else "TF loop"
 
@@ -154,7 +154,7 @@ def markdown(result):
     lines += ["", f"{m['cpus']} CPUs ({m['cpu']}), TF {m['tensorflow']}, Keras {m['keras']}; batch {BATCH}, "
                   f"{result['samples']} samples x {FEATURES} features; medians over {result['repeats']} interleaved "
                   f"epochs per contender (every step timed); zoo cells at the zoo's training default "
-                  f"(the standard cell through the fused kernel, the variants under XLA), Keras at its own "
+                  f"(column 'runs as'), Keras at its own "
                   f"(jit_compile='auto', which is off on CPU)."]
     return "\n".join(lines) + "\n"
 
@@ -168,16 +168,28 @@ def cpu_name():
         return platform.machine()
 
 
+def sizes_argument(text):
+    """"64x50,256x200" -> [(64, 50), (256, 200)]; anything else is argparse's one-line error."""
+    try:
+        sizes = [tuple(int(part) for part in size.split("x")) for size in text.split(",")]
+    except ValueError:
+        sizes = []
+    if not sizes or any(len(size) != 2 or min(size) <= 0 for size in sizes):
+        raise argparse.ArgumentTypeError(f"expected UNITSxSTEPS[,UNITSxSTEPS...] of positive integers, got {text!r}")
+    return sizes
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, one repeat")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--samples", type=int, default=1024)
     parser.add_argument("--memory", action="store_true", help="also measure peak RSS per contender")
-    parser.add_argument("--sizes", default="64x50,64x200,128x60,256x50,256x200", help="UNITSxSTEPS,...")
+    parser.add_argument("--sizes", type=sizes_argument, default="64x50,64x200,128x60,256x50,256x200",
+                        help="UNITSxSTEPS,...")
     parser.add_argument("--out", default="benchmarks/results")
     args = parser.parse_args(argv)
-    sizes = [(8, 10)] if args.quick else [tuple(map(int, size.split("x"))) for size in args.sizes.split(",")]
+    sizes = [(8, 10)] if args.quick else args.sizes
     samples, repeats = (128, 1) if args.quick else (args.samples, args.repeats)
 
     import keras

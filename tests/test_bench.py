@@ -44,3 +44,14 @@ def test_readme_model_table_is_generated_from_the_released_checkpoints():
 
     readme = (Path(__file__).parent.parent / "README.md").read_text()
     assert readme_table() in readme
+
+
+def test_training_speed_benchmark_rejects_bad_sizes_in_one_line(capsys):
+    import pytest
+
+    from benchmarks.train_speed import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--sizes", "64xa", "--out", "unused"])
+    assert exit_info.value.code == 2
+    assert "expected UNITSxSTEPS" in capsys.readouterr().err

@@ -64,13 +64,13 @@ class LSTM(keras.layers.RNN):
     @property
     def supports_jit(self):
         """Keras reads this when compiling; XLA cannot compile the fused kernel's op."""
-        return self._supports_jit and not self._trains_with_fused_kernel()
+        return self._supports_jit and not self.trains_with_fused_kernel()
 
     @supports_jit.setter
     def supports_jit(self, value):
         self._supports_jit = value
 
-    def _trains_with_fused_kernel(self):
+    def trains_with_fused_kernel(self):
         """The standard and layer-norm cells in float32 train through ``zoo.kernel``'s single op."""
         cell = self.cell
         return (
@@ -98,7 +98,7 @@ class LSTM(keras.layers.RNN):
     def inner_loop(self, sequences, initial_state, mask, training=False):
         """Training may take the fused kernel; inference always runs Keras' loop, the graph every
         exporter recognises. ``sequences`` arrive already multiplied by the kernel."""
-        if not (training and self._trains_with_fused_kernel()):
+        if not (training and self.trains_with_fused_kernel()):
             return super().inner_loop(sequences, initial_state, mask, training=training)
         cell = self.cell
         layer_norm = self._packed_norm() if isinstance(cell, LayerNormLSTMCell) else None

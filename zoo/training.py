@@ -38,7 +38,9 @@ def default_jit_compile(model=None):
     fused LSTM kernel (``zoo.kernel``), which XLA cannot compile and which is faster still.
     XLA fuses each step's small ops (Keras' own "auto" leaves it off on CPU);
     benchmarks/train_speed.py measures both against Keras' defaults."""
-    if os.environ.get("ZOO_JIT_COMPILE", "1") in ("0", "false", "False"):
+    from zoo.kernel import switched_off
+
+    if switched_off("ZOO_JIT_COMPILE"):
         return False
     return model is None or all(layer.supports_jit for layer in model._flatten_layers())
 

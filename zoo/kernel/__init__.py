@@ -6,7 +6,7 @@ arithmetic (``benchmarks/train_speed.py``). ``lstm.cc`` runs all steps in one op
 backward, with the batch split across the CPU's threads.
 
 The kernel is compiled from source on first use with the machine's C++ compiler against the
-installed TensorFlow (about 10 seconds), then cached by source, TensorFlow version and CPU. With
+installed TensorFlow (30-50 seconds on 2 cores), then cached by source, TensorFlow version and CPU. With
 no compiler, with ``ZOO_FUSED_KERNEL=0`` or with a GPU visible, training falls back to the
 Keras loop under XLA: same results, slower.
 """
@@ -25,10 +25,15 @@ from pathlib import Path
 SOURCE = Path(__file__).with_name("lstm.cc")
 
 
+def switched_off(variable):
+    """True when environment ``variable`` (ZOO_FUSED_KERNEL, ZOO_JIT_COMPILE) says 0 or false."""
+    return os.environ.get(variable, "1").lower() in ("0", "false")
+
+
 @functools.lru_cache(maxsize=None)
 def enabled():
     """The kernel runs where it helps: CPU-only TensorFlow, and not switched off."""
-    if os.environ.get("ZOO_FUSED_KERNEL", "1") in ("0", "false", "False"):
+    if switched_off("ZOO_FUSED_KERNEL"):
         return False
     import tensorflow as tf
 

@@ -1,4 +1,5 @@
-// The standard LSTM cell over a whole sequence, forward and backward, as two TensorFlow ops.
+// The standard and layer-norm LSTM cells over a whole sequence, forward and backward, as two
+// TensorFlow ops.
 //
 // Why: on CPU, TensorFlow runs an LSTM as a while loop of ~20 small ops per step, forward and
 // backward, and XLA runs a loop's work on one core; at 64-128 units either way spends its time
@@ -7,12 +8,13 @@
 // slice runs the whole sequence on its own, so the threads never wait for each other.
 //
 // Layout (Keras' gate order i, f, c, o; batch-major, as Keras holds sequences):
-//   ZooLstmForward(xw[B,T,4H] = x·W + b, recurrent[H,4H], h0[B,H], c0[B,H], mask[B,T])
+//   ZooLstmForward(xw[B,T,4H] = x·W (+ b), recurrent[H,4H], h0[B,H], c0[B,H], mask[B,T], norm)
 //     -> out[B,T,H] in processing order (reversed with `reverse`, as Keras' loop returns it),
 //        h[B,T,H], c[B,T,H] (the states after each step) and gates[B,T,4H] (activated i, f, g, o),
-//        both indexed by input time step
-//   ZooLstmBackward(d_out[B,T,H], dh_last[B,H], dc_last[B,H], gates, c, c0, mask, recurrent)
-//     -> dz[B,T,4H] (gradient of the pre-activations), dh0[B,H], dc0[B,H]
+//        both indexed by input time step, and z_hat, c_hat, inv_std (layer norm only, else empty)
+//   ZooLstmBackward(d_out[B,T,H], dh_last[B,H], dc_last[B,H], gates, c, c0, mask, recurrent,
+//                   norm, z_hat, c_hat, inv_std)
+//     -> dz[B,T,4H] (gradient of x·W + h·R), dh0[B,H], dc0[B,H], d_norm
 // The kernel's gradient, Σ_t h(t-1)ᵀ·dz(t), is one large matmul done by the caller.
 // Masks follow Keras' loop: a masked step keeps the states, and its output is the previous
 // output, or zero with zero_output_for_mask. Unmasked sequences pass a mask of ones.
