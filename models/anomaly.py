@@ -3,17 +3,25 @@
 Trained on normal data only, the encoder squeezes a window into its final state and the decoder
 rebuilds the window from it; a window the model has never seen the like of comes back wrong.
 Each time step's score is the mean reconstruction error of the windows that cover it, judged by
-ROC-AUC against the labels, next to a rolling z-score computed on the same test series.
+ROC-AUC against the labels, next to a rolling z-score computed on the same test series. Data with
+no labels (or a test part of one class) gets no ROC-AUC, said so in metrics.json, and the scores'
+statistics instead; every run writes the per-step scores to scores.csv.
 """
 
+import os
+import warnings
 from pathlib import Path
 
 import numpy as np
 
-from zoo.data.anomaly import load
+from zoo.data.anomaly import LABEL, load, rows_needed
+from zoo.data.series import DataWarning
 from zoo.errors import UserError
 from zoo.recipe import DataSplit, Recipe
 from zoo.registry import register_model
+
+DEFAULT_DATA = "InternalBleeding16"
+SCORES_NAME = "scores.csv"
 
 
 def sliding(values, window, stride=1):
@@ -46,11 +54,44 @@ def roc_auc(labels, scores):
     return float(roc_auc_score(labels, scores))
 
 
+def score_statistics(scores, first_step=0):
+    """What can be said of scores without labels: their spread and where the highest one is
+    (``score_max_step`` counts steps from the series' start, as scores.csv does)."""
+    return {"score_mean": float(np.mean(scores)), "score_std": float(np.std(scores)),
+            "score_p99": float(np.percentile(scores, 99)), "score_max": float(np.max(scores)),
+            "score_max_step": first_step + int(np.argmax(scores))}
+
+
+def why_no_roc_auc(labels):
+    """'' when ROC-AUC can judge the scores, else the reason (it needs both labels in the test part)."""
+    if labels is None:
+        return (f"no {LABEL} column: no ROC-AUC without labels; the scores' statistics instead "
+                f"({SCORES_NAME} has every step)")
+    if labels.min() == labels.max():
+        kind = "anomalous" if labels.min() else "normal"
+        return f"the test part holds only {kind} steps: no ROC-AUC without both labels; the scores' statistics instead"
+    return ""
+
+
+def normal_windows(labels, starts, window):
+    """Which windows hold no labelled anomaly (all of them when there are no labels)."""
+    if labels is None:
+        return np.ones(len(starts), dtype=bool)
+    anomalies_before = np.concatenate([[0], np.cumsum(labels)])
+    return anomalies_before[starts + window] == anomalies_before[starts]
+
+
+def input_columns(column, columns):
+    """--column and --columns (comma-separated) -> the input columns, or None for every numeric one."""
+    names = [c.strip() for c in columns.split(",") if c.strip()] if isinstance(columns, str) else list(columns or ())
+    return list(dict.fromkeys(([column] if column else []) + names)) or None
+
+
 @register_model
 class AnomalyAutoencoder(Recipe):
     name = "anomaly"
     task = "anomaly detection"
-    dataset = "UCR anomaly archive series bundled with aeon (InternalBleeding16) or a labelled CSV"
+    dataset = "UCR anomaly archive series bundled with aeon (InternalBleeding16) or a CSV, labelled or not"
     description = "LSTM autoencoder over windows; time steps scored by reconstruction error"
     metric = "roc_auc"
     defaults = {
@@ -67,26 +108,42 @@ class AnomalyAutoencoder(Recipe):
         "val_fraction": 0.2,
     }
     quick = {"epochs": 1, "units": 8}
-    data_options = ("data",)
+    data_options = ("data", "column", "columns")
     released = Path(__file__).parent / "released" / "anomaly"
     data_licence = "UCR Time Series Anomaly Archive (Wu & Keogh 2021), free for research; shipped in aeon (BSD-3)"
 
     def card_notes(self, config):
-        return (f"The test part holds one anomalous event ({config['data']['anomalous_steps']} labelled steps), as every "
+        data = config["data"]
+        if data["source"] != DEFAULT_DATA:
+            return f"Data: {data['split']}." + (f" {data['note']}." if data.get("note") else "")
+        return (f"The test part holds one anomalous event ({data['anomalous_steps']} labelled steps), as every "
                 "UCR anomaly archive series does: a perfect ROC-AUC here says the event stands out, not that "
-                "every kind of anomaly would. Any CSV with an `is_anomaly` column trains the same way "
-                "(`--data FILE.csv`; its first 30% of rows, free of anomalies, are the training part).")
+                "every kind of anomaly would. Any CSV trains the same way (`--data FILE.csv`: its first 30% of "
+                "rows are the training part, assumed normal; windows over rows labelled in an `is_anomaly` "
+                "column are left out of training).")
 
-    def load_data(self, config, data=None):
-        series = load(data or "InternalBleeding16", config["train_fraction"])
-        window = int(config["window"])
-        if len(series.train) < 4 * window or len(series.test) < window:
-            raise UserError(f"{series.source}: too short for window {window} (a smaller --window helps)")
-        windows, _ = sliding(series.train, window, int(config["stride"]))
+    def load_data(self, config, data=None, column=None, columns=None):
+        for fraction in ("train_fraction", "val_fraction"):
+            if not 0 < config[fraction] < 1:
+                raise UserError(f"{fraction} must be between 0 and 1, got {config[fraction]}")
+        series = load(data or DEFAULT_DATA, config["train_fraction"], input_columns(column, columns))
+        window, stride = int(config["window"]), int(config["stride"])
+        check_length(series, window)
+        windows, train_starts = sliding(series.train, window, stride)
+        normal = normal_windows(series.train_labels, train_starts, window)
+        windows = windows[normal]
         cut = int(len(windows) * (1 - config["val_fraction"]))
+        if not 0 < cut < len(windows):
+            raise UserError(f"{series.source}: {len(windows)} of the {len(normal)} training windows of {window} steps "
+                            "are free of labelled anomalies: too few to train and validate on; put more normal rows "
+                            "first or use a smaller --window")
         test_windows, starts = sliding(series.test, window)
-        mean, std = series.train.mean(axis=0), series.train.std(axis=0)
+        normal_steps = series.train if series.train_labels is None else series.train[series.train_labels == 0]
+        mean, std = normal_steps.mean(axis=0), normal_steps.std(axis=0)
         std[std == 0] = 1.0
+        note = why_no_roc_auc(series.labels)
+        if note:
+            warnings.warn(f"{series.source}: {note}", DataWarning, stacklevel=2)
         info = {
             "source": series.source,
             "columns": series.columns,
@@ -94,13 +151,14 @@ class AnomalyAutoencoder(Recipe):
             "mean": mean.tolist(),
             "std": std.tolist(),
             "window": window,
-            "anomalous_steps": int(series.labels.sum()),
-            "split": f"the archive's split: {len(series.train)} normal training steps (last {config['val_fraction']:.0%} "
-                     f"of their windows for validation), {len(series.test)} test steps of which "
-                     f"{int(series.labels.sum())} anomalous",
+            "anomalous_steps": None if series.labels is None else int(series.labels.sum()),
+            "split": describe_split(series, config, len(normal), int(normal.sum())),
         }
+        if note:
+            info["note"] = note
         return DataSplit(windows[:cut], windows[:cut], windows[cut:], windows[cut:], test_windows, series.labels,
-                         info=info, extra={"test": series.test, "starts": starts})
+                         info=info, extra={"test": series.test, "starts": starts, "times": series.test_times,
+                                           "first_step": 0 if series.train_fraction is None else len(series.train)})
 
     def build(self, config):
         import keras
@@ -120,12 +178,64 @@ class AnomalyAutoencoder(Recipe):
         outputs = Standardize(mean, std, invert=True, name="unscale")(x)
         return keras.Model(inputs, outputs, name="anomaly_autoencoder")
 
-    def evaluate(self, model, split, config):
+    def scores(self, model, split, config):
+        """Per test step: the model's reconstruction error and the rolling z-score baseline."""
         data = config["data"]
         reconstruction = np.asarray(model.predict(split.x_test, batch_size=256, verbose=0))
         std = np.asarray(data["std"])
         errors = (((reconstruction - split.x_test) / std) ** 2).mean(axis=(1, 2))
-        scores = point_scores(errors, split.extra["starts"], data["window"], len(split.y_test))
-        baseline = rolling_zscore(split.extra["test"], data["window"])
-        return {"test": {"roc_auc": roc_auc(split.y_test, scores)},
-                "baselines": {"rolling_zscore": {"roc_auc": roc_auc(split.y_test, baseline)}}}
+        scores = point_scores(errors, split.extra["starts"], data["window"], len(split.extra["test"]))
+        return scores, rolling_zscore(split.extra["test"], data["window"])
+
+    def evaluate(self, model, split, config):
+        scores, baseline = split.extra["scores"] = self.scores(model, split, config)
+        labels = split.y_test
+        note = why_no_roc_auc(labels)
+        if not note:
+            return {"test": {"roc_auc": roc_auc(labels, scores)},
+                    "baselines": {"rolling_zscore": {"roc_auc": roc_auc(labels, baseline)}}}
+        first = split.extra["first_step"]
+        return {"test": {"roc_auc": None, "note": note, **score_statistics(scores, first)},
+                "baselines": {"rolling_zscore": {"roc_auc": None, **score_statistics(baseline, first)}}}
+
+    def plot(self, model, split, config, out_dir):
+        """scores.csv: every test step's score next to the baseline's (and its label, where given)."""
+        import pandas as pd
+
+        scores, baseline = split.extra.get("scores") or self.scores(model, split, config)
+        table = {"step": split.extra["first_step"] + np.arange(len(scores))}
+        if split.extra.get("times") is not None:
+            table["time"] = split.extra["times"]
+        table.update({"score": scores, "rolling_zscore": baseline})
+        if split.y_test is not None:
+            table[LABEL] = split.y_test
+        path = Path(out_dir) / SCORES_NAME
+        staging = path.with_name(f".{path.name}.tmp")
+        pd.DataFrame(table).to_csv(staging, index=False)
+        os.replace(staging, path)
+
+
+def check_length(series, window):
+    """The training part must span 4 windows and the test part one; say how much data that takes."""
+    train, test = len(series.train), len(series.test)
+    if train >= 4 * window and test >= window:
+        return
+    if series.train_fraction is None:
+        raise UserError(f"{series.source}: too short for window {window}: the training part needs {4 * window} "
+                        f"steps (has {train}) and the test part {window} (has {test}); a smaller --window helps")
+    need = rows_needed(series.train_fraction, 4 * window, window)
+    raise UserError(f"{series.source}: {train + test} rows are too few for window {window}: need at least {need} rows "
+                    f"(the first {series.train_fraction:.0%} train and must span 4 windows), or a smaller --window")
+
+
+def describe_split(series, config, windows, kept):
+    """The split in words for config.json; the archive's wording is the released checkpoint's."""
+    val = f"last {config['val_fraction']:.0%} of their windows for validation"
+    dropped = f"; {windows - kept} of {windows} training windows overlap labelled anomalies and were dropped" \
+        if kept < windows else ""
+    labelled = "unlabelled" if series.labels is None else f"of which {int(series.labels.sum())} anomalous"
+    if series.train_fraction is None:
+        return (f"the archive's split: {len(series.train)} normal training steps ({val}), {len(series.test)} test "
+                f"steps {labelled}{dropped}")
+    return (f"the first {series.train_fraction:.0%} of the rows: {len(series.train)} training steps assumed normal "
+            f"({val}), the other {len(series.test)} test steps {labelled}{dropped}")

@@ -1,65 +1,248 @@
-"""Labelled anomaly-detection series: the UCR anomaly archive series aeon ships, or a user's CSV.
+"""Anomaly-detection series: the labelled series aeon ships, or a user's CSV, labelled or not.
 
-Training data is anomaly-free by construction (the archive's TRAIN part; for a user's CSV, the
-first ``train_fraction`` of the rows, which must hold no labelled anomaly), the test part carries
-a 0/1 label per time step.
+A CSV holds one or more value columns, an optional ``is_anomaly`` column (0/1 per row) and an
+optional time column (``timestamp``, ``time``, ``date``, ``datetime``, or any text column of
+dates), which orders the rows and is never an input; nor is a column with no header (a saved
+pandas index). The first ``train_fraction`` of the rows
+is the training part, assumed normal (the model drops the training windows that touch a
+labelled anomaly); the rest is the test part. Archive series with their own normal TRAIN file
+keep the archive's split.
+
+Everything that can go wrong with a user's file becomes a one-line ``UserError`` naming the file
+and, where it applies, the line (``data.csv:17: ...``).
 """
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from zoo.data.series import DataWarning, clean_column, mostly_numeric, read_csv_frame
 from zoo.errors import UserError
 
 LABEL = "is_anomaly"
-#: Bundled names -> the archive files inside aeon's data folder.
-BUNDLED = {"InternalBleeding16": ("KDD-TSAD_135", "135_UCR_Anomaly_InternalBleeding16")}
+#: Column names taken as the time column (case-insensitive), numeric or dates.
+TIME_NAMES = ("timestamp", "time", "date", "datetime")
+#: Bundled names -> (folder in aeon's datasets/data, files). Two files: the archive's normal TRAIN
+#: part and its labelled TEST part; one file: split by ``train_fraction`` like a user's CSV.
+BUNDLED = {
+    "InternalBleeding16": ("KDD-TSAD_135", ("135_UCR_Anomaly_InternalBleeding16_TRAIN.csv",
+                                            "135_UCR_Anomaly_InternalBleeding16_TEST.csv")),
+    "ecg-diff-count-3": ("UnitTest", ("ecg-diff-count-3_TRAIN_NA.csv", "ecg-diff-count-3_TEST.csv")),
+    "Daphnet_S06R02E0": ("Daphnet_S06R02E0", ("S06R02E0.csv",)),
+}
+SHOWN = 60  # at most this many characters of a bad value go into a message
 
 
 @dataclass
 class LabelledSeries:
     train: np.ndarray  # (T_train, F) float
     test: np.ndarray  # (T_test, F) float
-    labels: np.ndarray  # (T_test,) 0/1
+    labels: np.ndarray | None  # (T_test,) 0/1; None when the data has no is_anomaly column
     columns: list
     source: str
+    train_labels: np.ndarray | None = None  # (T_train,) 0/1: windows over a 1 are not trained on
+    test_times: np.ndarray | None = None  # the test steps' time column as written, for scores.csv
+    train_fraction: float | None = None  # None: the archive's own TRAIN/TEST split
 
 
-def load(data="InternalBleeding16", train_fraction=0.3):
-    if data in BUNDLED:
-        try:
-            import aeon
-        except ImportError:
-            raise UserError("the anomaly series come from aeon: pip install 'lstm-zoo[data]'") from None
-        folder, stem = BUNDLED[data]
-        base = Path(aeon.__file__).parent / "datasets" / "data" / folder
-        train, test = pd.read_csv(base / f"{stem}_TRAIN.csv"), pd.read_csv(base / f"{stem}_TEST.csv")
-        return _split(train, test, data)
+@dataclass
+class _Table:
+    """One CSV's inputs, labels and times, validated and in time order."""
+
+    values: np.ndarray  # (T, F) float64, gaps filled
+    labels: np.ndarray | None
+    times: np.ndarray | None
+    columns: list
+
+
+def load(data="InternalBleeding16", train_fraction=0.3, columns=None):
+    """A bundled series name or a CSV path -> ``LabelledSeries``; ``columns`` picks the inputs
+    (default: every numeric column but the label and the time column)."""
+    name = {key.lower(): key for key in BUNDLED}.get(str(data).lower())
+    if name:
+        source = name
+        tables = [_table(_read_bundled(name, file), name, columns) for file in BUNDLED[name][1]]
+    else:
+        path = _existing_csv(data)
+        source = str(path)
+        tables = [_table(read_csv_frame(path), source, columns)]
+    if len(tables) == 2:
+        train, test = tables
+        return LabelledSeries(train.values, test.values, test.labels, train.columns, source,
+                              train_labels=train.labels, test_times=test.times)
+    return _leading_split(tables[0], source, train_fraction)
+
+
+def rows_needed(train_fraction, train_steps, test_steps):
+    """The fewest rows whose leading ``train_fraction`` holds ``train_steps`` and the rest ``test_steps``."""
+    rows = int(np.ceil(train_steps / train_fraction))
+    while int(rows * train_fraction) < train_steps or rows - int(rows * train_fraction) < test_steps:
+        rows += 1
+    return rows
+
+
+def _read_bundled(name, file):
+    try:
+        import aeon
+    except ImportError:
+        raise UserError("the anomaly series come from aeon: pip install 'lstm-zoo[data]'") from None
+    path = Path(aeon.__file__).parent / "datasets" / "data" / BUNDLED[name][0] / file
+    if not path.exists():
+        raise UserError(f"data set {name!r} is not in the installed aeon {aeon.__version__} "
+                        "(aeon 1.7 dropped some bundled series); export it to a CSV file instead")
+    return pd.read_csv(path)
+
+
+def _existing_csv(data):
     path = Path(data)
     if not path.exists():
         raise UserError(f"no such data set or file: {data} (bundled: {', '.join(BUNDLED)})")
+    if path.is_dir():
+        raise UserError(f"{path} is a directory; --data takes a CSV file")
     try:
-        frame = pd.read_csv(path)
-    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError):
-        raise UserError(f"{path} is not a readable CSV file") from None
-    if LABEL not in frame.columns:
-        raise UserError(f"{path} needs an '{LABEL}' column (0/1 per row)")
-    cut = int(len(frame) * train_fraction)
-    if frame[LABEL].iloc[:cut].any():
-        raise UserError(f"{path}: the first {train_fraction:.0%} of rows (the training part) hold labelled anomalies")
-    return _split(frame.iloc[:cut], frame.iloc[cut:], str(path))
+        raw = path.read_bytes()
+    except OSError as error:
+        raise UserError(f"cannot read {path}: {error.strerror or error}") from None
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw.count(b"\n", 0, error.start) + 1
+        raise UserError(f"{path}:{line}: byte 0x{raw[error.start]:02x} is not UTF-8 text; save the file as UTF-8") \
+            from None
+    return path
 
 
-def _split(train, test, source):
-    columns = [c for c in train.columns if c not in (LABEL, "timestamp") and pd.api.types.is_numeric_dtype(train[c])]
-    if not columns:
-        raise UserError(f"{source}: no numeric value column")
-    labels = test[LABEL].to_numpy().astype(int) if LABEL in test else None
-    if labels is None or labels.sum() == 0 or labels.sum() == len(labels):
-        raise UserError(f"{source}: the test part needs both normal and anomalous labels")
-    values = [part[columns].to_numpy(dtype="float64") for part in (train, test)]
-    if any(not np.isfinite(v).all() for v in values):
-        raise UserError(f"{source}: the series hold NaN or infinite values")
-    return LabelledSeries(values[0], values[1], labels, columns, source)
+def _table(frame, source, columns):
+    """Frame row i is line i + 2 of the file: every message about a row names that line."""
+    label = _find_column(frame, (LABEL,))
+    time = _find_column(frame, TIME_NAMES, exclude=label) or _date_column(frame, exclude=label)
+    inputs = _input_columns(frame, source, columns, exclude=(label, time))
+    labels = _labels(frame[label], source) if label is not None else None
+    values = [_numbers(frame[name], name, source) for name in inputs]
+    times = None
+    if time is not None:
+        order = _time_order(frame[time], time, source)
+        times = frame[time].to_numpy()[order]
+        labels = labels[order] if labels is not None else None
+        values = [column[order] for column in values]
+    filled = [clean_column(pd.Series(column), name, source) for column, name in zip(values, inputs)]
+    return _Table(np.stack(filled, axis=1), labels, times, [str(name) for name in inputs])
+
+
+def _leading_split(table, source, train_fraction):
+    cut = int(len(table.values) * train_fraction)
+    labels, times = table.labels, table.times
+    return LabelledSeries(
+        table.values[:cut], table.values[cut:], None if labels is None else labels[cut:], table.columns, source,
+        train_labels=None if labels is None else labels[:cut], test_times=None if times is None else times[cut:],
+        train_fraction=train_fraction,
+    )
+
+
+def _find_column(frame, names, exclude=None):
+    return next((c for c in frame.columns if c != exclude and str(c).strip().lower() in names), None)
+
+
+def _date_column(frame, exclude=None):
+    """The first text column whose every value reads as a date, else None."""
+    for name in frame.columns:
+        column = frame[name]
+        if name == exclude or pd.api.types.is_numeric_dtype(column) or column.isna().all():
+            continue
+        dates = _as_dates(column)
+        if dates is not None and dates.notna().sum() == column.notna().sum():
+            return name
+    return None
+
+
+def _as_dates(column):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pandas' notices about guessing the format
+        try:
+            return pd.to_datetime(column, errors="coerce")
+        except (ValueError, TypeError, OverflowError):  # e.g. mixed time zones
+            return None
+
+
+def _input_columns(frame, source, columns, exclude):
+    if columns:
+        missing = [c for c in columns if c not in frame.columns]
+        if missing:
+            raise UserError(f"{source} has no column {_shown(missing[0])}; columns: {_names(frame.columns)}")
+        reserved = [c for c in columns if c in exclude]
+        if reserved:
+            role = "label" if reserved[0] == exclude[0] else "time"
+            raise UserError(f"column {reserved[0]!r} of {source} is the {role} column; it cannot be an input")
+        return list(dict.fromkeys(columns))
+    # A column with no header is pandas' saved index or a trailing comma's empty column: not an input.
+    candidates = [c for c in frame.columns if c not in exclude and not str(c).startswith("Unnamed: ")]
+    empty = [c for c in candidates if frame[c].isna().all()]
+    if empty:
+        raise UserError(f"column {empty[0]!r} of {source} has no values (name the inputs with --columns)")
+    inputs = [c for c in candidates if mostly_numeric(frame[c])]
+    if not inputs:
+        raise UserError(f"{source} has no numeric column; columns: {_names(frame.columns)}")
+    return inputs
+
+
+def _labels(column, source):
+    numbers = pd.to_numeric(column, errors="coerce")
+    bad = ~numbers.isin([0, 1])
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise UserError(f"{source}:{row + 2}: {LABEL} must be 0 or 1, not {_shown(column.iloc[row])}")
+    return numbers.to_numpy().astype(int)
+
+
+def _numbers(column, name, source):
+    """Float64 with NaN for gaps; text, infinities and empty columns are errors."""
+    numbers = pd.to_numeric(column, errors="coerce")
+    bad = (column.notna() & numbers.isna()).to_numpy()
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise UserError(f"{source}:{row + 2}: column {name!r} holds {_shown(column.iloc[row])}, not a number")
+    values = numbers.to_numpy(dtype="float64")
+    if np.isinf(values).any():
+        raise UserError(f"{source}:{int(np.flatnonzero(np.isinf(values))[0]) + 2}: column {name!r} holds an "
+                        "infinite value")
+    if np.isnan(values).all():
+        raise UserError(f"column {name!r} of {source} has no values")
+    return values
+
+
+def _time_order(column, name, source):
+    """The permutation that puts rows in time order; a repeated or unreadable time is an error,
+    rows out of order are sorted with a warning."""
+    numeric = pd.api.types.is_numeric_dtype(column)
+    times = column if numeric else _as_dates(column)
+    if times is None:
+        raise UserError(f"column {name!r} of {source} mixes date formats or time zones")
+    missing = times.isna().to_numpy()
+    if missing.any():
+        row = int(np.flatnonzero(missing)[0])
+        raise UserError(f"{source}:{row + 2}: column {name!r} holds {_shown(column.iloc[row])}, "
+                        f"not a {'number' if numeric else 'date'}")
+    repeated = times.duplicated().to_numpy()
+    if repeated.any():
+        row = int(np.flatnonzero(repeated)[0])
+        first = int(np.flatnonzero((times == times.iloc[row]).to_numpy())[0])
+        raise UserError(f"{source}:{row + 2}: {name} {_shown(column.iloc[row])} repeats line {first + 2}")
+    if times.is_monotonic_increasing:
+        return np.arange(len(times))
+    warnings.warn(f"{source}: rows are not in {name!r} order; sorted them by it", DataWarning, stacklevel=2)
+    return np.argsort(times.to_numpy(), kind="stable")
+
+
+def _shown(value):
+    if pd.api.types.is_scalar(value) and pd.isna(value):
+        return "an empty cell"
+    text = str(value)
+    return repr(text if len(text) <= SHOWN else text[: SHOWN - 1] + "…")
+
+
+def _names(columns):
+    text = ", ".join(map(str, columns))
+    return text if len(text) <= SHOWN else text[: SHOWN - 1] + "…"

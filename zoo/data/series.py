@@ -72,7 +72,7 @@ def load_series(data="sunspots", column=None, columns=()):
         column = column or default_column
         if column not in frame.columns:
             raise UserError(f"data set {data!r} has no column {column!r}; columns: {', '.join(map(str, frame.columns))}")
-        values = _clean(frame[column], column, data)
+        values = clean_column(frame[column], column, data)
         return _with_covariates(Series(values=values, name=column, source=data, frequency=frequency,
                                        dates=pd.DatetimeIndex(dates)), frame, columns)
     return read_csv_series(data, column, columns)
@@ -84,7 +84,7 @@ def _with_covariates(series, frame, columns):
     if missing:
         raise UserError(f"{series.source} has no column {missing[0]!r}; columns: {', '.join(map(str, frame.columns))}")
     if columns:
-        series.covariates = np.stack([_clean(frame[c], c, series.source) for c in columns], axis=1)
+        series.covariates = np.stack([clean_column(frame[c], c, series.source) for c in columns], axis=1)
         series.covariate_names = tuple(map(str, columns))
     return series
 
@@ -95,8 +95,27 @@ def read_csv_series(path, column=None, columns=()):
         raise UserError(
             f"no such data file: {path} (or use a built-in data set: {', '.join(BUILTIN_SERIES)})"
         )
+    frame = read_csv_frame(path)
+    if column is None:
+        numeric = [c for c in frame.columns if mostly_numeric(frame[c])]
+        if not numeric:
+            raise UserError(f"{path} has no numeric column; columns: {', '.join(map(str, frame.columns))}")
+        column = numeric[-1]
+    elif column not in frame.columns:
+        raise UserError(f"{path} has no column {column!r}; columns: {', '.join(map(str, frame.columns))}")
+    values = clean_column(frame[column], column, str(path))
+    frequency, dates = _dates(frame)
+    return _with_covariates(Series(values=values, name=str(column), source=str(path), frequency=frequency,
+                                   dates=dates), frame, columns)
+
+
+def read_csv_frame(path):
+    """A user's CSV (an existing file) -> DataFrame; unreadable, empty or row-less files are ``UserError``s.
+
+    A blank line in a one-column file is a gap, not nothing: it stays as a row of NaN, so row i
+    of the frame is line i + 2 of the file; trailing blank lines are dropped.
+    """
     try:
-        # A blank line in a one-column file is a gap, not nothing: keep it as NaN.
         frame = pd.read_csv(path, skip_blank_lines=False)
     except pd.errors.EmptyDataError:
         raise UserError(f"{path} is empty") from None
@@ -106,25 +125,15 @@ def read_csv_series(path, column=None, columns=()):
     frame = frame.iloc[: last_row[-1] + 1] if len(last_row) else frame.iloc[:0]
     if frame.empty:
         raise UserError(f"{path} has a header but no rows")
-    if column is None:
-        numeric = [c for c in frame.columns if _mostly_numeric(frame[c])]
-        if not numeric:
-            raise UserError(f"{path} has no numeric column; columns: {', '.join(map(str, frame.columns))}")
-        column = numeric[-1]
-    elif column not in frame.columns:
-        raise UserError(f"{path} has no column {column!r}; columns: {', '.join(map(str, frame.columns))}")
-    values = _clean(frame[column], column, str(path))
-    frequency, dates = _dates(frame)
-    return _with_covariates(Series(values=values, name=str(column), source=str(path), frequency=frequency,
-                                   dates=dates), frame, columns)
+    return frame
 
 
-def _mostly_numeric(column):
+def mostly_numeric(column):
     converted = pd.to_numeric(column, errors="coerce")
     return converted.notna().sum() > 0 and converted.notna().sum() >= 0.5 * column.notna().sum()
 
 
-def _clean(column, name, source):
+def clean_column(column, name, source):
     """Numbers only; gaps interpolated (with a warning); text or infinities are errors."""
     converted = pd.to_numeric(column, errors="coerce")
     bad = column.notna() & converted.isna()
