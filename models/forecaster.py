@@ -6,27 +6,31 @@ the sine and cosine of its calendar cycle (month of year for monthly data...). `
 trains one step ahead and feeds each forecast back in (target and calendar inputs only, since
 other columns' future values are unknown).
 
-The scaler travels inside the network (``Standardize`` in front, its inverse behind), so
-the checkpoint and every exported artifact take raw values and return raw forecasts: a deployment
-needs no side file to rescale.
+The network forecasts the correction to a naive forecast (``base``: persistence or seasonal
+naive) from a window made relative to its last value (``zoo.forecast_layers``), so a trending
+series never leaves the range the network was trained on. Which naive forecast to correct, whether
+to show the network the absolute level too (``level``), or the older design of one global scale
+(``base=global``) is chosen on the validation part (``select``); when a naive forecast beats
+every candidate there, it is shipped as the forecast (the network's head stays at zero) and the
+run says so. The scaling travels inside the network, so the checkpoint and every exported
+artifact take raw values and return raw forecasts.
 """
 
 from pathlib import Path
 
 import numpy as np
 
+from models.forecast_baselines import all_baselines, mae, mase_scale, persistence, rmse, seasonal_naive
 from zoo.data.series import calendar_features, infer_season, load_series
 from zoo.errors import UserError
 from zoo.recipe import DataSplit, Recipe
 from zoo.registry import register_model
 
-
-def rmse(y, p):
-    return float(np.sqrt(np.mean((np.asarray(y) - np.asarray(p)) ** 2)))
-
-
-def mae(y, p):
-    return float(np.mean(np.abs(np.asarray(y) - np.asarray(p))))
+BASES = ("persistence", "seasonal", "global")
+#: Fewest training windows a split may leave; windows shrink to keep this many on short series.
+MIN_TRAIN_WINDOWS = 6
+#: The window length when nothing asks for another (at least one season plus a step).
+DEFAULT_WINDOW = 24
 
 
 @register_model
@@ -40,7 +44,9 @@ class Forecaster(Recipe):
     defaults = {
         "cell": "lstm",
         "units": 32,
-        "window": 24,
+        "window": "auto",  # 24, or one season and a step if longer, shrunk to fit short series
+        "base": "auto",  # persistence, seasonal or global; auto: persistence or seasonal, chosen on validation
+        "level": "auto",  # also feed the standardized level (true/false); auto: chosen on validation
         "epochs": 200,
         "batch_size": 32,
         "learning_rate": 3e-3,
@@ -69,7 +75,7 @@ class Forecaster(Recipe):
         series = load_series(data or "sunspots", column, names)
         if multi_step == "recursive" and series.covariates is not None:
             raise UserError("recursive forecasting feeds back the target only; drop --columns or use multi_step=direct")
-        values, window = series.values, int(config["window"])
+        values = series.values
         features, feature_names = [values[:, None]], [series.name]
         if series.covariates is not None:
             features.append(series.covariates)
@@ -83,19 +89,21 @@ class Forecaster(Recipe):
         n = len(values)
         test_start = int(round(n * (1 - config["test_fraction"])))
         val_start = int(round(test_start * (1 - config["val_fraction"])))
-        # Each split needs a few windows to mean anything.
-        if val_start - window - horizon < 8 or test_start - val_start < 2 or n - test_start < horizon + 1:
-            need = int(np.ceil((window + horizon + 8) / ((1 - config["test_fraction"]) * (1 - config["val_fraction"]))))
-            raise UserError(
-                f"{series.source}: {n} values is too short for window {window} and horizon {horizon}; "
-                f"need at least {need} (or a smaller --window)"
-            )
         if season is None:
             season, season_source = infer_season(values[:test_start], series.frequency)
         else:
             if season < 1 or season >= test_start:
                 raise UserError(f"--season must be between 1 and {test_start - 1}, got {season}")
             season_source = "option"
+        window = self._window(config["window"], season, val_start - horizon - MIN_TRAIN_WINDOWS)
+        # Each split needs a few windows to mean anything.
+        if val_start - window - horizon < MIN_TRAIN_WINDOWS - 1 or test_start - val_start < 2 or n - test_start < horizon + 1:
+            need = int(np.ceil((window + horizon + MIN_TRAIN_WINDOWS) /
+                               ((1 - config["test_fraction"]) * (1 - config["val_fraction"]))))
+            raise UserError(
+                f"{series.source}: {n} values is too short for window {window} and horizon {horizon}; "
+                f"need at least {need} (or a smaller --window)"
+            )
         train = matrix[:val_start]
         mean, std = train.mean(axis=0), train.std(axis=0)
         if std[0] == 0.0:
@@ -111,9 +119,20 @@ class Forecaster(Recipe):
             return x, y, targets
 
         x_train, y_train, _ = windows(0, val_start, steps)
-        x_val, y_val, _ = windows(val_start, test_start, steps)
+        x_val, y_val, val_targets = windows(val_start, test_start, steps)
         x_test, y_test, test_targets = windows(test_start, n, horizon)
+        train_targets = np.arange(window, val_start - steps + 1)
+        differences = np.diff(values[:val_start])
         info = {
+            "window": window,
+            # distances from the last value are measured in typical one-step changes
+            "input_scale": _positive(np.std(differences), std[0]),
+            # the network's correction to each naive forecast, in that forecast's typical error
+            "output_scale": {
+                "persistence": _positive(np.std(y_train - persistence(values, train_targets, steps)), std[0]),
+                "seasonal": _positive(np.std(y_train - seasonal_naive(values, train_targets, steps, season)), std[0])
+                if window >= season else None,
+            },
             "source": series.source,
             "column": series.name,
             "features": feature_names,
@@ -133,8 +152,78 @@ class Forecaster(Recipe):
         }
         return DataSplit(
             x_train, y_train, x_val, y_val, x_test, y_test, info=info,
-            extra={"values": values, "test_targets": test_targets, "matrix": matrix},
+            extra={"values": values, "test_targets": test_targets, "val_targets": val_targets, "matrix": matrix},
         )
+
+    # -- network -----------------------------------------------------------------------------
+    # -- choosing on validation ------------------------------------------------------------
+    def candidates(self, config, data):
+        """(base, level) pairs to compare: every base and level that the options leave open. The
+        global design is compared only when asked for: on a trending series its validation part
+        can look fine while the test part lies beyond every value it was trained on."""
+        bases = ("persistence", "seasonal") if config.get("base", "auto") == "auto" else (config["base"],)
+        seasonal_fits = data["season"] > 1 and data["output_scale"].get("seasonal") is not None
+        bases = [b for b in bases if b != "seasonal" or seasonal_fits]
+        levels = (False, True) if config.get("level", "auto") == "auto" else (_boolean(config["level"], "level"),)
+        return [(b, False if b == "global" else level) for b in bases for level in levels
+                if not (b == "global" and level)]
+
+    def select(self, config, split, data_options, seed=0):
+        return self.compare(config, split, seed)[0]
+
+    def compare(self, config, split, seed=0):
+        """Train each candidate on the training part, score it on validation, and keep the best;
+        a naive forecast that scores better than all of them is shipped instead.
+        -> (config updates, the chosen model as trained)."""
+        import sys
+
+        import keras
+
+        from zoo.training import default_jit_compile
+
+        data = config["data"]
+        candidates = self.candidates(config, data)
+        if config.get("base", "auto") not in ("auto", *BASES):
+            raise UserError(f"base is one of {', '.join(BASES)} or auto, got {config['base']!r}")
+        values, horizon = split.extra["values"], split.y_val.shape[1]
+        origins = split.extra["val_targets"]
+        naive = {"persistence": rmse(split.y_val, persistence(values, origins, horizon)),
+                 "seasonal": rmse(split.y_val, seasonal_naive(values, origins, horizon, data["season"]))}
+        scored, models = [], []
+        for base, level in candidates:
+            trial = {**config, "base": base, "level": level}
+            keras.utils.set_random_seed(seed)
+            model = self.build(trial)
+            model.compile(optimizer=keras.optimizers.Adam(config["learning_rate"]), loss=self.loss,
+                          jit_compile=default_jit_compile(model))
+            stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=config["patience"],
+                                                 restore_best_weights=True)
+            history = model.fit(split.x_train, split.y_train, validation_data=(split.x_val, split.y_val),
+                                epochs=config["epochs"], batch_size=config["batch_size"], shuffle=True,
+                                callbacks=[stop], verbose=0)
+            score = rmse(split.y_val, model.predict(split.x_val, batch_size=256, verbose=0))
+            scored.append({"base": base, "level": level, "val_rmse": score, "epochs": len(history.history["loss"])})
+            models.append(model)
+            print(f"choosing on validation: base={base} level={str(level).lower()}: RMSE {score:.4g}", file=sys.stderr)
+        winner = min(range(len(scored)), key=lambda k: scored[k]["val_rmse"])
+        best = scored[winner]
+        naive_name = min(naive, key=naive.get) if data["season"] > 1 else "persistence"
+        ship_naive = naive[naive_name] <= best["val_rmse"]
+        choice = {"base": naive_name, "level": False, "network": False} if ship_naive \
+            else {"base": best["base"], "level": best["level"], "network": True}
+        summary = (f"{naive_name.replace('seasonal', 'seasonal naive')} forecast shipped: it beat every network on "
+                   f"validation (RMSE {naive[naive_name]:.4g} vs {best['val_rmse']:.4g})" if ship_naive else
+                   f"base={best['base']}, level={str(best['level']).lower()} (validation RMSE {best['val_rmse']:.4g}; "
+                   f"persistence {naive['persistence']:.4g}, seasonal naive {naive['seasonal']:.4g})")
+        print(f"chosen: {summary}", file=sys.stderr)
+        choice = {**choice, "selection": {"candidates": scored, "naive_val_rmse": naive, "summary": summary}}
+        return choice, (self.build({**config, **choice}) if ship_naive else models[winner])
+
+    def trains(self, config):
+        return bool(config.get("network", True))
+
+    def why_not_trained(self, config):
+        return config.get("selection", {}).get("summary", "a naive forecast is shipped")
 
     # -- network -----------------------------------------------------------------------------
     def build(self, config):
@@ -143,6 +232,11 @@ class Forecaster(Recipe):
         from zoo.layers import LSTM, Standardize
 
         data = config.get("data", {})
+        base = config.get("base", "global")  # checkpoints from before ``base`` are global
+        if base == "auto":
+            base = "persistence"
+        if base != "global":
+            return self._build_residual(config, data, base)
         features = data.get("n_features", 1)
         mean = np.atleast_1d(np.asarray(data.get("mean", 0.0), "float64"))
         std = np.atleast_1d(np.asarray(data.get("std", 1.0), "float64"))
@@ -155,6 +249,42 @@ class Forecaster(Recipe):
         x = keras.layers.Dense(outputs_per_window, name="head")(x)
         outputs = Standardize(mean[0], std[0], invert=True, name="unscale")(x)
         return keras.Model(inputs, outputs, name=self.name)
+
+    def _build_residual(self, config, data, base):
+        """Naive forecast + scale x LSTM correction; the head starts at zero (= the naive forecast)."""
+        import keras
+
+        from zoo.forecast_layers import NaiveForecast, ScaledResidual, WindowFeatures
+        from zoo.layers import LSTM
+
+        features = data.get("n_features", 1)
+        season = data.get("season", 1) if base == "seasonal" else 1
+        outputs_per_window = 1 if data.get("multi_step", "direct") == "recursive" else data.get("horizon", 1)
+        output_scale = (data.get("output_scale") or {}).get(base) or 1.0
+        level = config.get("level", False)
+        level = False if level == "auto" else _boolean(level, "level")
+        inputs = keras.Input((None, features), name="inputs")
+        naive = NaiveForecast(outputs_per_window, season, name="naive")(inputs)
+        x = WindowFeatures(data.get("mean", [0.0] * features), data.get("std", [1.0] * features),
+                           scale=data.get("input_scale", 1.0), level=level, name="features")(inputs)
+        x = LSTM(config["units"], cell=config["cell"], dropout=config["dropout"], name="lstm")(x)
+        x = keras.layers.Dense(outputs_per_window, kernel_initializer="zeros", name="head")(x)
+        outputs = ScaledResidual(output_scale, name="forecast")([naive, x])
+        return keras.Model(inputs, outputs, name=self.name)
+
+    @staticmethod
+    def _window(option, season, longest):
+        """``window=auto``: 24 steps, or a season and a step when longer, but no longer than
+        ``longest`` (what leaves enough training windows on a short series)."""
+        if option != "auto":
+            try:
+                window = int(option)
+            except (TypeError, ValueError):
+                raise UserError(f"window is a whole number of steps or auto, got {option!r}") from None
+            if window < 2:
+                raise UserError(f"window must be at least 2, got {window}")
+            return window
+        return max(2, min(max(DEFAULT_WINDOW, season + 1), longest))
 
     # -- judging -----------------------------------------------------------------------------
     def predict(self, model, x, split=None, config=None):
@@ -176,24 +306,19 @@ class Forecaster(Recipe):
 
     def evaluate(self, model, split, config):
         values, targets = split.extra["values"], split.extra["test_targets"]
-        season = config["data"]["season"]
-        horizon = config["data"].get("horizon", 1)
+        data = config["data"]
+        season, horizon = data["season"], data.get("horizon", 1)
         actual = split.y_test
         predicted = self.predict(model, split.x_test, split, config)
-        ahead = np.arange(horizon)[None, :]
-        persistence = np.repeat(values[targets - 1][:, None], horizon, axis=1)
-        # the same point of the last full season before the forecast origin
-        seasonal = values[targets[:, None] + ahead - season * (ahead // season + 1)]
-        test = {"rmse": rmse(actual, predicted), "mae": mae(actual, predicted)}
+        scale = mase_scale(values[:data["test_start"]], season)
+        test = {"rmse": rmse(actual, predicted), "mae": mae(actual, predicted),
+                "mase": mae(actual, predicted) / scale if np.isfinite(scale) else None}
         if horizon > 1:
             test["rmse_by_step"] = [rmse(actual[:, h], predicted[:, h]) for h in range(horizon)]
-        return {
-            "test": test,
-            "baselines": {
-                "persistence": {"rmse": rmse(actual, persistence), "mae": mae(actual, persistence)},
-                "seasonal_naive": {"rmse": rmse(actual, seasonal), "mae": mae(actual, seasonal), "season": season},
-            },
-        }
+        cached = split.extra.get("baselines")
+        if cached is None:
+            cached = split.extra["baselines"] = all_baselines(values, targets, actual, horizon, season, data["test_start"])
+        return {"test": test, "baselines": cached}
 
     def plot(self, model, split, config, out_dir):
         import matplotlib
@@ -213,3 +338,19 @@ class Forecaster(Recipe):
         figure.tight_layout()
         figure.savefig(out_dir / "forecast.png", dpi=100)
         plt.close(figure)
+
+
+def _positive(value, fallback):
+    """A scale: ``value`` unless it is zero or not finite (a constant stretch), else ``fallback``."""
+    value = float(value)
+    return value if np.isfinite(value) and value > 0 else float(fallback)
+
+
+def _boolean(value, name):
+    if isinstance(value, bool):
+        return value
+    if str(value).lower() in ("true", "1", "yes"):
+        return True
+    if str(value).lower() in ("false", "0", "no"):
+        return False
+    raise UserError(f"{name} is true, false or auto, got {value!r}")

@@ -81,8 +81,10 @@ def _parse_sets(pairs):
 @cli.command()
 @click.argument("name")
 @click.option("--data", "--dataset", "data",
-              help="A data file, or a bundled data set (forecaster: sunspots, nile, co2, elnino; "
-                   "ts-classifier: GunPoint, ItalyPowerDemand, ArrowHead, OSULeaf, BasicMotions, JapaneseVowels…).")
+              help="Your data file or folder, or a bundled data set; the README's 'Your own data' lists each "
+                   "model's formats (forecaster: CSV or sunspots, nile, co2, elnino, macrodata; ts-classifier: "
+                   ".ts/CSV or GunPoint, ArrowHead…; char-lm: .txt file or folder; text-classifier: CSV/TSV/JSONL "
+                   "or class folders; tagger: CoNLL-U or word/TAG lines; g2p: a lexicon; anomaly: CSV).")
 @click.option("--column", help="Column of the CSV to model (default: the last numeric one).")
 @click.option("--columns", help="forecaster: other columns to feed as inputs, comma-separated.")
 @click.option("--season", type=click.IntRange(min=1), help="Season length for the seasonal-naive baseline.")
@@ -95,14 +97,16 @@ def _parse_sets(pairs):
 @click.option("--batch-size", type=click.IntRange(min=1))
 @click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True))
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Any other hyperparameter.")
+@click.option("--init", help="Start from these weights: a model name (its released checkpoint), a run "
+                             "directory or a .keras file; layers whose shapes fit are copied.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--quick", is_flag=True, help="A seconds-long run through every step (tiny model, 2 epochs).")
 @click.option("--strategy", type=click.Choice(["mirrored", "multi-worker"]),
               help="tf.distribute: all devices of this machine, or a cluster described by TF_CONFIG.")
 @click.option("--out", type=click.Path(file_okay=False), help="Run directory [default: runs/NAME].")
 @click.option("--force", is_flag=True, help="Replace a finished run in --out.")
-def train(name, data, column, columns, season, horizon, cell, epochs, units, window, batch_size, learning_rate, sets, seed, quick,
-          strategy, out, force):
+def train(name, data, column, columns, season, horizon, cell, epochs, units, window, batch_size, learning_rate, sets, init,
+          seed, quick, strategy, out, force):
     """Train model NAME; an interrupted run continues when the same command is run again."""
     from zoo.registry import get_recipe
 
@@ -116,7 +120,7 @@ def train(name, data, column, columns, season, horizon, cell, epochs, units, win
     }
     out = out or os.path.join("runs", name)
     metrics = run_training(
-        name, out, seed=seed, force=force, quick=quick, strategy=strategy,
+        name, out, seed=seed, force=force, quick=quick, strategy=strategy, init=init,
         data_options={"data": data, "column": column, "columns": columns, "season": season},
         **{k: v for k, v in overrides.items() if v is not None},
     )

@@ -74,6 +74,24 @@ class Recipe:
         """Extra lines for the model card (published baselines, caveats)."""
         return ""
 
+    def select(self, config, split, data_options, seed=0) -> dict:
+        """Settings chosen on validation data before the final training, as config updates
+        (with a ``"selection"`` entry saying what was compared and why); {} to choose nothing.
+        Must never look at the test split."""
+        return {}
+
+    def select_changes_data(self, choice) -> bool:
+        """Whether ``choice`` changes what ``load_data`` returns (e.g. a window length)."""
+        return False
+
+    def trains(self, config) -> bool:
+        """False when ``build(config)`` is already the final model (e.g. a naive forecast that
+        won on validation); training then saves it untouched."""
+        return True
+
+    def why_not_trained(self, config) -> str:
+        return ""
+
     def load_data(self, config, **data_options) -> DataSplit:
         raise NotImplementedError
 

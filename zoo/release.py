@@ -42,7 +42,7 @@ def model_card(run_dir):
     run_dir = Path(run_dir)
     config, metrics = read_json(run_dir / CONFIG_NAME), read_json(run_dir / METRICS_NAME)
     recipe = get_recipe(config["model"])
-    hyper = {k: v for k, v in config["config"].items() if k != "data"}
+    hyper = {k: v for k, v in config["config"].items() if k not in _NOT_HYPERPARAMETERS}
     data = config["config"]["data"]
     training = config.get("training", {})
     names = metric_names(metrics)
@@ -82,6 +82,29 @@ def model_card(run_dir):
             lines.append(f"| `{row['cell']}` | " + " | ".join(format_number(row['test'].get(n)) for n in names)
                          + f" | {row['parameters']} | {row['epochs']} | {row['seconds']} |")
     return "\n".join(lines) + "\n"
+
+
+#: Config entries that are not options a user sets (data, provenance, the validation choice).
+_NOT_HYPERPARAMETERS = ("data", "parent_data", "init", "selection")
+
+
+def _lineage(config):
+    """Card lines for a fine-tuned run (its parent) and for settings chosen on validation."""
+    lines = []
+    init = config["config"].get("init")
+    if init:
+        transfer = config.get("init_transfer", {})
+        fresh = ", ".join(f"`{f['layer']}` ({f['reason']})" for f in transfer.get("fresh", []))
+        lines.append(f"- **Fine-tuned from:** `{init['parent']}` (a {init.get('parent_model') or 'Keras'} checkpoint "
+                     f"trained on `{init.get('parent_data_source')}`); {len(transfer.get('copied', []))} layer(s) copied"
+                     + (f", new: {fresh}" if fresh else ""))
+        oov = config["config"]["data"].get("oov_rate")
+        if oov is not None:
+            lines.append(f"- **Out-of-vocabulary rate** of this data under the parent's vocabulary: {oov:.2%}")
+    selection = config["config"].get("selection")
+    if selection:
+        lines.append(f"- **Chosen on validation data:** {selection.get('summary', '')}")
+    return lines
 
 
 def metric_names(metrics):

@@ -61,9 +61,12 @@ def prepare_run_dir(out_dir, force=False):
 
 
 def train(name, out_dir, *, seed=0, force=False, verbose=None, data_options=None, quick=False, strategy=None,
-          **overrides):
+          init=None, **overrides):
     """Train registered model ``name`` into ``out_dir``; returns the metrics dict (None on a
-    non-chief worker of a multi-worker run, which writes no results)."""
+    non-chief worker of a multi-worker run, which writes no results).
+
+    ``init`` (a model name, run directory or ``.keras`` file) starts from that checkpoint's
+    weights wherever a layer's name and shapes fit (``zoo.finetune``)."""
     from zoo.distribute import make_strategy
     from zoo.registry import get_recipe
 
@@ -79,12 +82,20 @@ def train(name, out_dir, *, seed=0, force=False, verbose=None, data_options=None
     out_dir = Path(out_dir)
     if placement.is_chief:
         check_run_dir(out_dir, force=force)
+    parent = None
+    if init is not None:
+        from zoo.finetune import load_parent
+
+        parent = load_parent(init, name)
+        config = {**config, "init": parent.describe(), "parent_data": parent.data}
     keras.utils.set_random_seed(seed)
     split = recipe.load_data(config, **data_options)
     config = {**config, "data": split.info}
+    resuming = prepare_run_dir(out_dir, force=force) if placement.is_chief else False
+    if init is None:
+        config, split = _select(recipe, config, split, data_options, out_dir if placement.is_chief else None, seed)
     if not placement.is_chief:
         return _train_worker(recipe, config, split, out_dir, placement, verbose)
-    resuming = prepare_run_dir(out_dir, force=force)
     run_config = {
         "model": name,
         "seed": seed,
@@ -106,19 +117,30 @@ def train(name, out_dir, *, seed=0, force=False, verbose=None, data_options=None
         done = _align_history(out_dir)
         print(f"resuming the interrupted run in {out_dir} after epoch {done}", file=sys.stderr)
 
+    keras.utils.set_random_seed(seed)
     model = _build_compiled(recipe, config, placement)
+    if parent is not None:
+        transfer = parent.copy_weights_into(model)
+        print(f"init from {parent.source}: {transfer.summary()}", file=sys.stderr)
+        run_config["init_transfer"] = transfer.as_dict()
+        write_json(out_dir / CONFIG_NAME, run_config)
+    monitor = "val_loss" if len(split.x_val) else "loss"
     guard = StopOnNonFinite()
     callbacks = [
         keras.callbacks.BackupAndRestore(
             str(out_dir / BACKUP_DIR), save_freq="epoch", double_checkpoint=True
         ),
         guard,
-        BestCheckpoint(out_dir / CHECKPOINT_NAME),
-        keras.callbacks.EarlyStopping(monitor="val_loss", patience=config["patience"]),
+        BestCheckpoint(out_dir / CHECKPOINT_NAME, monitor=monitor),
+        keras.callbacks.EarlyStopping(monitor=monitor, patience=config["patience"]),
         keras.callbacks.CSVLogger(str(out_dir / HISTORY_NAME), append=resuming),
     ]
     started = time.perf_counter()
-    _fit(model, split, config, callbacks, verbose, distributed=placement.strategy is not None)
+    if recipe.trains(config):
+        _fit(model, split, config, callbacks, verbose, distributed=placement.strategy is not None)
+    else:  # e.g. a naive forecast won on validation: the built model is final as it is
+        BestCheckpoint(out_dir / CHECKPOINT_NAME).save(model, math.nan)
+        print(f"not training: {recipe.why_not_trained(config)}", file=sys.stderr)
     seconds = time.perf_counter() - started
     if not (out_dir / CHECKPOINT_NAME).exists():
         raise UserError(f"training produced no usable checkpoint: {guard.message or 'no epoch finished'}")
@@ -144,7 +166,37 @@ def train(name, out_dir, *, seed=0, force=False, verbose=None, data_options=None
     write_json(out_dir / METRICS_NAME, metrics)
     plot_history(out_dir / HISTORY_NAME, out_dir / "loss.png")
     recipe.plot(best, split, config, out_dir)
+    from zoo.release import model_card
+
+    (out_dir / "card.md").write_text(model_card(out_dir))
     return metrics
+
+
+def _select(recipe, config, split, data_options, out_dir, seed):
+    """Let the recipe choose its settings on validation data (``Recipe.select``) -> (config,
+    split). The choice is kept in ``selection.json`` so that a resumed run does not choose again;
+    a choice that changes the data (a window length) reloads it."""
+    cache = Path(out_dir) / "selection.json" if out_dir is not None else None
+    key = _plain({k: v for k, v in config.items() if k != "data"})
+    choice = None
+    if cache is not None and cache.exists():
+        try:
+            saved = read_json(cache)
+            choice = saved["choice"] if saved.get("for") == key else None
+        except (UserError, KeyError, TypeError, AttributeError):
+            choice = None
+    if choice is None:
+        choice = recipe.select(config, split, data_options, seed=seed)
+        if not choice:
+            return config, split
+        if cache is not None:
+            write_json(cache, {"for": key, "choice": choice})
+    config = {**config, **choice}
+    if recipe.select_changes_data(choice):
+        keras.utils.set_random_seed(seed)
+        split = recipe.load_data(config, **data_options)
+        config = {**config, "data": split.info}
+    return config, split
 
 
 def _build_compiled(recipe, config, placement):
@@ -169,7 +221,7 @@ def _fit(model, split, config, callbacks, verbose, distributed=False):
     model.fit(
         split.x_train,
         split.y_train,
-        validation_data=(split.x_val, split.y_val),
+        validation_data=(split.x_val, split.y_val) if len(split.x_val) else None,
         epochs=config["epochs"],
         batch_size=config["batch_size"],  # the global batch under a distribution strategy
         shuffle=True,
@@ -185,7 +237,7 @@ def _train_worker(recipe, config, split, out_dir, placement, verbose):
     callbacks = [
         keras.callbacks.BackupAndRestore(str(backup), save_freq="epoch", double_checkpoint=True),
         StopOnNonFinite(),
-        keras.callbacks.EarlyStopping(monitor="val_loss", patience=config["patience"]),
+        keras.callbacks.EarlyStopping(monitor="val_loss" if len(split.x_val) else "loss", patience=config["patience"]),
     ]
     _fit(model, split, config, callbacks, verbose if verbose is not None else 0, distributed=True)
     return None
@@ -265,12 +317,15 @@ class BestCheckpoint(keras.callbacks.Callback):
         if value is None or not math.isfinite(value) or value >= self.best:
             return
         self.best = float(value)
+        self.save(self.model, self.best)
+
+    def save(self, model, best):
         staging = self.path.with_name(f".{self.path.stem}.tmp.keras")
-        self.model.save(staging)
+        model.save(staging)
         os.replace(staging, self.path)
         marker = self.path.with_suffix(".best")
         staging_marker = marker.with_name(f".{marker.name}.tmp")
-        staging_marker.write_text(repr(self.best))
+        staging_marker.write_text(repr(best))
         os.replace(staging_marker, marker)
 
 

@@ -62,13 +62,61 @@ def _statsmodels_frame(name):
     raise AssertionError(name)
 
 
-BUILTIN_SERIES = ("sunspots", "nile", "co2", "elnino", "macrodata")
+#: aeon's bundled forecasting series: name -> (loader, columns, frequency, first date).
+_AEON_SERIES = {
+    "airline": ("load_airline", ("passengers",), "MS", "1949-01-01"),
+    "lynx": ("load_lynx", ("lynx",), "YS", "1821-01-01"),
+    "shampoo": ("load_shampoo_sales", ("sales",), "MS", "2001-01-01"),
+    "uschange": ("load_uschange", ("consumption", "income", "production", "savings", "unemployment"), "QS",
+                 "1970-01-01"),
+    "pbs": ("load_PBS_dataset", ("scripts",), "MS", "1991-07-01"),
+}
+#: The M1 competition's 181 yearly series (aeon ships them): ``m1-yearly:T1`` ... ``m1-yearly:T181``.
+M1_PREFIX = "m1-yearly:"
+
+
+def _aeon_frame(name):
+    try:
+        import aeon.datasets as datasets
+    except ImportError:
+        raise UserError(f"data set {name!r} comes from aeon: pip install 'lstm-zoo[data]'") from None
+    if name.startswith(M1_PREFIX):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            table = datasets.load_forecasting("m1_yearly_dataset")
+        rows = table[table["series_name"] == name[len(M1_PREFIX):]]
+        if rows.empty:
+            raise UserError(f"no M1 yearly series {name[len(M1_PREFIX):]!r}; they are T1 ... T{len(table)}")
+        row = rows.iloc[0]
+        values = np.asarray(row["series_value"], dtype="float64")
+        dates = pd.date_range(pd.Timestamp(row["start_timestamp"]), periods=len(values), freq="YS")
+        return pd.DataFrame({"value": values}), "value", "YS", dates
+    loader, columns, frequency, start = _AEON_SERIES[name]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        values = np.asarray(getattr(datasets, loader)(), dtype="float64")
+    values = values.reshape(len(columns), -1).T if values.ndim > 1 else values[:, None]
+    frame = pd.DataFrame(values, columns=list(columns))
+    return frame, columns[0], frequency, pd.date_range(start, periods=len(frame), freq=frequency)
+
+
+def m1_yearly_names():
+    """``m1-yearly:T1`` ... for every series aeon ships, in its order."""
+    import aeon.datasets as datasets
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return [M1_PREFIX + name for name in datasets.load_forecasting("m1_yearly_dataset")["series_name"]]
+
+
+BUILTIN_SERIES = ("sunspots", "nile", "co2", "elnino", "macrodata", *_AEON_SERIES)
 
 
 def load_series(data="sunspots", column=None, columns=()):
     """A built-in data-set name or a CSV path -> ``Series``; ``columns`` are extra input columns."""
-    if data in BUILTIN_SERIES:
-        frame, default_column, frequency, dates = _statsmodels_frame(data)
+    if data in BUILTIN_SERIES or str(data).startswith(M1_PREFIX):
+        frame, default_column, frequency, dates = (_aeon_frame(data) if data in _AEON_SERIES or
+                                                   str(data).startswith(M1_PREFIX) else _statsmodels_frame(data))
         column = column or default_column
         if column not in frame.columns:
             raise UserError(f"data set {data!r} has no column {column!r}; columns: {', '.join(map(str, frame.columns))}")

@@ -1,0 +1,91 @@
+"""Layers that let a forecaster hold on any series: it forecasts the correction to a naive forecast
+from inputs that do not depend on the series' level.
+
+A network fed globally scaled values meets values in the test part that it never saw when a
+series trends, and its forecasts stay inside the training range. These layers make the window
+relative to its own last value and add the network's output to the naive forecast, so the
+level is never learned; a head that starts at zero makes the untrained network the naive
+forecast itself. Every op is a slice, subtraction or product: each exporter takes them as they are.
+"""
+
+import keras
+import numpy as np
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class WindowFeatures(keras.layers.Layer):
+    """(B, T, F) raw window -> its features: the target as distances from its last value in units
+    of ``scale``, then (with ``level``) the target standardized by ``mean``/``std``, then the other
+    columns (covariates, calendar) standardized. ``level`` gives the network the absolute level,
+    which helps on series that revert to a mean and hurts on trending ones: chosen on validation.
+    """
+
+    def __init__(self, mean=(0.0,), std=(1.0,), scale=1.0, level=False, **kwargs):
+        super().__init__(**kwargs)
+        self.mean = [float(v) for v in np.atleast_1d(mean)]
+        self.std = [float(v) for v in np.atleast_1d(std)]
+        self.scale, self.level = float(scale), bool(level)
+        if self.scale <= 0 or any(v <= 0 for v in self.std):
+            raise ValueError("scale and std must be positive")
+
+    def build(self, input_shape):
+        constant = keras.initializers.Constant
+        self.shift = self.add_weight(shape=(len(self.mean),), initializer=constant(self.mean), trainable=False,
+                                     name="mean")
+        self.spread = self.add_weight(shape=(len(self.std),), initializer=constant(self.std), trainable=False,
+                                      name="std")
+
+    def call(self, inputs):
+        target = inputs[..., :1]
+        parts = [(target - target[:, -1:, :]) / self.scale]
+        standardized = (inputs - self.shift) / self.spread
+        parts.append(standardized if self.level else standardized[..., 1:])
+        return ops.concatenate(parts, axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        features = input_shape[-1] + (1 if self.level else 0)
+        return (*input_shape[:-1], features)
+
+    def get_config(self):
+        return {**super().get_config(), "mean": self.mean, "std": self.std, "scale": self.scale, "level": self.level}
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class NaiveForecast(keras.layers.Layer):
+    """(B, T, F) raw window -> (B, horizon): the naive forecast of the next ``horizon`` values from
+    the target column: its last value (``season`` 1, persistence) or the same point of the last
+    full season (seasonal naive; the window must hold at least one season)."""
+
+    def __init__(self, horizon=1, season=1, **kwargs):
+        super().__init__(**kwargs)
+        self.horizon, self.season = int(horizon), int(season)
+
+    def call(self, inputs):
+        target = inputs[..., 0]
+        return ops.stack([target[:, step % self.season - self.season] for step in range(self.horizon)], axis=1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.horizon)
+
+    def get_config(self):
+        return {**super().get_config(), "horizon": self.horizon, "season": self.season}
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class ScaledResidual(keras.layers.Layer):
+    """``[naive (B, H), correction (B, H)] -> naive + scale * correction``."""
+
+    def __init__(self, scale=1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.scale = float(scale)
+
+    def call(self, inputs):
+        naive, correction = inputs
+        return naive + self.scale * correction
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+    def get_config(self):
+        return {**super().get_config(), "scale": self.scale}
