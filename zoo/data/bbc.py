@@ -40,15 +40,20 @@ def articles():
     return texts, labels
 
 
-def stratified_split(labels, fractions=(0.7, 0.1, 0.2), seed=0):
-    """-> index arrays (train, validation, test), each class split in the same proportions."""
+def stratified_split(labels, fractions=(0.7, 0.1, 0.2), seed=0, at_least=0):
+    """-> index arrays (train, validation, test), each class split in the same proportions.
+
+    ``at_least`` examples of every class go to validation and to test, taken from training: a
+    small class of a user's data (3 examples) still has one of each. Classes of six or more are
+    split in the same way whatever ``at_least`` (up to 1) is.
+    """
     rng = np.random.default_rng(seed)
     labels = np.asarray(labels)
     parts = ([], [], [])
     for label in sorted(set(labels)):
         members = rng.permutation(np.flatnonzero(labels == label))
-        n_train = int(round(len(members) * fractions[0]))
-        n_val = int(round(len(members) * fractions[1]))
+        n_val = max(int(round(len(members) * fractions[1])), at_least)
+        n_train = min(int(round(len(members) * fractions[0])), len(members) - n_val - at_least)
         parts[0].extend(members[:n_train])
         parts[1].extend(members[n_train : n_train + n_val])
         parts[2].extend(members[n_train + n_val :])
