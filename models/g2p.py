@@ -11,6 +11,9 @@ Encoder: letter embedding + bidirectional LSTM. Decoder: phoneme embedding, besi
 step the mean of the encoder's outputs, an LSTM, then dot-product attention over the letters
 (Luong et al. 2015) and a softmax over phonemes. The encoder reaches the decoder as an input
 rather than as its initial state, which keeps all three LSTMs fusable into TFLite's fused op.
+
+``--data FILE`` trains on any pronunciation lexicon in CMUdict's layout (``zoo.data.lexicon``):
+its letters and phonemes, as written, become the vocabularies.
 """
 
 from pathlib import Path
@@ -33,6 +36,7 @@ class G2P(Recipe):
     loss = "sparse_categorical_crossentropy"
     clipnorm = 5.0
     metric = "wer"
+    data_options = ("data",)
     defaults = {
         "cell": "lstm",
         "units": 128,
@@ -54,19 +58,35 @@ class G2P(Recipe):
     data_licence = "CMU Pronouncing Dictionary (free for any use, BSD-style), via the cmudict package (GPL-3.0)"
 
     # -- data --------------------------------------------------------------------------------
-    def load_data(self, config):
+    def load_data(self, config, data=None):
         from zoo.text import TokenVocabulary
 
-        words = entries(config["max_letters"], config["max_phonemes"])
-        train, val, test = split_words(len(words), config["n_val"], config["n_test"], seed=0)
+        limits = config["max_letters"], config["max_phonemes"]
+        if data is None:
+            words = entries(*limits)
+            held_out = config["n_val"], config["n_test"]
+        else:
+            from zoo.data.lexicon import held_out_counts, read_entries
+
+            words = read_entries(data, *limits)
+            held_out = held_out_counts(len(words), config["n_val"], config["n_test"])
+        train, val, test = split_words(len(words), *held_out, seed=0)
         if config["max_train_words"]:
             train = train[: config["max_train_words"]]
-        letters = TokenVocabulary.fit([words[k][0] for k in train])
-        phonemes = TokenVocabulary.fit([[START, END]] + [words[k][1][0] for k in train])
-        phonemes = TokenVocabulary([*phonemes.tokens[:2], START, END,
-                                    *sorted(set(phonemes.tokens[2:]) - {START, END})])
+        parent = config.get("parent_data")
+        if parent:
+            letters = TokenVocabulary(parent["letters"])
+        else:
+            letters = TokenVocabulary.fit([words[k][0] for k in train])
+        every_phoneme = {p for _, pronunciations in words for phonemes in pronunciations for p in phonemes}
+        if parent and every_phoneme <= set(parent["phonemes"]):
+            phonemes = TokenVocabulary(parent["phonemes"])
+        else:
+            phonemes = phoneme_vocabulary([words[k][1][0] for k in train])
+        spelt = (f"spelt with a-z and ', at most {config['max_letters']} letters" if data is None else
+                 f"of {Path(data).name} with at most {config['max_letters']} letters")
         info = {
-            "source": "cmudict",
+            "source": "cmudict" if data is None else str(data),
             "letters": letters.tokens,
             "phonemes": phonemes.tokens,
             "n_classes": len(phonemes),
@@ -77,10 +97,13 @@ class G2P(Recipe):
             "n_train": len(train),
             "n_val": len(val),
             "n_test": len(test),
-            "split": f"{len(words):,} words spelt with a-z and ', at most {config['max_letters']} letters and "
+            "split": f"{len(words):,} words {spelt} and "
                      f"{config['max_phonemes']} phonemes; random words held out (seed 0): {len(val):,} validation, "
                      f"{len(test):,} test; training on the first pronunciation of the other {len(train):,}",
         }
+        if parent:
+            spellings = [c for word, _ in words for c in word]
+            info["oov_rate"] = sum(c not in letters.index for c in spellings) / len(spellings)
         codec = Codec(info)
         arrays = [codec.teacher_forcing([words[k][0] for k in part], [words[k][1][0] for k in part])
                   for part in (train, val, test)]
@@ -149,7 +172,7 @@ class G2P(Recipe):
     def predict_text(self, predict, texts, config):
         """``zoo predict g2p --text WORD``: the best pronunciations by beam search."""
         codec = Codec(config["data"])
-        words = [w for text in texts for w in text.lower().split()]
+        words = [codec.in_known_case(w) for text in texts for w in text.split()]
         codec.check_spellings(words)
         lines = []
         for word, hyps in zip(words, codec.beam_search(predict, words, width=max(config.get("beam", 4), 1))):
@@ -164,6 +187,14 @@ class G2P(Recipe):
                 "alignment-based bidirectional LSTMs lower, on their own CMUdict split (about 12k test words): "
                 "a guide, not a like-for-like comparison. "
                 "The computed baseline pronounces each test word like its nearest training spelling.")
+
+
+def phoneme_vocabulary(pronunciations):
+    """Padding, unknown, ``<s>``, ``</s>``, then the phonemes of ``pronunciations`` in sorted order."""
+    from zoo.text import PAD, UNKNOWN, TokenVocabulary
+
+    seen = {p for phonemes in pronunciations for p in phonemes} - {START, END, PAD, UNKNOWN}
+    return TokenVocabulary([PAD, UNKNOWN, START, END, *sorted(seen)])
 
 
 def error_rates(hypotheses, references):
@@ -190,6 +221,12 @@ class Codec:
         self.phonemes = TokenVocabulary(data["phonemes"])
         self.max_letters, self.max_phonemes = data["max_letters"], data["max_phonemes"]
         self.start, self.end = self.phonemes.index[START], self.phonemes.index[END]
+
+    def in_known_case(self, word):
+        """``word`` as typed, lower-cased or upper-cased: the first spelt with the model's letters
+        (the bundled CMUdict is lower case; a user's lexicon may be either)."""
+        known = set(self.letters.tokens[2:])
+        return next((w for w in (word, word.lower(), word.upper()) if set(w) <= known), word)
 
     def check_spellings(self, words):
         from zoo.errors import UserError

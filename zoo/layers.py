@@ -203,3 +203,18 @@ def word_sequence_encoder(token_ids, vocabulary, embedding, units, cell="lstm", 
     x = keras.layers.Embedding(vocabulary, embedding, mask_zero=True, name="embedding")(token_ids)
     x = keras.layers.SpatialDropout1D(dropout, name="embedding_dropout")(x)
     return bidirectional(units, cell=cell, return_sequences=True, name="bilstm")(x)
+
+
+def character_features(char_ids, alphabet, embedding, filters, width=3):
+    """Character ids (B, T, C), C per word, 0 padding -> (B, T, filters): each word's characters
+    embedded, convolved over ``width`` neighbours and max-pooled over the word (Ma & Hovy 2016),
+    so a word outside the vocabulary still shows its prefixes and suffixes. A convolution rather
+    than a character LSTM: plain ops that every exporter runs, and no recurrent layer over a
+    batch of B x T words. Padding characters are zeroed before the max (the ReLU makes that
+    exact), so a word's features do not depend on how much padding follows it."""
+    x = keras.layers.Embedding(alphabet, embedding, name="char_embedding")(char_ids)
+    x = keras.layers.Conv2D(filters, (1, width), padding="same", activation="relu", name="char_convolution")(x)
+    present = ops.expand_dims(ops.cast(ops.not_equal(char_ids, 0), x.dtype), -1)
+    return ops.max(x * present, axis=2)
+
+from zoo import forecast_layers  # noqa: E402,F401  (registers the forecasting layers for deserialisation)

