@@ -25,6 +25,7 @@ from export.verify import compare
 from zoo.checkpoints import CALIBRATION_INPUTS_NAME, TEST_INPUTS_NAME, load_run_config, resolve
 from zoo.errors import UserError
 from zoo.files import atomic_directory, write_json
+from zoo.release import format_number
 
 WRITERS = {"savedmodel": savedmodel.write, "tflite": tflite.write, "onnx": onnx_format.write}
 CENSUS = {"tflite": tflite.op_census, "onnx": onnx_format.op_census}
@@ -239,10 +240,10 @@ def format_table(report):
             f"{entry['tolerance']:.1e}",
             "ok" if entry["ok"] else "FAIL",
             f"{entry['p50_ms']:.3f}",
-            *((f"{entry['metric']:.4g}",) if metric else ()),
+            *((format_number(entry['metric']),) if metric else ()),
             _ops_summary(entry.get("ops")),
         ))
-    keras_metric = (f"{report['keras']['metric']:.4g}",) if metric else ()
+    keras_metric = (format_number(report['keras']['metric']),) if metric else ()
     rows.append(("keras", "(reference)", "-", "-", "-", "-", f"{report['keras']['p50_ms']:.3f}", *keras_metric, "tf.function"))
     widths = [max(len(str(row[k])) for row in rows) for k in range(len(rows[0]))]
     return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows)

@@ -29,6 +29,8 @@ from zoo.registry import register_model
 BASES = ("persistence", "seasonal", "global")
 #: Fewest training windows a split may leave; windows shrink to keep this many on short series.
 MIN_TRAIN_WINDOWS = 6
+#: A network is shipped only when it beats the best naive forecast on validation by this fraction.
+NAIVE_MARGIN = 0.001
 #: The window length when nothing asks for another (at least one season plus a step).
 DEFAULT_WINDOW = 24
 
@@ -208,7 +210,8 @@ class Forecaster(Recipe):
         winner = min(range(len(scored)), key=lambda k: scored[k]["val_rmse"])
         best = scored[winner]
         naive_name = min(naive, key=naive.get) if data["season"] > 1 else "persistence"
-        ship_naive = naive[naive_name] <= best["val_rmse"]
+        # the network must beat the naive forecast by a margin worth its cost, beyond float32 rounding
+        ship_naive = naive[naive_name] <= best["val_rmse"] * (1 + NAIVE_MARGIN) + 1e-6 * data["std"][0]
         choice = {"base": naive_name, "level": False, "network": False} if ship_naive \
             else {"base": best["base"], "level": best["level"], "network": True}
         summary = (f"{naive_name.replace('seasonal', 'seasonal naive')} forecast shipped: it beat every network on "

@@ -42,9 +42,10 @@ def test_run_directory_holds_everything(trained_run):
             "test_inputs.npy"} <= names
     assert "backup" not in names  # removed once training finished
     metrics = json.loads((trained_run / "metrics.json").read_text())
-    assert set(metrics["test"]) == {"rmse", "mae"}
-    assert set(metrics["baselines"]["persistence"]) == {"rmse", "mae"}
-    assert set(metrics["baselines"]["seasonal_naive"]) == {"rmse", "mae", "season"}
+    assert set(metrics["test"]) == {"rmse", "mae", "mase"}
+    assert set(metrics["baselines"]["persistence"]) == {"rmse", "mae", "mase"}
+    assert set(metrics["baselines"]["seasonal_naive"]) == {"rmse", "mae", "mase", "season"}
+    assert {"ets", "theta"} <= set(metrics["baselines"])
     assert metrics["baselines"]["seasonal_naive"]["season"] == 11  # the solar cycle
     config = json.loads((trained_run / "config.json").read_text())
     assert config["config"]["data"]["test_start"] == 247  # last 20% of 309 years
@@ -127,7 +128,7 @@ def test_finished_run_is_not_overwritten_without_force(trained_run, capsys):
 def bad_files(tmp_path):
     (tmp_path / "corrupt.keras").write_bytes(b"not a zip file")
     (tmp_path / "text.csv").write_text("value\n1\nabc\n3\n")
-    (tmp_path / "short.csv").write_text("value\n" + "\n".join(map(str, range(20))) + "\n")
+    (tmp_path / "short.csv").write_text("value\n" + "\n".join(map(str, range(10))) + "\n")
     np.save(tmp_path / "nan.npy", np.array([[1.0, np.nan]]))
     np.save(tmp_path / "wide.npy", np.zeros((2, 5, 3)))
     (tmp_path / "corrupt.onnx").write_bytes(b"garbage")
@@ -138,7 +139,7 @@ def bad_files(tmp_path):
     (["train", "nosuch"], "unknown model 'nosuch'"),
     (["train", "forecaster", "--cell", "gru"], "unknown cell 'gru'"),
     (["train", "forecaster", "--data", "{d}/text.csv"], "not numeric: row 2"),
-    (["train", "forecaster", "--data", "{d}/short.csv"], "too short for window 24"),
+    (["train", "forecaster", "--data", "{d}/short.csv"], "10 values is too short"),
     (["train", "forecaster", "--data", "{d}/missing.csv"], "no such data file"),
     (["train", "forecaster", "--set", "colour=red"], "has no option colour"),
     (["train", "forecaster", "--epochs", "0"], "0 is not in the range"),

@@ -36,7 +36,8 @@ def test_quick_training_makes_a_complete_run(name, quick_runs):
     inputs = np.load(run / "test_inputs.npy")
     outputs = np.asarray(model(inputs))
     assert outputs.shape[0] == len(inputs) and np.isfinite(outputs).all()
-    assert json.loads((run / "config.json").read_text())["config"]["epochs"] == recipe.quick["epochs"]
+    # cross-validation (ts-classifier) may choose fewer epochs than the most it was given
+    assert 1 <= json.loads((run / "config.json").read_text())["config"]["epochs"] <= recipe.quick["epochs"]
 
 
 @pytest.mark.parametrize("name", [n for n in MODELS if zoo.get_recipe(n).released])

@@ -45,6 +45,7 @@ def model_card(run_dir):
     hyper = {k: v for k, v in config["config"].items() if k not in _NOT_HYPERPARAMETERS}
     data = config["config"]["data"]
     training = config.get("training", {})
+    own_data = bool(config.get("data_options", {}).get("data"))
     names = metric_names(metrics)
     lines = [
         f"# {recipe.name}",
@@ -52,15 +53,17 @@ def model_card(run_dir):
         f"{recipe.description[:1].upper()}{recipe.description[1:]}.",
         "",
         f"- **Task:** {recipe.task}",
-        f"- **Data:** {recipe.dataset}; source `{data.get('source')}`"
+        f"- **Data:** {recipe.dataset if not own_data else 'given with --data'}; source `{data.get('source')}`"
         + (f", column `{data['column']}`" if data.get("column") else ""),
-        f"- **Licence of the data:** {recipe.data_licence or 'see the data set'}",
+        f"- **Licence of the data:** "
+        + (recipe.data_licence or "see the data set" if not own_data else "that of the data given with --data"),
         f"- **Split:** {_split(data)}",
         f"- **Cell:** `{hyper.get('cell')}`; parameters: {training.get('parameters', '?')}",
         f"- **Training:** {training.get('epochs_run', '?')} epochs, {training.get('seconds', '?')} s on "
         f"{config['environment'].get('cpus')} CPU cores (TF {config['environment'].get('tensorflow')}), seed {config['seed']}",
         f"- **Recipe:** `zoo train {recipe.name} " + " ".join(f"--set {k}={v}" for k, v in hyper.items()) + "`",
         "- **Exports:** `zoo export " + recipe.name + "` writes SavedModel, TFLite and ONNX, each checked against Keras",
+        *_lineage(config),
         "",
         "| | " + " | ".join(names) + " |",
         "| --- |" + " --- |" * len(names),

@@ -143,6 +143,8 @@ def read_csv_series(path, column=None, columns=()):
         raise UserError(
             f"no such data file: {path} (or use a built-in data set: {', '.join(BUILTIN_SERIES)})"
         )
+    if path.is_dir():
+        raise UserError(f"{path} is a directory; --data takes a CSV file or a built-in data set")
     frame = read_csv_frame(path)
     if column is None:
         numeric = [c for c in frame.columns if mostly_numeric(frame[c])]

@@ -1,0 +1,133 @@
+"""Forecaster and ts-classifier on data they were not developed on: the naive-corrected forecaster
+with its choice made on validation, the classical baselines, fine-tuning with --init, and the
+LSTM-FCN classifier whose epochs come from cross-validation on the training set."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import run_cli
+from zoo.checkpoints import load_model
+
+
+def monthly_csv(path, values):
+    dates = pd.date_range("2000-01-01", periods=len(values), freq="MS")
+    pd.DataFrame({"month": dates.strftime("%Y-%m-%d"), "value": values}).to_csv(path, index=False)
+    return path
+
+
+def read_run(out):
+    return (json.loads((out / "config.json").read_text()), json.loads((out / "metrics.json").read_text()))
+
+
+def test_a_trending_series_is_forecast_relative_to_its_level(capsys, tmp_path):
+    rng = np.random.default_rng(0)
+    steps = np.arange(120)
+    values = 100 + 2.5 * steps + 10 * np.sin(2 * np.pi * steps / 12) + rng.normal(0, 2, len(steps))
+    out = tmp_path / "run"
+    code, _, err = run_cli(capsys, "train", "forecaster", "--data", monthly_csv(tmp_path / "trend.csv", values),
+                           "--quick", "--out", out)
+    assert code == 0, err
+    config, metrics = read_run(out)
+    selection = config["config"]["selection"]
+    assert {row["base"] for row in selection["candidates"]} == {"persistence", "seasonal"}
+    assert config["config"]["base"] in ("persistence", "seasonal") and "validation" in selection["summary"]
+    assert {"persistence", "seasonal_naive", "ets", "theta"} <= set(metrics["baselines"])
+    assert all(np.isfinite(metrics["baselines"][b]["mase"]) for b in ("persistence", "ets"))
+    assert metrics["baselines"]["ets"]["model"].startswith("ETS(")
+    assert "Chosen on validation data" in (out / "card.md").read_text()
+    # the test part lies above every training value, and the forecasts follow it there
+    inputs = np.load(out / "test_inputs.npy")
+    forecasts = np.asarray(load_model(out)(inputs))[:, 0]
+    assert forecasts.min() > values[: config["config"]["data"]["val_start"]].max() - 30
+
+
+def test_a_naive_forecast_that_wins_on_validation_is_shipped(capsys, tmp_path):
+    season = np.round(50 + 20 * np.sin(2 * np.pi * np.arange(12) / 12), 3)
+    out = tmp_path / "run"
+    code, _, err = run_cli(capsys, "train", "forecaster", "--data", monthly_csv(tmp_path / "s.csv", np.tile(season, 10)),
+                           "--quick", "--out", out)
+    assert code == 0, err
+    config, metrics = read_run(out)
+    assert config["config"]["network"] is False and config["config"]["base"] == "seasonal"
+    assert "seasonal naive forecast shipped" in err and "not training" in err
+    assert metrics["test"]["rmse"] == pytest.approx(metrics["baselines"]["seasonal_naive"]["rmse"], abs=1e-4)
+
+
+def test_naive_forecast_layer_is_persistence_or_the_last_season():
+    from zoo.forecast_layers import NaiveForecast
+
+    window = np.arange(24, dtype="float32").reshape(1, 24, 1)
+    np.testing.assert_array_equal(np.asarray(NaiveForecast(3, 1)(window)), [[23, 23, 23]])
+    np.testing.assert_array_equal(np.asarray(NaiveForecast(14, 12)(window)),
+                                  [[12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 12, 13]])
+
+
+def test_bundled_aeon_and_m1_series_load_offline():
+    from zoo.data.series import load_series, m1_yearly_names
+
+    assert len(load_series("airline").values) == 144 and load_series("airline").frequency == "MS"
+    assert load_series("uschange", columns=["income"]).covariates.shape == (187, 1)
+    names = m1_yearly_names()
+    assert len(names) == 181 and names[0] == "m1-yearly:T1"
+    assert load_series(names[0]).frequency == "YS"
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--data", "m1-yearly:T999"], "no M1 yearly series 'T999'"),
+    (["--data", "{d}"], "is a directory"),
+    (["--set", "base=sideways"], "base is one of"),
+    (["--set", "level=maybe"], "level is true, false or auto"),
+    (["--set", "window=abc"], "window is a whole number"),
+])
+def test_bad_forecaster_settings_are_one_line_errors(capsys, tmp_path, args, words):
+    args = [a.replace("{d}", str(tmp_path)) for a in args]
+    code, _, err = run_cli(capsys, "train", "forecaster", "--quick", "--out", tmp_path / "r", *args)
+    assert code == 2 and words in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_fine_tuning_copies_the_parent_and_says_so(capsys, tmp_path):
+    parent = tmp_path / "parent"
+    code, _, err = run_cli(capsys, "train", "forecaster", "--quick", "--out", parent, "--set", "base=persistence",
+                           "--set", "level=false")
+    assert code == 0, err
+    child = tmp_path / "child"
+    code, _, err = run_cli(capsys, "train", "forecaster", "--data", "nile", "--quick", "--out", child,
+                           "--init", parent, "--set", "base=persistence", "--set", "level=false")
+    assert code == 0, err
+    assert "init from" in err and "copied" in err
+    config, _ = read_run(child)
+    assert config["config"]["init"]["parent"] == str(parent)
+    assert config["config"]["init"]["parent_data_source"] == "sunspots"
+    assert {"lstm", "head"} <= set(config["init_transfer"]["copied"])
+    assert "Fine-tuned from" in (child / "card.md").read_text()
+
+
+def test_init_from_another_model_is_refused(capsys, tmp_path):
+    code, _, err = run_cli(capsys, "train", "forecaster", "--quick", "--out", tmp_path / "r", "--init", "ts-classifier")
+    assert code == 2 and "is a ts-classifier checkpoint" in err and len(err.strip().splitlines()) == 1
+
+
+def test_ts_classifier_chooses_epochs_by_cross_validation(capsys, tmp_path):
+    out = tmp_path / "run"
+    code, _, err = run_cli(capsys, "train", "ts-classifier", "--data", "ItalyPowerDemand", "--quick", "--out", out)
+    assert code == 0, err
+    config, metrics = read_run(out)
+    data, selection = config["config"]["data"], config["config"]["selection"]
+    assert data["n_val"] == 0 and data["n_train"] == 67  # every training series trains the final model
+    assert len(selection["cv_accuracy"]) == 2 and "cross-validation" in selection["summary"]
+    assert config["config"]["epochs"] in (1, 2)
+    assert {"1nn_euclidean", "1nn_dtw"} <= set(metrics["baselines"])
+    model = load_model(out)
+    assert any(layer.name == "dimension_shuffle" for layer in model.layers)
+
+
+def test_stratified_folds_cover_every_series_once():
+    from models.ts_classifier import TimeSeriesClassifier
+
+    labels = np.array([0] * 7 + [1] * 5 + [2] * 2)
+    folds = TimeSeriesClassifier._folds(labels, 3, seed=0)
+    assert sorted(np.concatenate(folds).tolist()) == list(range(len(labels)))
+    assert all(len(set(labels[fold])) >= 2 for fold in folds)
