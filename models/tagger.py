@@ -48,7 +48,7 @@ class Tagger(Recipe):
         "max_train_sentences": 0,  # 0 = all; a cap keeps --quick runs short
         "tag_field": "upos",  # CoNLL-U files: upos or xpos
         "char_features": True,  # each word's characters beside its embedding
-        "max_word_chars": 12,  # characters kept per word (a longer word: its first and last halves)
+        "max_word_chars": 11,  # characters kept per word (a longer word: its first 5 and last 6)
         "max_characters": 5000,  # character vocabulary
         "char_embedding": 16,
         "char_filters": 32,
@@ -93,8 +93,9 @@ class Tagger(Recipe):
             "n_test": len(test),
             "split": _describe_split(how, train, val, test),
         }
-        if config.get("char_features", False):
-            if parent and parent.get("characters"):
+        # Fine-tuning follows the parent's network: with or without characters, its weights fit.
+        if config.get("char_features", False) and (not parent or parent.get("characters")):
+            if parent:
                 characters = TokenVocabulary(parent["characters"])
             else:
                 characters = TokenVocabulary.fit([w for s in train for w, _ in s], config["max_characters"])
@@ -124,7 +125,7 @@ class Tagger(Recipe):
         data = config.get("data", {})
         inputs = keras.Input((None,), dtype="int32", name="inputs")
         vocabulary = len(data.get("vocabulary", ())) or config["max_tokens"]
-        if config.get("char_features", False):  # stored configs from before the option: words only
+        if _uses_characters(config):
             x = _words_and_characters(inputs, vocabulary, config)
         else:
             x = word_sequence_encoder(inputs, vocabulary, config["embedding"], config["units"], cell=config["cell"],
@@ -172,7 +173,7 @@ class Tagger(Recipe):
     def card_notes(self, config):
         notes = ("Accuracy counts every word, punctuation included (tag `w`), as the usual PKU evaluations do; "
                  "`oov_accuracy` is on words outside the vocabulary.")
-        if config.get("char_features", False):
+        if _uses_characters(config):
             return notes + " Each word's characters (convolved and max-pooled) sit beside its embedding."
         return notes + (" The model sees whole words only (no character features), so most of its errors are on "
                         "those words.")
@@ -238,14 +239,21 @@ def _describe_split(how, train, val, test):
             f"({words(test)})")
 
 
+def _uses_characters(config):
+    """Asked for (a stored config from before the option lacks the key: words only) and, once the
+    data is loaded, given a character vocabulary (a words-only parent's child has none)."""
+    data = config.get("data")
+    return config.get("char_features", False) and (not data or "characters" in data)
+
+
 def _words_and_characters(inputs, vocabulary, config):
     """Packed rows -> word embedding beside character features -> bidirectional LSTM. The mask
     (padding words, id 0) is handed to the LSTM: concatenating with the unmasked character
-    features would drop it."""
+    features would drop it. Every weighted layer is named, so ``--init`` finds it by name."""
     import keras
     from keras import ops
 
-    from zoo.layers import bidirectional, character_features
+    from zoo.layers import LSTM, character_features
 
     data = config.get("data", {})
     rows = keras.layers.Reshape((-1, 1 + config["max_word_chars"]), name="per_word")(inputs)
@@ -255,8 +263,8 @@ def _words_and_characters(inputs, vocabulary, config):
                                config["char_embedding"], config["char_filters"], width=config["char_width"])
     x = keras.layers.Concatenate(name="with_characters")([words, chars])
     x = keras.layers.SpatialDropout1D(config["dropout"], name="embedding_dropout")(x)
-    return bidirectional(config["units"], cell=config["cell"], return_sequences=True, name="bilstm")(
-        x, mask=ops.not_equal(word_ids, 0))
+    lstm = LSTM(config["units"], cell=config["cell"], return_sequences=True, name="bilstm")
+    return keras.layers.Bidirectional(lstm, name="bidirectional")(x, mask=ops.not_equal(word_ids, 0))
 
 
 def _segment(text):

@@ -4,6 +4,7 @@ features, a quick training each, and every bad file as one error line naming the
 
 import json
 import random
+import warnings
 
 import numpy as np
 import pytest
@@ -122,8 +123,8 @@ def test_tagger_trains_on_own_conllu_with_character_features(tmp_path, capsys):
     data = json.loads((out / "config.json").read_text())["config"]["data"]
     assert sorted(data["tags"]) == sorted(XPOS.values()) and data["source"] == str(path)
     assert (data["n_train"], data["n_val"], data["n_test"]) == (64, 8, 8)
-    assert "r" in data["characters"] and data["max_word_chars"] == 12
-    assert np.load(out / "test_inputs.npy").shape[1] == 50 * 13  # per word: its id and 12 characters
+    assert "r" in data["characters"] and data["max_word_chars"] == 11
+    assert np.load(out / "test_inputs.npy").shape[1] == 50 * 12  # per word: its id and 11 characters
 
     code, printed, err = run_cli(capsys, "evaluate", out)
     assert code == 0, err
@@ -131,6 +132,16 @@ def test_tagger_trains_on_own_conllu_with_character_features(tmp_path, capsys):
     code, printed, err = run_cli(capsys, "predict", out, "--text", "la borix kalo tesar .")
     assert code == 0, err
     assert [token.rsplit("/", 1)[1] in XPOS.values() for token in printed.split()] == [True] * 5
+
+    # Fine-tuning on word/TAG lines of new words: the parent's vocabularies, so every layer fits.
+    child = write_slashed(tmp_path / "more.txt", [[(w if t in ("DET", "PUNCT") else w + "n", XPOS[t]) for w, t in s]
+                                                  for s in toy_sentences(20, seed=1)])
+    code, _, err = run_cli(capsys, "train", "tagger", "--data", child, "--quick", "--init", out, "--out", tmp_path / "c")
+    assert code == 0, err
+    config = json.loads((tmp_path / "c" / "config.json").read_text())
+    assert config["config"]["data"]["vocabulary"] == data["vocabulary"]
+    assert config["config"]["data"]["oov_rate"] == pytest.approx(4 / 7)  # nouns, verbs, adjectives are new
+    assert config["init_transfer"]["fresh"] == []
 
 
 def test_character_rows_pack_each_words_id_and_characters():
@@ -171,6 +182,9 @@ def test_tagger_fine_tuning_reuses_the_parent_vocabularies(tmp_path):
     assert split.info["oov_rate"] == pytest.approx(sum(w not in parent["vocabulary"] for w in words) / len(words))
     assert split.info["tags"][0] in ("DET", "NOUN")  # tags still come from the user's data
     assert "oov_rate" not in tagger().load_data(tagger().config(), data=path).info
+    words_only = tagger().load_data({**tagger().config(), "parent_data": {"vocabulary": parent["vocabulary"]}},
+                                    data=path)  # a parent without characters: its child neither
+    assert "characters" not in words_only.info and words_only.x_train.shape[1] == 50
 
 
 @pytest.fixture
@@ -276,7 +290,8 @@ def bad_lexicons(tmp_path):
     ("empty.dict", "{d}/empty.dict holds no entries"),
     ("comments.dict", "{d}/comments.dict holds no entries"),
     ("bare.dict", "{d}/bare.dict:6: 'KATO' has no phonemes"),
-    ("few.dict", "{d}/few.dict has 5 usable word(s); training, validation and test need at least 10"),
+    ("few.dict", "{d}/few.dict has 5 usable word(s) of at most 16 letters and 16 phonemes; training, "
+                 "validation and test need at least 10"),
     ("latin1.dict", "{d}/latin1.dict:4: byte 0xc9 is not UTF-8"),
 ])
 def test_bad_lexicons_are_one_line_errors(name, message, bad_lexicons, tmp_path, capsys):
@@ -298,5 +313,7 @@ def test_long_words_are_left_out_with_a_warning(tmp_path):
     with pytest.warns(DataWarning, match=r"toy.dict: 1 of \d+ words left out, longer than 16 letters"):
         entries = read_entries(path, 16, 16)
     assert "BOTABOTABOTABOTAB" not in dict(entries)
-    with pytest.raises(UserError, match="usable word"):
-        read_entries(path, 1, 16)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the error alone, no warning before it
+        with pytest.raises(UserError, match="has 0 usable word.s. of at most 1 letters and 16 phonemes"):
+            read_entries(path, 1, 16)

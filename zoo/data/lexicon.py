@@ -13,7 +13,8 @@ Readers return plain lists of (word, [pronunciation, ...]); anything wrong with 
 import re
 import warnings
 
-from zoo.data.tagged_text import read_lines, shorten
+from zoo.data.tagged_text import read_lines
+from zoo.data.text_files import cut
 from zoo.errors import UserError
 
 COMMENT = ";;;"
@@ -32,7 +33,7 @@ def read_lexicon(path):
             continue
         word, *phonemes = line.split()
         if not phonemes:
-            raise UserError(f"{path}:{number}: {shorten(word)!r} has no phonemes (expected WORD  PH O N EMES)")
+            raise UserError(f"{path}:{number}: {cut(word)!r} has no phonemes (expected WORD  PH O N EMES)")
         variant = VARIANT.fullmatch(word)
         options = pronunciations.setdefault(variant[1] if variant else word, [])
         if tuple(phonemes) not in options:
@@ -64,13 +65,13 @@ def read_entries(path, max_letters, max_phonemes):
 
     entries = read_lexicon(path)
     kept = within_limits(entries, max_letters, max_phonemes)
+    if len(kept) < MIN_WORDS:
+        raise UserError(f"{path} has {len(kept)} usable word(s) of at most {max_letters} letters and "
+                        f"{max_phonemes} phonemes; training, validation and test need at least {MIN_WORDS}")
     if len(kept) < len(entries):
         warnings.warn(DataWarning(
             f"{path}: {len(entries) - len(kept)} of {len(entries)} words left out, longer than {max_letters} "
             f"letters or {max_phonemes} phonemes (--set max_letters=N or --set max_phonemes=N keeps them)"))
-    if len(kept) < MIN_WORDS:
-        raise UserError(f"{path} has {len(kept)} usable word(s); training, validation and test need at least "
-                        f"{MIN_WORDS}")
     return kept
 
 

@@ -14,11 +14,11 @@ Readers return plain lists of sentences, each a list of (word, tag); anything wr
 is a ``UserError`` naming the file and, where it applies, the line.
 """
 
-import codecs
 import re
 from collections import Counter
 from pathlib import Path
 
+from zoo.data.text_files import cut, read_utf8
 from zoo.errors import UserError
 
 CONLLU_SUFFIXES = (".conllu", ".conll")
@@ -28,33 +28,18 @@ VAL_FRACTION = TEST_FRACTION = 0.1
 MIN_SENTENCES = 10
 
 
-def shorten(text, limit=60):
-    """A value echoed in an error message, cut to ``limit`` characters."""
-    text = str(text)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def read_lines(path, kind="file"):
-    """-> the lines of a UTF-8 text file (a byte-order mark is dropped); a missing file or
-    bytes that are not UTF-8 are one-line errors with the file and line."""
-    path = Path(path)
-    if not path.is_file():
+    """-> the lines of a UTF-8 text file; a missing file, or bytes that are not UTF-8 (with their
+    line), are one-line errors."""
+    if not Path(path).is_file():
         raise UserError(f"no such {kind}: {path}")
-    raw = path.read_bytes()
-    if raw.startswith(codecs.BOM_UTF8):
-        raw = raw[len(codecs.BOM_UTF8):]
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = raw[: error.start].count(b"\n") + 1
-        raise UserError(f"{path}:{line}: byte 0x{raw[error.start]:02x} is not UTF-8; save the file as UTF-8") from None
-    return [line.rstrip("\r") for line in text.split("\n")]
+    return read_utf8(path).split("\n")
 
 
 def read_tagged(path, tag_field="upos"):
     """-> list of sentences, each a non-empty list of (word, tag), in file order."""
     if tag_field not in TAG_FIELDS:
-        raise UserError(f"tag_field must be one of {', '.join(TAG_FIELDS)}, got {shorten(tag_field)!r}")
+        raise UserError(f"tag_field must be one of {', '.join(TAG_FIELDS)}, got {cut(tag_field)!r}")
     path = Path(path)
     lines = read_lines(path, "tagged text file")
     sentences = _conllu(path, lines, tag_field) if _is_conllu(path, lines) else _slash_tagged(path, lines)
@@ -106,7 +91,7 @@ def chunked(sentences, max_length):
 def _check_tags(path, sentences):
     tags = Counter(tag for sentence in sentences for _, tag in sentence)
     if len(tags) < 2:
-        raise UserError(f"{path}: every token is tagged {shorten(next(iter(tags)))!r}; a tagger needs at least "
+        raise UserError(f"{path}: every token is tagged {cut(next(iter(tags)))!r}; a tagger needs at least "
                         "two different tags")
 
 
@@ -136,20 +121,22 @@ def _conllu(path, lines, tag_field):
         where = f"{path}:{number}"
         if len(fields) != 10:
             raise UserError(f"{where}: a CoNLL-U token line has 10 tab-separated columns, this one has "
-                            f"{len(fields)}: {shorten(line)!r}")
+                            f"{len(fields)}: {cut(line)!r}")
         try:
             token_id = parse_id_value(fields[0])
         except ParseException:
             token_id = None
         if token_id is None:
-            raise UserError(f"{where}: {shorten(fields[0])!r} is not a CoNLL-U token ID (1, 2-3 or 4.1)")
+            raise UserError(f"{where}: {cut(fields[0])!r} is not a CoNLL-U token ID (1, 2-3 or 4.1)")
         if not isinstance(token_id, int):  # a multiword range or an empty node
             continue
         word, tag = fields[1], fields[column].strip()
-        if not word or tag in ("", "_"):
-            raise UserError(f"{where}: {shorten(word)!r} has no {tag_field.upper()} tag (column {column + 1} is "
-                            f"{shorten(tag) or 'empty'!r})" + ("; the default tag_field=upos reads UPOS"
-                                                               if tag_field == "xpos" else ""))
+        if not word:
+            raise UserError(f"{where}: token {cut(fields[0])} has an empty FORM (column 2)")
+        if tag in ("", "_"):
+            hint = "; the default tag_field=upos reads UPOS" if tag_field == "xpos" else ""
+            raise UserError(f"{where}: {cut(word)!r} has no {tag_field.upper()} (column {column + 1} is "
+                            f"{cut(tag)!r}){hint}")
         current.append((word, tag))
     if current:
         sentences.append(current)
@@ -163,7 +150,7 @@ def _slash_tagged(path, lines):
         for token in line.split():
             word, slash, tag = token.rpartition("/")
             if not (slash and word and tag):
-                raise UserError(f"{path}:{number}: {shorten(token)!r} is not word/TAG (one sentence per line of "
+                raise UserError(f"{path}:{number}: {cut(token)!r} is not word/TAG (one sentence per line of "
                                 "space-separated word/TAG tokens, or a CoNLL-U file)")
             pairs.append((word, tag))
         if pairs:
