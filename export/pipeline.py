@@ -205,7 +205,7 @@ def _metadata(model, config):
 #: scaling, and for text models the vocabularies and label names.
 _DEPLOYMENT_KEYS = ("source", "column", "features", "horizon", "multi_step", "mean", "std", "season",
                     "classes", "tags", "vocabulary", "letters", "phonemes",
-                    "max_length", "max_letters", "max_phonemes")
+                    "max_length", "max_letters", "max_phonemes", "characters", "max_word_chars")
 
 
 def _input_description(model):
