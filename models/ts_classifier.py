@@ -47,6 +47,10 @@ class TimeSeriesClassifier(Recipe):
         "units": 8,  # LSTM-FCN's LSTM (Karim et al. try 8, 64 and 128)
         "filters": [64, 128, 64],  # the three convolution blocks, kernels 8, 5 and 3 (published: 128, 256, 128)
         "dropout": 0.8,  # after the LSTM, as published
+        # Keras' default 0.99 leaves the moving statistics far from the batches' on tiny UCR
+        # training sets: in cross-validation on ArrowHead the folds fell to one class (0.33)
+        # while training accuracy reached 1.0; at 0.9 the same fold reached 0.83.
+        "bn_momentum": 0.9,
         "pool": "auto",  # average-pool long series to at most max_steps steps
         "max_steps": 256,
         "epochs": 150,  # the most; cross-validation chooses how many (cv_folds 0: hold-out + early stopping)
@@ -159,7 +163,8 @@ class TimeSeriesClassifier(Recipe):
         for block, (filters, kernel) in enumerate(zip(config["filters"], (8, 5, 3))):
             convolved = keras.layers.Conv1D(filters, kernel, padding="same", kernel_initializer="he_uniform",
                                             name=f"conv{block + 1}")(convolved)
-            convolved = keras.layers.BatchNormalization(name=f"norm{block + 1}")(convolved)
+            convolved = keras.layers.BatchNormalization(momentum=config.get("bn_momentum", 0.99),
+                                                        name=f"norm{block + 1}")(convolved)
             convolved = keras.layers.Activation("relu", name=f"relu{block + 1}")(convolved)
         convolved = keras.layers.GlobalAveragePooling1D(name="mean_over_time")(convolved)
         shuffled = keras.layers.Permute((2, 1), name="dimension_shuffle")(x)  # channels become the steps
