@@ -1,5 +1,5 @@
 """The forecasts a forecaster must beat, scored on its own split and horizon: persistence,
-seasonal naive, ETS and Theta (statsmodels), and MASE's scale.
+seasonal naive, drift, ETS and Theta (statsmodels), and MASE's scale.
 
 ETS and Theta are fitted on everything before the test part (train and validation), as the
 network's choices are, and then forecast from every test origin: ETS with its fitted parameters
@@ -28,6 +28,21 @@ def seasonal_naive(values, origins, horizon, season):
     """(N, horizon): the same point of the last full season before each origin."""
     ahead = np.arange(horizon)[None, :]
     return values[origins[:, None] + ahead - season * (ahead // season + 1)]
+
+
+def window_drift(values, origins, horizon, window):
+    """(N, horizon): the last value plus the average step of the ``window`` values before each
+    origin, per step ahead: what the forecaster's ``drift`` base computes inside the network."""
+    last, first = values[origins - 1], values[origins - window]
+    slope = (last - first) / (window - 1)
+    return last[:, None] + slope[:, None] * np.arange(1, horizon + 1)[None, :]
+
+
+def drift(values, origins, horizon):
+    """(N, horizon): the drift method over the whole history before each origin."""
+    last, first = values[origins - 1], values[0]
+    slope = (last - first) / np.maximum(origins - 1, 1)
+    return last[:, None] + slope[:, None] * np.arange(1, horizon + 1)[None, :]
 
 
 def mase_scale(values, season):
@@ -103,6 +118,7 @@ def all_baselines(values, origins, actual, horizon, season, fit_end):
     results = {
         "persistence": scores(actual, persistence(values, origins, horizon), scale),
         "seasonal_naive": {**scores(actual, seasonal_naive(values, origins, horizon, season), scale), "season": season},
+        "drift": scores(actual, drift(values, origins, horizon), scale),
     }
     forecasts, name = ets(values, origins, horizon, season, fit_end)
     if forecasts is not None:

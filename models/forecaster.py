@@ -20,13 +20,13 @@ from pathlib import Path
 
 import numpy as np
 
-from models.forecast_baselines import all_baselines, mae, mase_scale, persistence, rmse, seasonal_naive
+from models.forecast_baselines import all_baselines, mae, mase_scale, persistence, rmse, seasonal_naive, window_drift
 from zoo.data.series import calendar_features, infer_season, load_series
 from zoo.errors import UserError
 from zoo.recipe import DataSplit, Recipe
 from zoo.registry import register_model
 
-BASES = ("persistence", "seasonal", "global")
+BASES = ("persistence", "drift", "seasonal", "global")
 #: Fewest training windows a split may leave; windows shrink to keep this many on short series.
 MIN_TRAIN_WINDOWS = 6
 #: A network is shipped only when it beats the best naive forecast on validation by this fraction.
@@ -47,7 +47,7 @@ class Forecaster(Recipe):
         "cell": "lstm",
         "units": 32,
         "window": "auto",  # 24, or one season and a step if longer, shrunk to fit short series
-        "base": "auto",  # persistence, seasonal or global; auto: persistence or seasonal, chosen on validation
+        "base": "auto",  # persistence, drift, seasonal or global; auto: the first three compared on validation
         "level": "auto",  # also feed the standardized level (true/false); auto: chosen on validation
         "epochs": 200,
         "batch_size": 32,
@@ -134,6 +134,7 @@ class Forecaster(Recipe):
                 "persistence": _positive(np.std(y_train - persistence(values, train_targets, steps)), std[0]),
                 "seasonal": _positive(np.std(y_train - seasonal_naive(values, train_targets, steps, season)), std[0])
                 if window >= season else None,
+                "drift": _positive(np.std(y_train - window_drift(values, train_targets, steps, window)), std[0]),
             },
             "source": series.source,
             "column": series.name,
@@ -163,7 +164,7 @@ class Forecaster(Recipe):
         """(base, level) pairs to compare: every base and level that the options leave open. The
         global design is compared only when asked for: on a trending series its validation part
         can look fine while the test part lies beyond every value it was trained on."""
-        bases = ("persistence", "seasonal") if config.get("base", "auto") == "auto" else (config["base"],)
+        bases = ("persistence", "drift", "seasonal") if config.get("base", "auto") == "auto" else (config["base"],)
         seasonal_fits = data["season"] > 1 and data["output_scale"].get("seasonal") is not None
         bases = [b for b in bases if b != "seasonal" or seasonal_fits]
         levels = (False, True) if config.get("level", "auto") == "auto" else (_boolean(config["level"], "level"),)
@@ -190,7 +191,10 @@ class Forecaster(Recipe):
         values, horizon = split.extra["values"], split.y_val.shape[1]
         origins = split.extra["val_targets"]
         naive = {"persistence": rmse(split.y_val, persistence(values, origins, horizon)),
+                 "drift": rmse(split.y_val, window_drift(values, origins, horizon, data["window"])),
                  "seasonal": rmse(split.y_val, seasonal_naive(values, origins, horizon, data["season"]))}
+        if data["season"] == 1 or data["output_scale"].get("seasonal") is None:
+            naive.pop("seasonal")  # shipped naive forecasts are computed inside the network, from its window
         scored, models = [], []
         for base, level in candidates:
             trial = {**config, "base": base, "level": level}
@@ -209,15 +213,15 @@ class Forecaster(Recipe):
             print(f"choosing on validation: base={base} level={str(level).lower()}: RMSE {score:.4g}", file=sys.stderr)
         winner = min(range(len(scored)), key=lambda k: scored[k]["val_rmse"])
         best = scored[winner]
-        naive_name = min(naive, key=naive.get) if data["season"] > 1 else "persistence"
+        naive_name = min(naive, key=naive.get)
         # the network must beat the naive forecast by a margin worth its cost, beyond float32 rounding
         ship_naive = naive[naive_name] <= best["val_rmse"] * (1 + NAIVE_MARGIN) + 1e-6 * data["std"][0]
         choice = {"base": naive_name, "level": False, "network": False} if ship_naive \
             else {"base": best["base"], "level": best["level"], "network": True}
-        summary = (f"{naive_name.replace('seasonal', 'seasonal naive')} forecast shipped: it beat every network on "
+        summary = (f"{ {'seasonal': 'seasonal naive'}.get(naive_name, naive_name)} forecast shipped: it beat every network on "
                    f"validation (RMSE {naive[naive_name]:.4g} vs {best['val_rmse']:.4g})" if ship_naive else
-                   f"base={best['base']}, level={str(best['level']).lower()} (validation RMSE {best['val_rmse']:.4g}; "
-                   f"persistence {naive['persistence']:.4g}, seasonal naive {naive['seasonal']:.4g})")
+                   f"base={best['base']}, level={str(best['level']).lower()} (validation RMSE {best['val_rmse']:.4g}; naive: "
+                   + ", ".join(f"{name} {value:.4g}" for name, value in naive.items()) + ")")
         print(f"chosen: {summary}", file=sys.stderr)
         choice = {**choice, "selection": {"candidates": scored, "naive_val_rmse": naive, "summary": summary}}
         return choice, (self.build({**config, **choice}) if ship_naive else models[winner])
@@ -267,7 +271,7 @@ class Forecaster(Recipe):
         level = config.get("level", False)
         level = False if level == "auto" else _boolean(level, "level")
         inputs = keras.Input((None, features), name="inputs")
-        naive = NaiveForecast(outputs_per_window, season, name="naive")(inputs)
+        naive = NaiveForecast(outputs_per_window, season, drift=base == "drift", name="naive")(inputs)
         x = WindowFeatures(data.get("mean", [0.0] * features), data.get("std", [1.0] * features),
                            scale=data.get("input_scale", 1.0), level=level, name="features")(inputs)
         x = LSTM(config["units"], cell=config["cell"], dropout=config["dropout"], name="lstm")(x)

@@ -45,7 +45,7 @@ def test_run_directory_holds_everything(trained_run):
     assert set(metrics["test"]) == {"rmse", "mae", "mase"}
     assert set(metrics["baselines"]["persistence"]) == {"rmse", "mae", "mase"}
     assert set(metrics["baselines"]["seasonal_naive"]) == {"rmse", "mae", "mase", "season"}
-    assert {"ets", "theta"} <= set(metrics["baselines"])
+    assert {"drift", "ets", "theta"} <= set(metrics["baselines"])
     assert metrics["baselines"]["seasonal_naive"]["season"] == 11  # the solar cycle
     config = json.loads((trained_run / "config.json").read_text())
     assert config["config"]["data"]["test_start"] == 247  # last 20% of 309 years

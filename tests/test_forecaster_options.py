@@ -26,7 +26,7 @@ def test_direct_horizon_with_covariates_and_calendar(capsys, tmp_path):
     assert inputs.shape[1:] == (24, 5)
     assert np.asarray(load_model(out)(inputs)).shape == (len(inputs), 3)
     assert len(metrics["test"]["rmse_by_step"]) == 3
-    assert set(metrics["baselines"]) == {"persistence", "seasonal_naive", "ets", "theta"}
+    assert set(metrics["baselines"]) == {"persistence", "seasonal_naive", "drift", "ets", "theta"}
 
 
 def test_recursive_horizon_feeds_forecasts_back(capsys, tmp_path):

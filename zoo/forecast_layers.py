@@ -54,22 +54,27 @@ class WindowFeatures(keras.layers.Layer):
 @keras.saving.register_keras_serializable(package="zoo")
 class NaiveForecast(keras.layers.Layer):
     """(B, T, F) raw window -> (B, horizon): the naive forecast of the next ``horizon`` values from
-    the target column: its last value (``season`` 1, persistence) or the same point of the last
-    full season (seasonal naive; the window must hold at least one season)."""
+    the target column: its last value (``season`` 1, persistence), the same point of the last
+    full season (seasonal naive; the window must hold at least one season), or with ``drift`` the
+    last value plus the window's average step per step ahead (the drift method)."""
 
-    def __init__(self, horizon=1, season=1, **kwargs):
+    def __init__(self, horizon=1, season=1, drift=False, **kwargs):
         super().__init__(**kwargs)
-        self.horizon, self.season = int(horizon), int(season)
+        self.horizon, self.season, self.drift = int(horizon), int(season), bool(drift)
 
     def call(self, inputs):
         target = inputs[..., 0]
+        if self.drift:
+            steps = ops.cast(ops.shape(target)[1] - 1, target.dtype)
+            slope = (target[:, -1] - target[:, 0]) / steps
+            return ops.stack([target[:, -1] + (step + 1) * slope for step in range(self.horizon)], axis=1)
         return ops.stack([target[:, step % self.season - self.season] for step in range(self.horizon)], axis=1)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.horizon)
 
     def get_config(self):
-        return {**super().get_config(), "horizon": self.horizon, "season": self.season}
+        return {**super().get_config(), "horizon": self.horizon, "season": self.season, "drift": self.drift}
 
 
 @keras.saving.register_keras_serializable(package="zoo")
