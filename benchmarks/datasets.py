@@ -9,6 +9,7 @@ run continues where it stopped; the tables are written from whatever is there.
     python benchmarks/datasets.py forecasting            # statsmodels + aeon series, then M1 yearly
     python benchmarks/datasets.py classification
     python benchmarks/datasets.py forecasting --only airline,lynx --quick    # seconds; tests
+    python benchmarks/datasets.py tables --merge other/datasets.json        # fold in a sharded run
 """
 
 import argparse
@@ -25,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 #: The forecasting series besides M1: statsmodels' and aeon's bundled sets.
 SERIES = ("sunspots", "nile", "co2", "elnino", "macrodata", "airline", "lynx", "shampoo", "uschange", "pbs")
-FORECAST_BASELINES = ("persistence", "seasonal_naive", "ets", "theta")
+FORECAST_BASELINES = ("persistence", "seasonal_naive", "drift", "ets", "theta")
 
 
 def forecast_one(name, quick=False, seed=0):
@@ -63,15 +64,24 @@ def geometric_mean(values):
 
 def forecasting_table(rows):
     """Per series RMSE and MASE, then the geometric means of the ratios to the model's RMSE."""
-    lines = ["| series | n | model RMSE | persistence | seasonal naive | ETS | Theta | model MASE | ETS MASE | chosen |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines = ["| series | n | model RMSE | persistence | seasonal naive | drift | ETS | Theta | model MASE | ETS MASE | chosen |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for row in rows:
         base = row["baselines"]
         cells = [_number(row["model"]["rmse"])] + [_number(base.get(b, {}).get("rmse")) for b in FORECAST_BASELINES]
         lines.append(f"| {row['data']} | {row['length']} | " + " | ".join(cells)
                      + f" | {_number(row['model'].get('mase'))} | {_number(base.get('ets', {}).get('mase'))} | "
-                     + ("network" if row["network"] else "naive (validation)") + " |")
+                     + _chosen(row) + " |")
     return "\n".join(lines)
+
+
+def _chosen(row):
+    """'network on drift, level' or 'drift (naive)': what validation chose."""
+    summary = row["chosen"]
+    if not row["network"]:
+        return summary.split(" forecast shipped")[0] + " shipped"
+    base, level = summary.split(",")[0].split("=")[1], summary.split(",")[1].split("=")[1].split(" ")[0]
+    return f"network on {base}" + (", level" if level == "true" else "")
 
 
 def forecasting_summary(rows):
@@ -156,12 +166,20 @@ def main(argv=None):
     parser.add_argument("--no-m1", action="store_true", help="Forecasting: skip the 181 M1 yearly series.")
     parser.add_argument("--quick", action="store_true", help="Tiny models, 2 epochs: checks the script, not the zoo.")
     parser.add_argument("--out", default="benchmarks/results")
+    parser.add_argument("--merge", help="Comma-separated datasets.json files of runs sharded with --only (each "
+                                        "data set is seeded on its own, so a shard gives the same rows) to fold in.")
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     path = out / "datasets.json"
     results = load_results(path)
     results["machine"] = f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores"
+    for other in (args.merge.split(",") if args.merge else ()):
+        for part, rows in load_results(Path(other)).items():
+            if isinstance(rows, dict):
+                results.setdefault(part, {}).update(rows)
+    if args.merge:
+        save_results(path, results)
     only = [n.strip() for n in args.only.split(",")] if args.only else None
     if args.part == "forecasting":
         from zoo.data.series import m1_yearly_names
