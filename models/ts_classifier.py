@@ -4,7 +4,8 @@ The default network is LSTM-FCN: a fully convolutional branch (three Conv1D-Batc
 global average pooling) beside an LSTM that reads the "dimension-shuffled" series (each channel
 as one step of all time points), concatenated before the softmax. The number of epochs is chosen
 by stratified cross-validation on the training set only, then the network trains on the whole
-training set for that many epochs; the archive's test split is read once, at the end.
+training set for that many epochs, keeping the epoch of lowest training loss (Karim et al. keep
+the same); the archive's test split is read once, at the end.
 ``architecture=lstm`` keeps the earlier plain LSTM over time (the first released checkpoint).
 
 Per-channel scaling is inside the network. Variable-length sets (JapaneseVowels) are padded with
@@ -86,7 +87,9 @@ class TimeSeriesClassifier(Recipe):
         stacked = np.concatenate(train)
         mean, std = stacked.mean(axis=0), stacked.std(axis=0)
         std[std == 0] = 1.0
-        length = max(lengths)
+        # LSTM-FCN's input length comes from the training series alone (longer test series are
+        # cut); the plain LSTM reads any length and keeps its first release's padding
+        length = max(len(s) for s in train) if config.get("architecture", "lstm") == "lstm_fcn" else max(lengths)
         index = {label: k for k, label in enumerate(classes)}
         y_train = np.array([index[v] for v in train_labels])
         y_test = np.array([index[v] for v in test_labels])
@@ -200,8 +203,10 @@ class TimeSeriesClassifier(Recipe):
             loss += np.asarray(history.history["val_loss"]) / len(folds)
             print(f"cross-validation fold {k + 1}/{len(folds)}: best accuracy "
                   f"{max(history.history['val_accuracy']):.3f}", file=sys.stderr)
-        # best mean accuracy; among equals the lowest mean loss (a smoothed curve: single epochs are noisy)
-        smoothed = np.convolve(accuracy, np.ones(5) / 5, mode="same") if len(accuracy) >= 5 else accuracy
+        # best mean accuracy; among equals the lowest mean loss (a smoothed curve: single epochs are
+        # noisy; each epoch averages the neighbours it has, so the first and last are not penalised)
+        kernel = np.ones(min(5, len(accuracy)))
+        smoothed = np.convolve(accuracy, kernel, mode="same") / np.convolve(np.ones_like(accuracy), kernel, mode="same")
         best = int(np.lexsort((loss, -smoothed))[0])
         summary = (f"{best + 1} epochs by {len(folds)}-fold cross-validation on the training set "
                    f"(mean fold accuracy {accuracy[best]:.3f})")
@@ -212,14 +217,23 @@ class TimeSeriesClassifier(Recipe):
 
     @staticmethod
     def _folds(labels, count, seed):
-        """Stratified folds; classes rarer than ``count`` spread over as many folds as they fill."""
+        """Stratified folds: each class dealt round the folds. A class with fewer members than
+        folds starts where the previous rare class stopped, so rare classes spread out."""
         rng = np.random.default_rng(seed)
         folds = [[] for _ in range(count)]
+        start = 0
         for label in np.unique(labels):
             members = rng.permutation(np.flatnonzero(labels == label))
+            offset = 0 if len(members) >= count else start
             for position, member in enumerate(members):
-                folds[position % count].append(member)
-        return [np.sort(np.array(fold, dtype=int)) for fold in folds if fold]
+                folds[(position + offset) % count].append(member)
+            if len(members) < count:
+                start = (start + len(members)) % count
+        folds = [np.sort(np.array(fold, dtype=int)) for fold in folds if fold]
+        if len(folds) < 2:
+            raise UserError(f"{len(labels)} training series are too few for {count}-fold cross-validation; "
+                            "pass --set cv_folds=0 to hold out a validation part instead")
+        return folds
 
     def _build_lstm(self, config):
         import keras

@@ -131,3 +131,39 @@ def test_stratified_folds_cover_every_series_once():
     folds = TimeSeriesClassifier._folds(labels, 3, seed=0)
     assert sorted(np.concatenate(folds).tolist()) == list(range(len(labels)))
     assert all(len(set(labels[fold])) >= 2 for fold in folds)
+
+
+def write_ucr_csv(path, rng, count):
+    """Two classes of 30-step series: a bump early or late, with noise."""
+    rows = []
+    for k in range(count):
+        label = k % 2
+        series = rng.normal(0, 0.3, 30)
+        series[5 + 15 * label: 10 + 15 * label] += 2.0
+        rows.append([f"class{label}", *series.round(4)])
+    pd.DataFrame(rows, columns=["label", *(f"t{k}" for k in range(30))]).to_csv(path, index=False)
+    return path
+
+
+def test_ts_classifier_trains_on_a_users_csv_pair(capsys, tmp_path):
+    rng = np.random.default_rng(0)
+    train = write_ucr_csv(tmp_path / "bumps_TRAIN.csv", rng, 24)
+    write_ucr_csv(tmp_path / "bumps_TEST.csv", rng, 12)
+    out = tmp_path / "run"
+    code, _, err = run_cli(capsys, "train", "ts-classifier", "--data", train, "--quick", "--out", out)
+    assert code == 0, err
+    config, metrics = read_run(out)
+    assert config["config"]["data"]["classes"] == ["class0", "class1"] and metrics["baselines"]["1nn_dtw"]["accuracy"]
+
+
+@pytest.mark.parametrize("model, name, content, words", [
+    ("forecaster", "bytes.csv", b"value\n1\n2\n\xff3\n", "bytes.csv:4: byte 0xff is not UTF-8"),
+    ("ts-classifier", "bytes_TRAIN.csv", b"label,a,b\nx,1,2\n\xe9,2,3\n", "bytes_TRAIN.csv:3: byte 0xe9 is not UTF-8"),
+    ("ts-classifier", "one_TRAIN.csv", b"label,a,b\nx,1,2\nx,2,3\n", "needs at least two classes"),
+])
+def test_bad_series_files_name_the_file_and_line(capsys, tmp_path, model, name, content, words):
+    (tmp_path / name).write_bytes(content)
+    (tmp_path / name.replace("TRAIN", "TEST")).write_bytes(content)
+    code, _, err = run_cli(capsys, "train", model, "--data", tmp_path / name, "--quick", "--out", tmp_path / "r")
+    assert code == 2 and words in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "r" / "metrics.json").exists()

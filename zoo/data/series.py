@@ -169,7 +169,12 @@ def read_csv_frame(path):
         frame = pd.read_csv(path, skip_blank_lines=False)
     except pd.errors.EmptyDataError:
         raise UserError(f"{path} is empty") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as error:
+    except UnicodeDecodeError:
+        from zoo.data.text_files import read_utf8
+
+        read_utf8(path)  # raises the one-line error that names the line of the first bad byte
+        raise
+    except pd.errors.ParserError as error:
         raise UserError(f"{path} is not a readable CSV file: {str(error).splitlines()[0]}") from None
     last_row = frame.notna().any(axis=1).to_numpy().nonzero()[0]
     frame = frame.iloc[: last_row[-1] + 1] if len(last_row) else frame.iloc[:0]

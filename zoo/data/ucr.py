@@ -54,7 +54,12 @@ def read_file(path):
     if path.suffix == ".csv":
         try:
             frame = pd.read_csv(path)
-        except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError):
+        except UnicodeDecodeError:
+            from zoo.data.text_files import read_utf8
+
+            read_utf8(path)  # raises the one-line error that names the line of the first bad byte
+            raise
+        except (pd.errors.EmptyDataError, pd.errors.ParserError):
             raise UserError(f"{path} is not a readable CSV file") from None
         if "label" not in frame.columns:
             raise UserError(f"{path} needs a 'label' column; the other columns are the time steps")
