@@ -97,9 +97,13 @@ class Forecaster(Recipe):
             if season < 1 or season >= test_start:
                 raise UserError(f"--season must be between 1 and {test_start - 1}, got {season}")
             season_source = "option"
+        if config.get("base", "auto") not in ("auto", *BASES):
+            raise UserError(f"base is one of {', '.join(BASES)} or auto, got {config['base']!r}")
+        steps = 1 if multi_step == "recursive" else horizon  # what the network is trained to output
         window = self._window(config["window"], season, val_start - horizon - MIN_TRAIN_WINDOWS)
         # Each split needs a few windows to mean anything.
-        if val_start - window - horizon < MIN_TRAIN_WINDOWS - 1 or test_start - val_start < 2 or n - test_start < horizon + 1:
+        if val_start - window - horizon < MIN_TRAIN_WINDOWS - 1 or test_start - val_start < steps + 1 \
+                or n - test_start < horizon + 1:
             need = int(np.ceil((window + horizon + MIN_TRAIN_WINDOWS) /
                                ((1 - config["test_fraction"]) * (1 - config["val_fraction"]))))
             raise UserError(
@@ -111,7 +115,6 @@ class Forecaster(Recipe):
         if std[0] == 0.0:
             raise UserError(f"{series.source}: the training part of {series.name!r} is constant")
         std[std == 0.0] = 1.0
-        steps = 1 if multi_step == "recursive" else horizon  # what the network is trained to output
 
         def windows(first, last, ahead):
             """Windows ending before t, for every t in [first, last) with ``ahead`` values after."""
@@ -186,8 +189,9 @@ class Forecaster(Recipe):
 
         data = config["data"]
         candidates = self.candidates(config, data)
-        if config.get("base", "auto") not in ("auto", *BASES):
-            raise UserError(f"base is one of {', '.join(BASES)} or auto, got {config['base']!r}")
+        if not candidates:
+            raise UserError(f"base=seasonal needs a season above 1 and a window of at least one season "
+                            f"(season {data['season']}, window {data['window']})")
         values, horizon = split.extra["values"], split.y_val.shape[1]
         origins = split.extra["val_targets"]
         naive = {"persistence": rmse(split.y_val, persistence(values, origins, horizon)),

@@ -78,7 +78,8 @@ class G2P(Recipe):
             letters = TokenVocabulary(parent["letters"])
         else:
             letters = TokenVocabulary.fit([words[k][0] for k in train])
-        every_phoneme = {p for _, pronunciations in words for phonemes in pronunciations for p in phonemes}
+        # decided on the training words alone; a test phoneme the vocabulary lacks counts as an error
+        every_phoneme = {p for k in train for phonemes in words[k][1] for p in phonemes}
         if parent and every_phoneme <= set(parent["phonemes"]):
             phonemes = TokenVocabulary(parent["phonemes"])
         else:

@@ -79,7 +79,7 @@ class Tagger(Recipe):
             words = TokenVocabulary(parent["vocabulary"])
         else:
             words = TokenVocabulary.fit([[w for w, _ in s] for s in train], config["max_tokens"])
-        tags = ranked_tags(train, val + test)
+        tags = ranked_tags(train, val)
         info = {
             "source": "peoples-daily-1998-01" if data is None else str(data),
             "vocabulary": words.tokens,
@@ -110,7 +110,8 @@ class Tagger(Recipe):
             x = encoder.encode([[w for w, _ in s] for s in part], length)
             y = np.zeros((len(part), length), dtype=x.dtype)
             for row, sentence in enumerate(part):
-                y[row, : len(sentence)] = [tag_index[t] for _, t in sentence]
+                # a tag seen only in the test part has no output: it counts as wrong
+                y[row, : len(sentence)] = [tag_index.get(t, len(tags)) for _, t in sentence]
             return x, y
 
         (x_train, y_train), (x_val, y_val), (x_test, y_test) = arrays(train), arrays(val), arrays(test)
@@ -222,7 +223,8 @@ def clip_word(word, limit):
 
 
 def ranked_tags(train, others):
-    """Tags by falling frequency in training, then any seen only in validation or test."""
+    """Tags by falling frequency in training, then any seen only in validation (never the test
+    part: the output layer must not depend on it)."""
     counts = Counter(t for s in train for _, t in s)
     ranked = sorted(counts, key=lambda t: (-counts[t], t))
     return ranked + sorted({t for s in others for _, t in s} - set(counts))

@@ -81,6 +81,8 @@ def test_bundled_aeon_and_m1_series_load_offline():
     (["--set", "base=sideways"], "base is one of"),
     (["--set", "level=maybe"], "level is true, false or auto"),
     (["--set", "window=abc"], "window is a whole number"),
+    (["--set", "base=seasonal", "--season", "1"], "base=seasonal needs a season above 1"),
+    (["--data", "nile", "--horizon", "12", "--window", "2"], "too short"),
 ])
 def test_bad_forecaster_settings_are_one_line_errors(capsys, tmp_path, args, words):
     args = [a.replace("{d}", str(tmp_path)) for a in args]
@@ -102,7 +104,12 @@ def test_fine_tuning_copies_the_parent_and_says_so(capsys, tmp_path):
     assert config["config"]["init"]["parent"] == str(parent)
     assert config["config"]["init"]["parent_data_source"] == "sunspots"
     assert {"lstm", "head"} <= set(config["init_transfer"]["copied"])
+    assert "features" not in config["init_transfer"]["copied"]  # the scaler keeps the child's statistics
+    features = load_model(child).get_layer("features")
+    assert features.mean == pytest.approx(config["config"]["data"]["mean"])
     assert "Fine-tuned from" in (child / "card.md").read_text()
+    code, _, err = run_cli(capsys, "train", "forecaster", "--quick", "--out", tmp_path, "--init", parent, "--force")
+    assert code == 2 and "inside the run directory" in err and parent.exists()
 
 
 def test_init_from_another_model_is_refused(capsys, tmp_path):

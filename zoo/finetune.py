@@ -1,7 +1,8 @@
 """Start a training from a parent checkpoint: ``zoo train NAME --init NAME|RUN|FILE.keras``.
 
 Weights are copied layer by layer where the layer's name and every weight's shape fit; the rest
-(a head for other classes, an embedding for another vocabulary) starts fresh. Text recipes keep
+(a head for other classes, an embedding for another vocabulary) starts fresh. Layers with no
+trainable weights (the scalers) keep the child's own data statistics. Text recipes keep
 the parent's vocabulary (they read ``config["parent_data"]``), so their embeddings fit too.
 """
 
@@ -46,7 +47,7 @@ class Parent:
         transfer = Transfer()
         for layer in model.layers:
             weights = layer.get_weights()
-            if not weights:
+            if not layer.trainable_weights:  # scalers hold the child's own data statistics
                 continue
             source = parent.get(layer.name)
             if source is None:
@@ -64,11 +65,14 @@ class Parent:
         return transfer
 
 
-def load_parent(init, model_name):
-    """Resolve ``--init`` (a model name means its released checkpoint) -> ``Parent``."""
+def load_parent(init, model_name, out_dir=None):
+    """Resolve ``--init`` (a model name means its released checkpoint) -> ``Parent``. A parent
+    inside the run directory is refused: ``--force`` would delete it before it is read."""
     from zoo.checkpoints import load_run_config, resolve
 
     keras_path, run_dir = resolve(init)
+    if out_dir is not None and Path(out_dir).resolve() in (Path(keras_path).resolve(), *Path(keras_path).resolve().parents):
+        raise UserError(f"--init {init} lies inside the run directory {out_dir}; train into another --out")
     config = load_run_config(run_dir) if run_dir else None
     parent_model = config.get("model") if config else None
     if parent_model is not None and parent_model != model_name:

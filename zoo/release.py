@@ -61,7 +61,7 @@ def model_card(run_dir):
         f"- **Cell:** `{hyper.get('cell')}`; parameters: {training.get('parameters', '?')}",
         f"- **Training:** {training.get('epochs_run', '?')} epochs, {training.get('seconds', '?')} s on "
         f"{config['environment'].get('cpus')} CPU cores (TF {config['environment'].get('tensorflow')}), seed {config['seed']}",
-        f"- **Recipe:** `zoo train {recipe.name} " + " ".join(f"--set {k}={v}" for k, v in hyper.items()) + "`",
+        f"- **Recipe:** `zoo train {recipe.name} " + " ".join(f"--set {k}={_shell_value(v)}" for k, v in hyper.items()) + "`",
         "- **Exports:** `zoo export " + recipe.name + "` writes SavedModel, TFLite and ONNX, each checked against Keras",
         *_lineage(config),
         "",
@@ -88,7 +88,16 @@ def model_card(run_dir):
 
 
 #: Config entries that are not options a user sets (data, provenance, the validation choice).
-_NOT_HYPERPARAMETERS = ("data", "parent_data", "init", "selection")
+_NOT_HYPERPARAMETERS = ("data", "parent_data", "init", "selection", "network")
+
+
+def _shell_value(value):
+    """A --set value as a shell would pass it back: lists as quoted JSON, booleans in lower case."""
+    import json
+
+    if isinstance(value, (list, dict)):
+        return "'" + json.dumps(value) + "'"
+    return json.dumps(value) if isinstance(value, bool) else value
 
 
 def _lineage(config):

@@ -86,14 +86,13 @@ def train(name, out_dir, *, seed=0, force=False, verbose=None, data_options=None
     if init is not None:
         from zoo.finetune import load_parent
 
-        parent = load_parent(init, name)
+        parent = load_parent(init, name, out_dir)
         config = {**config, "init": parent.describe(), "parent_data": parent.data}
     keras.utils.set_random_seed(seed)
     split = recipe.load_data(config, **data_options)
     config = {**config, "data": split.info}
     resuming = prepare_run_dir(out_dir, force=force) if placement.is_chief else False
-    if init is None:
-        config, split = _select(recipe, config, split, data_options, out_dir if placement.is_chief else None, seed)
+    config, split = _select(recipe, config, split, data_options, seed, out_dir if placement.is_chief else None)
     if not placement.is_chief:
         return _train_worker(recipe, config, split, out_dir, placement, verbose)
     run_config = {
@@ -139,7 +138,7 @@ def train(name, out_dir, *, seed=0, force=False, verbose=None, data_options=None
     if recipe.trains(config):
         _fit(model, split, config, callbacks, verbose, distributed=placement.strategy is not None)
     else:  # e.g. a naive forecast won on validation: the built model is final as it is
-        BestCheckpoint(out_dir / CHECKPOINT_NAME).save(model, math.nan)
+        BestCheckpoint(out_dir / CHECKPOINT_NAME).save(model, math.inf)
         print(f"not training: {recipe.why_not_trained(config)}", file=sys.stderr)
     seconds = time.perf_counter() - started
     if not (out_dir / CHECKPOINT_NAME).exists():
@@ -158,7 +157,7 @@ def train(name, out_dir, *, seed=0, force=False, verbose=None, data_options=None
     run_config["training"] = {
         "seconds": round(seconds, 2),
         "epochs_run": _count_epochs(out_dir / HISTORY_NAME),
-        "best_val_loss": BestCheckpoint.read_best(out_dir / CHECKPOINT_NAME),
+        "best_val_loss" if len(split.x_val) else "best_loss": _finite_or_none(BestCheckpoint.read_best(out_dir / CHECKPOINT_NAME)),
         "parameters": int(best.count_params()),
         "stopped_by": guard.message or "early stopping or epoch limit",
     }
@@ -172,12 +171,12 @@ def train(name, out_dir, *, seed=0, force=False, verbose=None, data_options=None
     return metrics
 
 
-def _select(recipe, config, split, data_options, out_dir, seed):
+def _select(recipe, config, split, data_options, seed, out_dir):
     """Let the recipe choose its settings on validation data (``Recipe.select``) -> (config,
     split). The choice is kept in ``selection.json`` so that a resumed run does not choose again;
     a choice that changes the data (a window length) reloads it."""
     cache = Path(out_dir) / "selection.json" if out_dir is not None else None
-    key = _plain({k: v for k, v in config.items() if k != "data"})
+    key = _plain({"config": config, "data_options": data_options, "seed": seed})
     choice = None
     if cache is not None and cache.exists():
         try:
@@ -239,7 +238,8 @@ def _train_worker(recipe, config, split, out_dir, placement, verbose):
         StopOnNonFinite(),
         keras.callbacks.EarlyStopping(monitor="val_loss" if len(split.x_val) else "loss", patience=config["patience"]),
     ]
-    _fit(model, split, config, callbacks, verbose if verbose is not None else 0, distributed=True)
+    if recipe.trains(config):  # else the chief trains nothing either: no collectives to join
+        _fit(model, split, config, callbacks, verbose if verbose is not None else 0, distributed=True)
     return None
 
 
@@ -248,6 +248,10 @@ def _check_cell(cell):
 
     if cell is not None and cell not in CELLS:
         raise UserError(f"unknown cell {cell!r}; choose one of: {', '.join(CELLS)}")
+
+
+def _finite_or_none(value):
+    return value if math.isfinite(value) else None  # JSON has no NaN or infinity
 
 
 def _plain(value):
