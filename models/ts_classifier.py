@@ -54,14 +54,15 @@ class TimeSeriesClassifier(Recipe):
         "bn_momentum": 0.9,
         "pool": "auto",  # average-pool long series to at most max_steps steps
         "max_steps": 256,
-        "epochs": 150,  # the most; cross-validation chooses how many (cv_folds 0: hold-out + early stopping)
+        "epochs": 150,  # cross-validation chooses how many (cv_folds 0: hold-out + early stopping) ...
+        "max_epochs": 600,  # ... training the folds on, doubling, while the best epoch is in the last 10%
         "cv_folds": 3,
         "batch_size": 16,
         "learning_rate": 1e-3,
         "patience": 60,
         "val_fraction": 0.2,
     }
-    quick = {"epochs": 2, "units": 8, "filters": [8, 16, 8], "cv_folds": 2}
+    quick = {"epochs": 2, "max_epochs": 2, "units": 8, "filters": [8, 16, 8], "cv_folds": 2}
     presets = {}
     data_options = ("data",)
     released = Path(__file__).parent / "released" / "ts-classifier"
@@ -181,7 +182,8 @@ class TimeSeriesClassifier(Recipe):
     def select(self, config, split, data_options, seed=0):
         """The number of epochs, by stratified k-fold cross-validation on the training set: each
         fold trains for ``epochs``, and the epoch with the best mean validation accuracy (then loss)
-        across folds is kept. Never sees the test split."""
+        across folds is kept; while that epoch lies in the last 10% of the curve, the folds train on
+        (doubling, up to ``max_epochs``). Never sees the test split."""
         if not self._cross_validates(config):
             return {}
         import sys
@@ -189,31 +191,44 @@ class TimeSeriesClassifier(Recipe):
         import keras
 
         folds = self._folds(split.y_train, int(config["cv_folds"]), seed)
-        accuracy = np.zeros(config["epochs"])
-        loss = np.zeros(config["epochs"])
-        for k, held in enumerate(folds):
-            rest = np.setdiff1d(np.arange(len(split.y_train)), held)
-            keras.utils.set_random_seed(seed + k)
-            model = self.build(config)
-            self.compile(model, config)
-            history = model.fit(split.x_train[rest], split.y_train[rest],
-                                validation_data=(split.x_train[held], split.y_train[held]),
-                                epochs=config["epochs"], batch_size=config["batch_size"], shuffle=True, verbose=0)
-            accuracy += np.asarray(history.history["val_accuracy"]) / len(folds)
-            loss += np.asarray(history.history["val_loss"]) / len(folds)
-            print(f"cross-validation fold {k + 1}/{len(folds)}: best accuracy "
-                  f"{max(history.history['val_accuracy']):.3f}", file=sys.stderr)
-        # best mean accuracy; among equals the lowest mean loss (a smoothed curve: single epochs are
-        # noisy; each epoch averages the neighbours it has, so the first and last are not penalised)
-        kernel = np.ones(min(5, len(accuracy)))
-        smoothed = np.convolve(accuracy, kernel, mode="same") / np.convolve(np.ones_like(accuracy), kernel, mode="same")
-        best = int(np.lexsort((loss, -smoothed))[0])
+        models, accuracy, loss = [], [np.zeros(0)] * len(folds), [np.zeros(0)] * len(folds)
+        done, ceiling = 0, int(config["epochs"])
+        while True:
+            for k, held in enumerate(folds):
+                rest = np.setdiff1d(np.arange(len(split.y_train)), held)
+                if k == len(models):
+                    keras.utils.set_random_seed(seed + k)
+                    models.append(self.build(config))
+                    self.compile(models[k], config)
+                history = models[k].fit(split.x_train[rest], split.y_train[rest],
+                                        validation_data=(split.x_train[held], split.y_train[held]),
+                                        initial_epoch=done, epochs=ceiling, batch_size=config["batch_size"],
+                                        shuffle=True, verbose=0)
+                accuracy[k] = np.concatenate([accuracy[k], history.history["val_accuracy"]])
+                loss[k] = np.concatenate([loss[k], history.history["val_loss"]])
+                print(f"cross-validation fold {k + 1}/{len(folds)}, epochs {done + 1}-{ceiling}: best accuracy "
+                      f"{max(history.history['val_accuracy']):.3f}", file=sys.stderr)
+            best = self._best_epoch(np.mean(accuracy, axis=0), np.mean(loss, axis=0))
+            # the curve still rising at the end: train the folds on, up to max_epochs
+            if best + 1 <= 0.9 * ceiling or ceiling >= int(config.get("max_epochs", ceiling)):
+                break
+            done, ceiling = ceiling, min(2 * ceiling, int(config["max_epochs"]))
+        accuracy, loss = np.mean(accuracy, axis=0), np.mean(loss, axis=0)
         summary = (f"{best + 1} epochs by {len(folds)}-fold cross-validation on the training set "
                    f"(mean fold accuracy {accuracy[best]:.3f})")
         print(f"chosen: {summary}", file=sys.stderr)
         return {"epochs": best + 1, "patience": best + 1,
                 "selection": {"summary": summary, "cv_accuracy": [round(float(a), 4) for a in accuracy],
                               "cv_loss": [round(float(v), 4) for v in loss]}}
+
+    @staticmethod
+    def _best_epoch(accuracy, loss):
+        """Best mean accuracy; among equals the lowest mean loss. The accuracy curve is smoothed:
+        single epochs are noisy; each epoch averages the neighbours it has, so the first and last
+        are not penalised."""
+        kernel = np.ones(min(5, len(accuracy)))
+        smoothed = np.convolve(accuracy, kernel, mode="same") / np.convolve(np.ones_like(accuracy), kernel, mode="same")
+        return int(np.lexsort((loss, -smoothed))[0])
 
     @staticmethod
     def _folds(labels, count, seed):
