@@ -55,7 +55,7 @@ class TimeSeriesClassifier(Recipe):
         "pool": "auto",  # average-pool long series to at most max_steps steps
         "max_steps": 256,
         "epochs": 150,  # cross-validation chooses how many (cv_folds 0: hold-out + early stopping) ...
-        "max_epochs": 600,  # ... training the folds on, doubling, while the best epoch is in the last 10%
+        "max_epochs": 600,  # ... training the folds on, doubling, while accuracy peaks in the last 10%
         "cv_folds": 3,
         "batch_size": 16,
         "learning_rate": 1e-3,
@@ -182,8 +182,8 @@ class TimeSeriesClassifier(Recipe):
     def select(self, config, split, data_options, seed=0):
         """The number of epochs, by stratified k-fold cross-validation on the training set: each
         fold trains for ``epochs``, and the epoch with the best mean validation accuracy (then loss)
-        across folds is kept; while that epoch lies in the last 10% of the curve, the folds train on
-        (doubling, up to ``max_epochs``). Never sees the test split."""
+        across folds is kept; while the accuracy's first peak lies in the last 10% of the curve, the
+        folds train on (doubling, up to ``max_epochs``). Never sees the test split."""
         if not self._cross_validates(config):
             return {}
         import sys
@@ -209,8 +209,10 @@ class TimeSeriesClassifier(Recipe):
                 print(f"cross-validation fold {k + 1}/{len(folds)}, epochs {done + 1}-{ceiling}: best accuracy "
                       f"{max(history.history['val_accuracy']):.3f}", file=sys.stderr)
             best = self._best_epoch(np.mean(accuracy, axis=0), np.mean(loss, axis=0))
-            # the curve still rising at the end: train the folds on, up to max_epochs
-            if best + 1 <= 0.9 * ceiling or ceiling >= int(config.get("max_epochs", ceiling)):
+            # accuracy still rising at the end (its first peak in the last 10%): train the folds on
+            smoothed = self._smoothed(np.mean(accuracy, axis=0))
+            peak = int(np.argmax(smoothed))
+            if peak + 1 <= 0.9 * ceiling or ceiling >= int(config.get("max_epochs", ceiling)):
                 break
             done, ceiling = ceiling, min(2 * ceiling, int(config["max_epochs"]))
         accuracy, loss = np.mean(accuracy, axis=0), np.mean(loss, axis=0)
@@ -226,9 +228,12 @@ class TimeSeriesClassifier(Recipe):
         """Best mean accuracy; among equals the lowest mean loss. The accuracy curve is smoothed:
         single epochs are noisy; each epoch averages the neighbours it has, so the first and last
         are not penalised."""
+        return int(np.lexsort((loss, -TimeSeriesClassifier._smoothed(accuracy)))[0])
+
+    @staticmethod
+    def _smoothed(accuracy):
         kernel = np.ones(min(5, len(accuracy)))
-        smoothed = np.convolve(accuracy, kernel, mode="same") / np.convolve(np.ones_like(accuracy), kernel, mode="same")
-        return int(np.lexsort((loss, -smoothed))[0])
+        return np.convolve(accuracy, kernel, mode="same") / np.convolve(np.ones_like(accuracy), kernel, mode="same")
 
     @staticmethod
     def _folds(labels, count, seed):
