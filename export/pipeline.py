@@ -93,6 +93,8 @@ def export_checkpoint(checkpoint, out_dir, formats, force=False, opset=onnx_form
     with atomic_directory(out_dir, force=force) as staging:  # checks --force before the work
         keras_runner = KerasRunner(checkpoint)
         model = keras_runner.model
+        if streaming:
+            _check_streamable(model)
         config = load_run_config(run_dir) or {}
         inputs, source = sample_inputs(model, run_dir)
         expected = keras_runner(inputs)
@@ -126,6 +128,17 @@ def export_checkpoint(checkpoint, out_dir, formats, force=False, opset=onnx_form
             not streaming or report["streaming"]["ok"])
         write_json(staging / "report.json", report)
     return report
+
+
+def _check_streamable(model):
+    """--streaming on a model that must see whole windows is a user error, said before any export."""
+    from export.streaming import plan
+
+    try:
+        plan(model)
+    except ValueError as error:
+        raise UserError(f"--streaming: {model.name} cannot run one step at a time ({error}); "
+                        "export it without --streaming") from None
 
 
 def _export_streaming(model, staging, formats, inputs, opset):

@@ -85,7 +85,10 @@ def test_kernel_matches_keras_loop_in_values_and_gradients(monkeypatch, layout, 
     for a, b in zip(fused_out, loop_out):
         np.testing.assert_allclose(a, b, atol=2e-6)
     for a, b in zip(fused_grads, loop_grads):
-        np.testing.assert_allclose(a, b, rtol=1e-4, atol=2e-5)  # float32 sums in another order
+        # float32 sums in another order: gradients summed over 96 steps and rows reach |4|, where
+        # 2e-5 is 5 float32 ulps; one element of the masked, backwards layer-norm case measured
+        # 3.5e-5 on this machine (at eb898df too), so the bound is 5e-5
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=5e-5)
 
 
 def test_training_with_the_kernel_gives_the_weights_keras_loop_gives(monkeypatch):

@@ -69,9 +69,17 @@ def test_stacked_layers_carry_their_own_states(tmp_path):
 
 
 def test_forecaster_streams(tmp_path):
-    model = zoo.create_model("forecaster", units=8)
+    model = zoo.create_model("forecaster", units=8, base="global")  # the design of one global scale
     _, report = assert_streams(model, tmp_path, sequences(1, steps=12) * 3.0)
     assert max(report[fmt]["max_abs_diff"] for fmt in FORMATS) < 1e-4
+
+
+def test_a_forecaster_relative_to_its_window_is_not_streamable():
+    """Its inputs are distances from the window's last value: every new step changes them all."""
+    from export.streaming import plan
+
+    with pytest.raises(ValueError, match="not streamable"):
+        plan(zoo.create_model("forecaster", units=8))
 
 
 def test_char_lm_gives_the_next_token_distribution_per_step(tmp_path):
@@ -170,13 +178,24 @@ def test_generate_is_the_same_text_in_every_runtime(tmp_path, capsys):
 def test_export_streaming_writes_and_checks_step_artifacts(tmp_path, capsys):
     from conftest import run_cli
 
-    code, out, err = run_cli(capsys, "export", "forecaster", "--streaming", "--out", tmp_path / "e")
+    run = tmp_path / "run"
+    code, _, err = run_cli(capsys, "train", "forecaster", "--quick", "--set", "base=global", "--out", run)
+    assert code == 0, err
+    code, out, err = run_cli(capsys, "export", run, "--streaming", "--out", tmp_path / "e")
     assert code == 0, err
     report = json.loads((tmp_path / "e" / "report.json").read_text())
     assert report["streaming"]["ok"]
     for fmt, name in (("savedmodel", "saved_model_step"), ("tflite", "model.step.tflite"), ("onnx", "model.step.onnx")):
         assert report["streaming"][fmt]["path"] == name and (tmp_path / "e" / name).exists()
     assert "streaming (step by step" in out
+
+
+def test_streaming_a_window_model_is_one_line_before_any_export(tmp_path, capsys):
+    from conftest import run_cli
+
+    code, _, err = run_cli(capsys, "export", "forecaster", "--streaming", "--out", tmp_path / "e")
+    assert code == 2 and "cannot run one step at a time" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "e").exists()
 
 
 def test_generate_needs_a_character_model(capsys):
