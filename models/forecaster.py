@@ -186,8 +186,6 @@ class Forecaster(Recipe):
 
         import keras
 
-        from zoo.training import default_jit_compile
-
         data = config["data"]
         candidates = self.candidates(config, data)
         if not candidates:
@@ -205,8 +203,7 @@ class Forecaster(Recipe):
             trial = {**config, "base": base, "level": level}
             keras.utils.set_random_seed(seed)
             model = self.build(trial)
-            model.compile(optimizer=keras.optimizers.Adam(config["learning_rate"]), loss=self.loss,
-                          jit_compile=default_jit_compile(model))
+            self.compile(model, config)  # the same optimizer, loss and XLA choice as the final training
             stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=config["patience"],
                                                  restore_best_weights=True)
             history = model.fit(split.x_train, split.y_train, validation_data=(split.x_val, split.y_val),
