@@ -16,7 +16,7 @@ def classify_one(name, quick=False, seed=0):
     import json
     import tempfile
 
-    from models.ts_classifier import PUBLISHED_ERROR
+    from zoo.models.ts_classifier import PUBLISHED_ERROR
     from zoo.training import train
 
     with tempfile.TemporaryDirectory() as scratch:

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from export.formats import FORMATS
-from export.pipeline import export_checkpoint, metric_judge
-from export.runtime import RUNNERS, KerasRunner, OnnxRunner, TFLiteRunner, first_line
-from export.timing import timings
+from zoo.export.formats import FORMATS
+from zoo.export.pipeline import export_checkpoint, metric_judge
+from zoo.export.runtime import RUNNERS, KerasRunner, OnnxRunner, TFLiteRunner, first_line
+from zoo.export.timing import timings
 from zoo.checkpoints import load_run_config, resolve
 from zoo.files import write_json
 
@@ -101,8 +101,8 @@ def _anchors(model, name, inputs, one, batch, judge, repeats):
 
 
 def _census(fmt, path):
-    from export import onnx as onnx_format
-    from export import tflite
+    from zoo.export import onnx as onnx_format
+    from zoo.export import tflite
 
     return onnx_format.op_census(path) if fmt == "onnx" else tflite.op_census(path)
 
@@ -112,7 +112,7 @@ def _hand_built_lstm(model, path):
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
-    from export.onnx_lstm import plan_layers
+    from zoo.export.onnx_lstm import plan_layers
 
     plans, _ = plan_layers(model)
     if len(plans) != 1 or not _reads_input_per_step(model, plans[0][0]):

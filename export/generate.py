@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from export.streaming import INPUT, OUT_SUFFIX, OUTPUT, StepRunner, step_model, write_streaming
+from zoo.export.streaming import INPUT, OUT_SUFFIX, OUTPUT, StepRunner, step_model, write_streaming
 from zoo.checkpoints import load_model, load_run_config, resolve
 from zoo.errors import UserError
 

@@ -12,9 +12,9 @@ back in as initializers here, so the model has exactly one input.
 import json
 from pathlib import Path
 
-from export.onnx_fold import fold_affines
-from export.onnx_lstm import native_lstm_placeholders, placeholder_handler, splice
-from export.signature import input_spec, serving_function
+from zoo.export.onnx_fold import fold_affines
+from zoo.export.onnx_lstm import native_lstm_placeholders, placeholder_handler, splice
+from zoo.export.signature import input_spec, serving_function
 
 #: tf2onnx 1.17 accepts opsets up to 18; ONNX Runtime runs all of them.
 DEFAULT_OPSET = 18

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
-from export import onnx as onnx_format
-from export import savedmodel, tflite
-from export.formats import QUANTIZED_RTOL, check_quantize, quantized_filename
-from export.providers import provider_report
-from export.runtime import RUNNERS, KerasRunner, artifact_size, first_line
-from export.timing import latency_ms
-from export.verify import compare
+from zoo.export import onnx as onnx_format
+from zoo.export import savedmodel, tflite
+from zoo.export.formats import QUANTIZED_RTOL, check_quantize, quantized_filename
+from zoo.export.providers import provider_report
+from zoo.export.runtime import RUNNERS, KerasRunner, artifact_size, first_line
+from zoo.export.timing import latency_ms
+from zoo.export.verify import compare
 from zoo.checkpoints import CALIBRATION_INPUTS_NAME, TEST_INPUTS_NAME, load_run_config, resolve
 from zoo.errors import UserError
 from zoo.files import atomic_directory, write_json
@@ -132,7 +132,7 @@ def export_checkpoint(checkpoint, out_dir, formats, force=False, opset=onnx_form
 
 def _check_streamable(model):
     """--streaming on a model that must see whole windows is a user error, said before any export."""
-    from export.streaming import plan
+    from zoo.export.streaming import plan
 
     try:
         plan(model)
@@ -143,7 +143,7 @@ def _check_streamable(model):
 
 def _export_streaming(model, staging, formats, inputs, opset):
     """Single-step artifacts, (x_t, states...) -> (y_t, states...), checked over every prefix."""
-    from export.streaming import verify_streaming, write_streaming
+    from zoo.export.streaming import verify_streaming, write_streaming
 
     try:
         written = write_streaming(model, staging, [f.name for f in formats], opset=opset)

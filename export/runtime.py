@@ -37,7 +37,7 @@ class KerasRunner(Runner):
     def __init__(self, path):
         import tensorflow as tf
 
-        from export.signature import input_spec
+        from zoo.export.signature import input_spec
         from zoo.checkpoints import load_model
 
         super().__init__(path)
@@ -66,7 +66,7 @@ class SavedModelRunner(Runner):
     def __init__(self, path):
         import tensorflow as tf
 
-        from export.savedmodel import SIGNATURE
+        from zoo.export.savedmodel import SIGNATURE
 
         super().__init__(path)
         try:

@@ -4,7 +4,7 @@ Loads without this package or the model's Python classes: TF Serving, ``tf.saved
 and the input to the TFLite converter.
 """
 
-from export.signature import input_spec, serving_function
+from zoo.export.signature import input_spec, serving_function
 
 SIGNATURE = "serve"
 

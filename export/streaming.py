@@ -38,8 +38,8 @@ from pathlib import Path
 
 import numpy as np
 
-from export.runtime import artifact_size
-from export.verify import compare
+from zoo.export.runtime import artifact_size
+from zoo.export.verify import compare
 
 FORMATS = ("savedmodel", "tflite", "onnx")
 FILENAMES = {"savedmodel": "saved_model_step", "tflite": "model.step.tflite", "onnx": "model.step.onnx"}
@@ -406,7 +406,7 @@ def _write_onnx(step, path, opset):
     import tensorflow as tf
     from onnx import checker
 
-    from export.onnx import convert_function
+    from zoo.export.onnx import convert_function
 
     proto = convert_function(tf.function(_step_function(step)), _specs(step, None), opset)
     entry = proto.metadata_props.add()

@@ -28,8 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from export import savedmodel
-from export.tflite_lstm import fused_lstm_functions, patch
+from zoo.export import savedmodel
+from zoo.export.tflite_lstm import fused_lstm_functions, patch
 
 QUANTIZE = (None, "dynamic", "float16", "int8")
 

@@ -1,3 +1,9 @@
-"""The zoo's models. Importing this package registers each of them with ``zoo.registry``."""
+"""The zoo's models, installed as ``zoo.models``. Importing this package imports every module in it,
+and each module's ``@register_model`` puts its recipe in ``zoo.registry``: a new model is one new
+file here, with no import list to keep."""
 
-from models import anomaly, char_lm, forecaster, g2p, tagger, text_classifier, ts_classifier  # noqa: F401  (each registers its model)
+import importlib
+import pkgutil
+
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.forecast_baselines import all_baselines, mae, mase_scale, persistence, rmse, seasonal_naive, window_drift
+from zoo.models.forecast_baselines import all_baselines, mae, mase_scale, persistence, rmse, seasonal_naive, window_drift
 from zoo.data.series import calendar_features, infer_season, load_series
 from zoo.errors import UserError
 from zoo.recipe import DataSplit, Recipe

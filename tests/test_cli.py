@@ -22,8 +22,8 @@ def trained_run(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def exported(trained_run, tmp_path_factory):
-    from export.formats import parse_formats
-    from export.pipeline import export_checkpoint
+    from zoo.export.formats import parse_formats
+    from zoo.export.pipeline import export_checkpoint
 
     out = tmp_path_factory.mktemp("exports") / "forecaster"
     report = export_checkpoint(trained_run, out, parse_formats("savedmodel,tflite,onnx"))

@@ -4,8 +4,8 @@ import keras
 import pytest
 
 from conftest import CELL_NAMES
-from export.formats import parse_formats
-from export.pipeline import export_checkpoint
+from zoo.export.formats import parse_formats
+from zoo.export.pipeline import export_checkpoint
 from zoo.layers import LSTM, bidirectional
 
 
@@ -37,7 +37,7 @@ def test_stacked_bidirectional_model_exports(tmp_path):
 
 
 def test_failed_format_is_reported_and_leaves_no_file(tmp_path, monkeypatch):
-    from export import pipeline
+    from zoo.export import pipeline
 
     def broken(*args, **kwargs):
         raise RuntimeError("converter crashed")

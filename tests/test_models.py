@@ -57,8 +57,8 @@ def test_every_model_exports_to_native_lstm_kernels(name, quick_runs, tmp_path):
     TFLite: one fused op per direction; the only layers allowed to stay on WHILE are those the
     fused kernel cannot express (a mask or an initial state reaching the layer, returned states),
     each reported."""
-    from export.formats import parse_formats
-    from export.pipeline import export_checkpoint
+    from zoo.export.formats import parse_formats
+    from zoo.export.pipeline import export_checkpoint
 
     import keras
 
@@ -79,8 +79,8 @@ def test_every_model_exports_to_native_lstm_kernels(name, quick_runs, tmp_path):
 
 @pytest.mark.parametrize("name", MODELS)
 def test_predict_runs_every_models_artifacts(name, quick_runs, tmp_path, capsys):
-    from export.formats import parse_formats
-    from export.pipeline import export_checkpoint
+    from zoo.export.formats import parse_formats
+    from zoo.export.pipeline import export_checkpoint
 
     export_checkpoint(quick_runs[name], tmp_path / "e", parse_formats("onnx,tflite"), evaluate=False)
     inputs = tmp_path / "e" / "test_data" / "inputs.npy"

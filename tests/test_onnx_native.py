@@ -8,7 +8,7 @@ import onnx
 import onnxruntime as ort
 import pytest
 
-from export import onnx as onnx_format
+from zoo.export import onnx as onnx_format
 from zoo.layers import LSTM, bidirectional
 
 F, H = 3, 5
@@ -135,7 +135,7 @@ def test_export_leaves_the_keras_model_untouched(tmp_path):
 
 @pytest.mark.parametrize("cell, reason", [("lstm", None), ("peephole", "peepholes"), ("cifg", "input_forget=1")])
 def test_gpu_provider_report_names_cuda_fallbacks(cell, reason, tmp_path):
-    from export.providers import provider_report
+    from zoo.export.providers import provider_report
 
     model = build(lambda x: recurrent(cell)(x))
     onnx_format.write(model, tmp_path / "m.onnx")

@@ -38,7 +38,7 @@ def train(capsys, tmp_path, path, *options):
 
 
 def load_data(path, **options):
-    from models.anomaly import AnomalyAutoencoder
+    from zoo.models.anomaly import AnomalyAutoencoder
 
     recipe = AnomalyAutoencoder()
     return recipe.load_data(recipe.config(), data=str(path), **options)
@@ -147,7 +147,7 @@ def test_missing_file_and_directory_are_one_line_errors(capsys, tmp_path):
 
 
 def test_anomalous_training_part_bad_columns_and_fractions_are_errors(tmp_path):
-    from models.anomaly import AnomalyAutoencoder
+    from zoo.models.anomaly import AnomalyAutoencoder
     from zoo.errors import UserError
 
     frame = sine_frame()

@@ -132,7 +132,7 @@ def test_ts_classifier_chooses_epochs_by_cross_validation(capsys, tmp_path):
 
 
 def test_stratified_folds_cover_every_series_once():
-    from models.ts_classifier import TimeSeriesClassifier
+    from zoo.models.ts_classifier import TimeSeriesClassifier
 
     labels = np.array([0] * 7 + [1] * 5 + [2] * 2)
     folds = TimeSeriesClassifier._folds(labels, 3, seed=0)

@@ -145,7 +145,7 @@ def test_tagger_trains_on_own_conllu_with_character_features(tmp_path, capsys):
 
 
 def test_character_rows_pack_each_words_id_and_characters():
-    from models.tagger import TaggerInput, clip_word
+    from zoo.models.tagger import TaggerInput, clip_word
 
     data = {"vocabulary": ["", "[UNK]", "la", "boro"], "characters": ["", "[UNK]", "o", "b", "r", "l", "a"],
             "max_word_chars": 4}
@@ -257,7 +257,7 @@ def test_g2p_trains_on_own_lexicon(tmp_path, capsys):
 
 
 def test_g2p_fine_tuning_reuses_the_parent_letters_and_covering_phonemes(tmp_path):
-    from models.g2p import END, START
+    from zoo.models.g2p import END, START
     from zoo.data.lexicon import read_lexicon
 
     path = write_lexicon(tmp_path / "toy.dict")

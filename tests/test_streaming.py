@@ -8,7 +8,7 @@ import pytest
 
 import zoo
 from conftest import CELL_NAMES
-from export.streaming import FILENAMES, FORMATS, StepRunner, run_steps, step_model, verify_streaming, write_streaming
+from zoo.export.streaming import FILENAMES, FORMATS, StepRunner, run_steps, step_model, verify_streaming, write_streaming
 from zoo.layers import LSTM, Standardize, bidirectional
 
 STEPS = 7
@@ -45,8 +45,8 @@ def test_each_cell_streams_in_every_format(cell, tmp_path):
     assert step_model(model).streaming["states"] == [("h_0", (h_size,), "float32"), ("c_0", (6,), "float32")]
     assert written["onnx"]["inputs"] == ["x_t", "h_0", "c_0"]
     assert written["tflite"]["outputs"] == ["y_t", "h_0_out", "c_0_out"]
-    from export.onnx import op_census as onnx_ops
-    from export.tflite import op_census as tflite_ops
+    from zoo.export.onnx import op_census as onnx_ops
+    from zoo.export.tflite import op_census as tflite_ops
 
     assert not {"Loop", "Scan"} & set(onnx_ops(tmp_path / FILENAMES["onnx"]))
     assert not [op for op in tflite_ops(tmp_path / FILENAMES["tflite"]) if op.startswith("Flex") or op == "WHILE"]
@@ -76,7 +76,7 @@ def test_forecaster_streams(tmp_path):
 
 def test_a_forecaster_relative_to_its_window_is_not_streamable():
     """Its inputs are distances from the window's last value: every new step changes them all."""
-    from export.streaming import plan
+    from zoo.export.streaming import plan
 
     with pytest.raises(ValueError, match="not streamable"):
         plan(zoo.create_model("forecaster", units=8))

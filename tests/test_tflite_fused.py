@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from conftest import CELL_NAMES
-from export import tflite
-from export.runtime import TFLiteRunner
+from zoo.export import tflite
+from zoo.export.runtime import TFLiteRunner
 from zoo.layers import LSTM
 
 F, H = 3, 5

@@ -182,9 +182,9 @@ def export(checkpoint, formats, out, opset, quantize, fp16, streaming, force):
         quantize = "float16"
     from pathlib import Path
 
-    from export.formats import parse_formats
+    from zoo.export.formats import parse_formats
 
-    from export.formats import check_quantize
+    from zoo.export.formats import check_quantize
     from zoo.checkpoints import resolve
 
     chosen = parse_formats(formats)
@@ -195,7 +195,7 @@ def export(checkpoint, formats, out, opset, quantize, fp16, streaming, force):
         raise UserError(f"{out} already exists; pass --force to overwrite it")
 
     _load_tensorflow()
-    from export.pipeline import export_checkpoint, format_table
+    from zoo.export.pipeline import export_checkpoint, format_table
 
     report = export_checkpoint(checkpoint, out, chosen, force=force, opset=opset, quantize=quantize,
                                streaming=streaming)
@@ -228,7 +228,7 @@ def bench(targets, out, repeats, quantize):
     for target in targets:
         resolve(target)  # a bad target fails before any work
     _load_tensorflow()
-    from export.benchmark import markdown, run
+    from zoo.export.benchmark import markdown, run
 
     result = run(targets, out, repeats=repeats, quantize=quantize)
     click.echo(markdown(result))
@@ -246,7 +246,7 @@ def bench(targets, out, repeats, quantize):
 def predict(artifact, input_path, texts, output, provider):
     """Run a checkpoint, SavedModel, .tflite or .onnx artifact on inputs from a file, or a text
     model's checkpoint on --text."""
-    from export.runtime import artifact_kind, load_runner
+    from zoo.export.runtime import artifact_kind, load_runner
     from zoo.data.arrays import read_inputs, read_tokens
 
     if bool(input_path) == bool(texts):
@@ -284,7 +284,7 @@ def _predict_text(checkpoint, texts):
     if not all(t.strip() for t in texts):
         raise UserError("--text is empty")
     _load_tensorflow()
-    from export.runtime import KerasRunner
+    from zoo.export.runtime import KerasRunner
 
     return recipe.predict_text(KerasRunner(keras_path), list(texts), config["config"])
 
@@ -312,7 +312,7 @@ def generate(checkpoint, prompt, length, temperature, seed, runtime):
 
     resolve(checkpoint)
     _load_tensorflow()
-    from export.generate import generate as run
+    from zoo.export.generate import generate as run
 
     click.echo(run(checkpoint, prompt=prompt, length=length, temperature=temperature, seed=seed, runtime=runtime))
 

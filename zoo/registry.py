@@ -1,7 +1,7 @@
 """The model registry: ``@register_model`` on a recipe class, ``create_model`` and ``list_models``.
 
 A recipe (see ``zoo.recipe.Recipe``) bundles what one zoo model is: how to build it, its data set,
-its training defaults and its metrics. The zoo's own recipes live in the top-level ``models``
+its training defaults and its metrics. The zoo's own recipes live in ``zoo.models`` (the repo's ``models/`` folder)
 package, imported on first use, so importing ``zoo`` stays cheap and free of TensorFlow.
 """
 
@@ -11,7 +11,7 @@ import importlib
 from zoo.errors import UserError
 
 _RECIPES = {}
-_BUILTIN_PACKAGE = "models"
+_BUILTIN_PACKAGE = "zoo.models"
 
 
 def register_model(recipe_class):
