@@ -17,6 +17,7 @@ import numpy as np
 from zoo.data.anomaly import LABEL, load, rows_needed
 from zoo.data.series import DataWarning
 from zoo.errors import UserError
+from zoo import options as O
 from zoo.recipe import DataSplit, Recipe
 from zoo.registry import register_model
 
@@ -94,21 +95,25 @@ class AnomalyAutoencoder(Recipe):
     dataset = "UCR anomaly archive series bundled with aeon (InternalBleeding16) or a CSV, labelled or not"
     description = "LSTM autoencoder over windows; time steps scored by reconstruction error"
     metric = "roc_auc"
-    defaults = {
-        "cell": "lstm",
-        "units": 32,
-        "window": 64,
-        "stride": 2,
-        "epochs": 60,
-        "batch_size": 32,
-        "learning_rate": 3e-3,
-        "patience": 10,
-        "dropout": 0.0,
-        "train_fraction": 0.3,
-        "val_fraction": 0.2,
-    }
+    deployment_keys = ("source", "mean", "std")
+    options = (
+        O.data_option("A CSV with value column(s), an optional is_anomaly column and an optional time column, or "
+                      "a bundled series (ecg-diff-count-3, Daphnet_S06R02E0)."),
+        O.Option("column", None, "Column of the CSV to model (default: the last numeric one).", kind=str, data=True),
+        O.Option("columns", None, "Value columns to model together, comma-separated.", kind=str, data=True),
+        O.cell(),
+        O.units(32),
+        O.Option("window", 64, "Window length in time steps.", low=2),
+        O.Option("stride", 2, "Steps between training windows.", low=1),
+        O.epochs(60),
+        O.batch_size(32),
+        O.learning_rate(3e-3),
+        O.patience(10),
+        O.dropout(0.0),
+        O.fraction("train_fraction", 0.3, "First part of the series, taken as normal, to train on."),
+        O.fraction("val_fraction", 0.2, "Part after training used for validation."),
+    )
     quick = {"epochs": 1, "units": 8}
-    data_options = ("data", "column", "columns")
     released = Path(__file__).parent / "released" / "anomaly"
     data_licence = "UCR Time Series Anomaly Archive (Wu & Keogh 2021), free for research; shipped in aeon (BSD-3)"
 

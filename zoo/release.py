@@ -11,16 +11,20 @@ from zoo.checkpoints import CHECKPOINT_NAME, CONFIG_NAME, METRICS_NAME
 from zoo.errors import UserError
 from zoo.files import read_json
 
+#: Every run's files a release ships; the recipe's own figures (``Recipe.plots``) go with them.
 RELEASED_FILES = (CHECKPOINT_NAME, CONFIG_NAME, METRICS_NAME, "history.csv", "test_inputs.npy",
-                  "calibration_inputs.npy", "loss.png", "forecast.png")
+                  "calibration_inputs.npy", "loss.png")
 
 
 def release(run_dir, destination):
+    from zoo.registry import get_recipe
+
     run_dir, destination = Path(run_dir), Path(destination)
     if not (run_dir / METRICS_NAME).exists():
         raise UserError(f"{run_dir} is not a finished run")
+    recipe = get_recipe(read_json(run_dir / CONFIG_NAME)["model"])
     destination.mkdir(parents=True, exist_ok=True)
-    for name in RELEASED_FILES:
+    for name in (*RELEASED_FILES, *recipe.plots):
         if (run_dir / name).exists():
             shutil.copy2(run_dir / name, destination / name)
     _drop_optimizer_state(destination / CHECKPOINT_NAME)
@@ -46,7 +50,8 @@ def model_card(run_dir):
     data = config["config"]["data"]
     training = config.get("training", {})
     own_data = bool(config.get("data_options", {}).get("data"))
-    names = metric_names(metrics)
+    settings = recipe.baseline_settings
+    names = metric_names(metrics, settings)
     lines = [
         f"# {recipe.name}",
         "",
@@ -70,8 +75,7 @@ def model_card(run_dir):
         "| **this model** | " + " | ".join(f"**{format_number(metrics['test'].get(n))}**" for n in names) + " |",
     ]
     for baseline, values in metrics["baselines"].items():
-        label = f"{baseline} (season {values['season']})" if "season" in values else baseline
-        lines.append(f"| {label} | " + " | ".join(format_number(values.get(n)) for n in names) + " |")
+        lines.append(f"| {baseline_label(baseline, values, settings)} | " + " | ".join(format_number(values.get(n)) for n in names) + " |")
     notes = recipe.card_notes(config["config"])
     if notes:
         lines += ["", notes]
@@ -119,11 +123,28 @@ def _lineage(config):
     return lines
 
 
-def metric_names(metrics):
-    """The metric columns of a metrics.json: numeric entries, without a baseline's ``season``."""
+def metric_names(metrics, settings=()):
+    """The metric columns of a metrics.json: numeric entries, without baselines' ``settings``
+    (the recipe's ``baseline_settings``, e.g. a season length)."""
     rows = [metrics["test"], *metrics["baselines"].values()]
-    return sorted({k for row in rows for k, v in row.items() if k != "season" and isinstance(v, (int, float))}
+    return sorted({k for row in rows for k, v in row.items() if k not in settings and isinstance(v, (int, float))}
                   | {k for row in rows for k, v in row.items() if v is None})
+
+
+def baseline_label(name, values, settings=()):
+    """'seasonal_naive (season 11)': a baseline's name with the settings it reports."""
+    shown = ", ".join(f"{key} {values[key]}" for key in settings if key in values)
+    return f"{name} ({shown})" if shown else name
+
+
+def metrics_table(metrics, settings=()):
+    """The model's and the baselines' metrics as an aligned text table, for the terminal."""
+    names = metric_names(metrics, settings)
+    rows = [("", *names), ("model", *(format_number(metrics["test"].get(n)) for n in names))]
+    for baseline, values in metrics["baselines"].items():
+        rows.append((baseline_label(baseline, values, settings), *(format_number(values.get(n)) for n in names)))
+    widths = [max(len(r[k]) for r in rows) for k in range(len(rows[0]))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows)
 
 
 def format_number(value):
