@@ -17,7 +17,9 @@ are used); initial states -> ``initial_h``/``initial_c``. Projection (LSTMP): th
 reads h_p = h·W_p, so h_p·R = h·(W_p·R); the node is a plain LSTM of the cell's full width with
 recurrent weights W_p·R, and a MatMul by W_p follows it (a given initial h_p cannot be unprojected,
 so such a layer fails the export with that reason). Layer-norm cells have no counterpart in the op
-and stay on tf2onnx's ``Loop`` path, as do stateful layers.
+and stay on tf2onnx's ``Loop`` path, as do stateful layers and every cell whose lowering
+(``zoo.cells.lowering``) is not the LSTM formula. All of the above is read from that description,
+never from the cell's class.
 """
 
 import itertools
@@ -53,75 +55,88 @@ class NativeLSTM:
     output_shapes: list = field(default_factory=list)  # filled at trace time, -1 = dynamic
 
 
-def _keras_cells():
-    import keras
+#: The op's gate order, and the peephole order of its ``P`` input.
+_ONNX_GATES = ("input", "output", "forget", "candidate")
+_ONNX_PEEPHOLES = ("input", "output", "forget")
 
-    from zoo.cells import CIFGLSTMCell, LSTMCell, PeepholeLSTMCell, ProjectionLSTMCell
 
-    return {LSTMCell: "lstm", keras.layers.LSTMCell: "lstm", PeepholeLSTMCell: "peephole", CIFGLSTMCell: "cifg",
-            ProjectionLSTMCell: "projection"}
+def _unfit(lowering):
+    """None when a cell's lowering is an ONNX LSTM node, else what of it the op lacks."""
+    from zoo.cells.lowering import COUPLED_GATES, STANDARD_GATES
+
+    if not lowering.native:
+        return lowering.reason
+    if lowering.gate_norm is not None or lowering.cell_norm is not None:
+        return "layer normalisation"
+    if lowering.gates != (COUPLED_GATES if lowering.coupled_input_forget else STANDARD_GATES):
+        return f"gate blocks {lowering.gates}"
+    if lowering.peepholes and sorted(dict(lowering.peepholes)) != sorted(_ONNX_PEEPHOLES):
+        return f"peepholes on {sorted(dict(lowering.peepholes))}"
+    if len(lowering.variants) > 1:
+        return f"{' and '.join(lowering.variants)} together (not verified against the op)"
+    return None
 
 
 def why_not_native(layer):
     """None when ``layer`` (an RNN) maps onto the ONNX op, else the reason it does not."""
-    import keras
+    from zoo.cells.lowering import describe
 
     cell = layer.cell
-    if type(cell) not in _keras_cells():
-        return f"{type(cell).__name__} has no counterpart in the ONNX LSTM op"
+    lowering = describe(cell)
+    unfit = _unfit(lowering)
+    if unfit:
+        return f"{type(cell).__name__} has no counterpart in the ONNX LSTM op: {unfit}"
     if layer.stateful:
         return "stateful layers carry state between calls"
-    for activation in (cell.activation, cell.recurrent_activation):
-        if keras.activations.serialize(activation) not in _ACTIVATIONS:
-            return f"activation {keras.activations.serialize(activation)!r}"
+    for activation in (lowering.activation, lowering.recurrent_activation):
+        if activation not in _ACTIVATIONS:
+            return f"activation {activation!r}"
     return None
 
 
-def _onnx_weights(cell, kind):
-    """Keras (I, nH) kernels in gate order (i, f, c, o) -> ONNX W, R, B (and P) for one direction."""
-    units = cell.units
-    kernel, recurrent = np.asarray(cell.kernel.numpy()), np.asarray(cell.recurrent_kernel.numpy())
-    if kind == "projection":  # h_p·R = h·(W_p·R): the op runs on the unprojected h
-        recurrent = np.asarray(cell.projection_kernel.numpy()) @ recurrent
-    bias = np.asarray(cell.bias.numpy()) if cell.use_bias else np.zeros(kernel.shape[1], "float32")
+def _onnx_weights(cell, lowering):
+    """Keras (I, nH) kernels in the lowering's gate order -> ONNX W, R, B (and P) for one direction."""
+    units = lowering.units
+
+    def value(attribute):
+        return np.asarray(getattr(cell, attribute).numpy())
+
+    kernel, recurrent = value(lowering.kernel), value(lowering.recurrent_kernel)
+    if lowering.projection:  # h_p·R = h·(W_p·R): the op runs on the unprojected h
+        recurrent = value(lowering.projection) @ recurrent
+    bias = value(lowering.bias) if lowering.bias else np.zeros(kernel.shape[1], "float32")
 
     def blocks(matrix):
-        names = ("forget", "candidate", "output") if kind == "cifg" else ("input", "forget", "candidate", "output")
-        split = dict(zip(names, np.split(matrix, len(names), axis=-1)))
-        if kind == "cifg":
+        split = dict(zip(lowering.gates, np.split(matrix, len(lowering.gates), axis=-1)))
+        if lowering.coupled_input_forget:
             # ONNX Runtime's input_forget computes i = σ(z_i) and f = 1 - i; ours is f = σ(z_f),
             # i = 1 - f. Since σ(-z) = 1 - σ(z), z_i = -z_f gives the same gates.
             split["input"] = -split["forget"]
-        return np.concatenate([split[g] for g in ("input", "output", "forget", "candidate")], axis=-1)
+        return np.concatenate([split[g] for g in _ONNX_GATES], axis=-1)
 
     weights = {
         "W": blocks(kernel).T,
         "R": blocks(recurrent).T,
         "B": np.concatenate([blocks(bias), np.zeros(4 * units, "float32")]),
     }
-    if kind == "peephole":
-        weights["P"] = np.concatenate(
-            [np.asarray(cell.input_peephole.numpy()), np.asarray(cell.output_peephole.numpy()),
-             np.asarray(cell.forget_peephole.numpy())]
-        )
-    if kind == "projection":
-        weights["Proj"] = np.asarray(cell.projection_kernel.numpy())
+    if lowering.peepholes:
+        weights["P"] = np.concatenate([value(lowering.peephole(gate)) for gate in _ONNX_PEEPHOLES])
+    if lowering.projection:
+        weights["Proj"] = value(lowering.projection)
     return {k: v.astype("float32") for k, v in weights.items()}
 
 
 def _plan(index, layers, name, direction, merged_layer):
-    import keras
+    from zoo.cells.lowering import describe
 
-    cell = layers[0].cell
-    kind = _keras_cells()[type(cell)]
-    per_direction = [_onnx_weights(layer.cell, kind) for layer in layers]
+    lowering = describe(layers[0].cell)
+    per_direction = [_onnx_weights(layer.cell, describe(layer.cell)) for layer in layers]
     weights = {k: np.stack([w[k] for w in per_direction]) for k in per_direction[0]}
-    names = [_ACTIVATIONS[keras.activations.serialize(a)]
-             for a in (cell.recurrent_activation, cell.activation, cell.activation)]
+    names = [_ACTIVATIONS[a] for a in (lowering.recurrent_activation, lowering.activation, lowering.activation)]
     return NativeLSTM(
-        index=index, layer_name=name, cell=kind, direction=direction, hidden=cell.units,
-        output_width=getattr(cell, "output_units", cell.units),  # zoo cells: h's width (projection: narrower)
-        weights=weights, input_forget=kind == "cifg", activations=names * len(layers),
+        index=index, layer_name=name, cell=lowering.name, direction=direction, hidden=lowering.units,
+        output_width=lowering.output_units,  # h's width (projection: narrower)
+        weights=weights, input_forget=lowering.coupled_input_forget, activations=names * len(layers),
         return_sequences=merged_layer.return_sequences, return_state=merged_layer.return_state,
         carry_masked_outputs=not layers[0].zero_output_for_mask,
     )

@@ -1,6 +1,7 @@
 """NumPy references of each cell's equations, written independently of the Keras code.
 
-Gate blocks follow the cells' documented layout: (i, f, c, o), CIFG (f, c, o).
+Gate blocks follow the cells' documented layout: (i, f, c, o), CIFG (f, c, o), forget-gate (f, c).
+A cell without a reference here fails the registry-wide tests until one is written.
 """
 
 import numpy as np
@@ -23,6 +24,12 @@ def step(kind, w, x, h, c, epsilon=1e-5):
         blocks = np.split(z, 4, axis=-1)
         z = np.concatenate([layer_norm(b, epsilon) for b in blocks], axis=-1) * w["gate_gamma"]
     z = z + w["bias"]
+    if kind == "forget_gate":  # JANET: the write gate is the forget gate shifted by 1; h = c
+        z_f, z_c = np.split(z, 2, axis=-1)
+        c_new = sigmoid(z_f) * c + (1 - sigmoid(z_f - 1.0)) * np.tanh(z_c)
+        return c_new, c_new
+    if kind not in ("lstm", "peephole", "cifg", "layer_norm", "projection"):
+        raise NotImplementedError(f"no NumPy reference for cell {kind!r}: write one in tests/reference.py")
     if kind == "cifg":
         z_f, z_c, z_o = np.split(z, 3, axis=-1)
         f = sigmoid(z_f)

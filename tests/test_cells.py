@@ -1,5 +1,5 @@
-"""Each cell against a NumPy reference of its equations, against Keras' own LSTM, and through
-serialisation and gradients."""
+"""Each cell against a NumPy reference of its equations, against Keras' own LSTM, through
+serialisation and gradients, and its declared lowering against its weights."""
 
 import keras
 import numpy as np
@@ -7,7 +7,8 @@ import pytest
 
 from conftest import CELL_NAMES
 from reference import run
-from zoo.cells import CELLS, CIFGLSTMCell, LSTMCell, ProjectionLSTMCell
+from zoo.cells import CELLS, CIFGLSTMCell, LSTMCell, PeepholeLSTMCell, ProjectionLSTMCell, register_cell
+from zoo.cells.lowering import STANDARD_GATES, describe
 from zoo.layers import LSTM, bidirectional, stacked
 
 B, T, F, H = 3, 7, 4, 5
@@ -204,3 +205,60 @@ def test_bidirectional_and_stacked():
     for layer in layers:
         y = layer(y)
     assert y.shape == (B, 4) and layers[0].return_sequences and not layers[1].return_sequences
+
+
+# -- lowerings: the one description every fast path reads --------------------------------------
+
+
+@pytest.mark.parametrize("kind", CELL_NAMES)
+def test_every_cell_declares_a_lowering_that_names_its_weights(kind):
+    layer = LSTM(H, cell=kind)
+    layer(inputs())
+    cell, lowering = layer.cell, describe(layer.cell)
+    if not lowering.native:
+        assert lowering.reason, "a cell without a native lowering must say why"
+        return
+    assert lowering.name == kind and lowering.units == H and lowering.gates == cell.gate_names
+    width = len(lowering.gates) * H
+    shapes = {lowering.kernel: (F, width), lowering.recurrent_kernel: (lowering.output_units, width)}
+    if lowering.bias:
+        shapes[lowering.bias] = (width,)
+    shapes.update({name: (H,) for _, name in lowering.peepholes})
+    if lowering.projection:
+        shapes[lowering.projection] = (H, lowering.output_units)
+    if lowering.gate_norm:
+        shapes[lowering.gate_norm.gamma] = (width,)
+    if lowering.cell_norm:
+        shapes[lowering.cell_norm.gamma] = shapes[lowering.cell_norm.beta] = (H,)
+    for name, shape in shapes.items():
+        assert tuple(getattr(cell, name).shape) == shape, name
+    assert len(shapes) == len(cell.weights)  # nothing the description leaves out
+
+
+def test_lowerings_of_the_classic_cells():
+    def lowering(kind, **options):
+        return describe(CELLS[kind](H, **options))
+
+    assert lowering("lstm").variants == () and lowering("lstm").gates == STANDARD_GATES
+    assert lowering("peephole").peephole("output") == "output_peephole"
+    assert lowering("cifg").coupled_input_forget and "input" not in lowering("cifg").gates
+    assert lowering("projection", projection_units=2).output_units == 2
+    assert lowering("layer_norm", epsilon=1e-3).gate_norm.epsilon == 1e-3
+    assert lowering("layer_norm", normalize_cell=False).cell_norm is None
+    assert describe(keras.layers.LSTMCell(H)) == lowering("lstm")  # Keras' own cell: the same formula
+    assert lowering("lstm", activation="relu").activation == "relu"
+
+
+def test_a_subclass_that_declares_no_lowering_has_none():
+    """It may have changed the equations; its parent's fast path would compute the wrong thing."""
+
+    class Tweaked(PeepholeLSTMCell):
+        pass
+
+    lowering = describe(Tweaked(H))
+    assert not lowering.native and "Tweaked declares no lowering" in lowering.reason
+
+
+def test_register_cell_refuses_a_taken_name():
+    with pytest.raises(ValueError, match="'lstm' is taken by LSTMCell"):
+        register_cell("lstm")(type("Other", (LSTMCell,), {}))

@@ -11,7 +11,8 @@ import numpy as np
 from keras import ops
 
 from zoo import kernel
-from zoo.cells import LayerNormLSTMCell, LSTMCell, get_cell_class
+from zoo.cells import LSTMCell, get_cell_class
+from zoo.cells.lowering import STANDARD_GATES, describe
 
 # Arguments that belong to the layer (the loop); every other keyword configures the cell.
 _LAYER_ARGS = {
@@ -71,38 +72,38 @@ class LSTM(keras.layers.RNN):
         self._supports_jit = value
 
     def trains_with_fused_kernel(self):
-        """The standard and layer-norm cells in float32 train through ``zoo.kernel``'s single op."""
+        """Cells whose lowering the kernel computes, in float32, train through ``zoo.kernel``'s op."""
         cell = self.cell
         return (
-            type(cell) in (LSTMCell, LayerNormLSTMCell)
+            fits_training_kernel(describe(cell))
             and not self.unroll
-            and cell.activation is keras.activations.tanh
-            and cell.recurrent_activation is keras.activations.sigmoid
             and not 0.0 < cell.recurrent_dropout < 1.0
             and cell.compute_dtype == "float32"
             and kernel.enabled()
         )
 
-    def _packed_norm(self):
-        """The layer-norm cell's weights as the kernel takes them: [γ | b | γ_c | β_c]."""
+    def _packed_norm(self, lowering):
+        """A gate-normalised cell's weights as the kernel takes them: [γ | b | γ_c | β_c]."""
         cell = self.cell
-        width = 4 * cell.units
-        bias = cell.bias if cell.use_bias else ops.zeros((width,))
-        if cell.normalize_cell:
-            cell_gamma, cell_beta = cell.cell_gamma, cell.cell_beta
+        width = len(lowering.gates) * lowering.units
+        bias = getattr(cell, lowering.bias) if lowering.bias else ops.zeros((width,))
+        cell_norm = lowering.cell_norm
+        if cell_norm is not None:
+            cell_gamma, cell_beta = getattr(cell, cell_norm.gamma), getattr(cell, cell_norm.beta)
         else:  # unused by the kernel, but the layout is fixed
-            cell_gamma, cell_beta = ops.ones((cell.units,)), ops.zeros((cell.units,))
-        norm = ops.concatenate([cell.gate_gamma, bias, cell_gamma, cell_beta], axis=0)
-        return norm, cell.normalize_cell, cell.epsilon
+            cell_gamma, cell_beta = ops.ones((lowering.units,)), ops.zeros((lowering.units,))
+        norm = ops.concatenate([getattr(cell, lowering.gate_norm.gamma), bias, cell_gamma, cell_beta], axis=0)
+        return norm, cell_norm is not None, lowering.gate_norm.epsilon
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
         """Training may take the fused kernel; inference always runs Keras' loop, the graph every
         exporter recognises. ``sequences`` arrive already multiplied by the kernel."""
         if not (training and self.trains_with_fused_kernel()):
             return super().inner_loop(sequences, initial_state, mask, training=training)
-        cell = self.cell
-        layer_norm = self._packed_norm() if isinstance(cell, LayerNormLSTMCell) else None
-        xw = ops.add(sequences, cell.bias) if cell.use_bias and layer_norm is None else sequences
+        cell, lowering = self.cell, describe(self.cell)
+        layer_norm = self._packed_norm(lowering) if lowering.gate_norm is not None else None
+        bias = getattr(cell, lowering.bias) if lowering.bias else None
+        xw = ops.add(sequences, bias) if bias is not None and layer_norm is None else sequences
         if isinstance(mask, (list, tuple)):
             mask = mask[0]
         outputs, h, c = kernel.lstm_sequence(
@@ -111,6 +112,20 @@ class LSTM(keras.layers.RNN):
             layer_norm=layer_norm,
         )
         return outputs[:, -1], outputs, [h, c]
+
+
+def fits_training_kernel(lowering):
+    """Whether ``zoo.kernel`` computes this lowering: the standard gates with tanh/sigmoid, and
+    optionally per-gate layer norm with or without the cell norm (one epsilon for both)."""
+    if not lowering.native or lowering.gates != STANDARD_GATES:
+        return False
+    if lowering.peepholes or lowering.coupled_input_forget or lowering.projection is not None:
+        return False
+    if (lowering.activation, lowering.recurrent_activation) != ("tanh", "sigmoid"):
+        return False
+    if lowering.cell_norm is None:
+        return True
+    return lowering.gate_norm is not None and lowering.cell_norm.epsilon == lowering.gate_norm.epsilon
 
 
 def bidirectional(units, cell="lstm", merge_mode="concat", **kwargs):

@@ -1,28 +1,24 @@
-"""The LSTM cell family. Each cell is one time step; ``zoo.layers.LSTM`` runs it over a sequence."""
+"""The LSTM cell family. Each cell is one time step; ``zoo.layers.LSTM`` runs it over a sequence.
 
-from zoo.cells.cifg import CIFGLSTMCell
-from zoo.cells.layer_norm import LayerNormLSTMCell
-from zoo.cells.lstm import LSTMCell
-from zoo.cells.peephole import PeepholeLSTMCell
-from zoo.cells.projection import ProjectionLSTMCell
+A cell is one module here: its class, decorated with ``@register_cell("name")``, and its
+``lowering()`` (``zoo.cells.lowering``), which tells the fast paths whether they can run it.
+Every module in this package is imported below, so a new cell needs no edit anywhere else.
+"""
 
-#: Short names used by ``--cell`` and ``zoo.layers.LSTM(cell=...)``.
-CELLS = {
-    "lstm": LSTMCell,
-    "peephole": PeepholeLSTMCell,
-    "cifg": CIFGLSTMCell,
-    "layer_norm": LayerNormLSTMCell,
-    "projection": ProjectionLSTMCell,
-}
+import importlib
+import pkgutil
 
+from zoo.cells.registry import CELLS, get_cell_class, register_cell
 
-def get_cell_class(name):
-    """The cell class for a short name; a clear error lists the known names."""
-    try:
-        return CELLS[name]
-    except KeyError:
-        raise ValueError(f"unknown cell {name!r}; choose one of: {', '.join(CELLS)}") from None
+# The classic cells first, in this order (the order of ``--cell``'s choices), importable from here.
+from zoo.cells.lstm import LSTMCell  # isort: skip
+from zoo.cells.peephole import PeepholeLSTMCell  # isort: skip
+from zoo.cells.cifg import CIFGLSTMCell  # isort: skip
+from zoo.cells.layer_norm import LayerNormLSTMCell  # isort: skip
+from zoo.cells.projection import ProjectionLSTMCell  # isort: skip
 
+for _module in pkgutil.iter_modules(__path__):  # every other cell registers itself on import
+    importlib.import_module(f"{__name__}.{_module.name}")
 
 __all__ = [
     "CELLS",
@@ -32,4 +28,5 @@ __all__ = [
     "PeepholeLSTMCell",
     "ProjectionLSTMCell",
     "get_cell_class",
+    "register_cell",
 ]

@@ -5,13 +5,14 @@ forgotten. A quarter fewer gate weights and about the same accuracy; ONNX calls 
 ``input_forget``, TFLite runs it when the input-gate weights are absent.
 """
 
-import keras
 from keras import ops
 
+from zoo.cells.lowering import standard
 from zoo.cells.lstm import LSTMCell
+from zoo.cells.registry import register_cell
 
 
-@keras.saving.register_keras_serializable(package="zoo")
+@register_cell("cifg")
 class CIFGLSTMCell(LSTMCell):
     """Kernel blocks are (f, c, o): there is no input-gate weight; i = 1 - f."""
 
@@ -23,3 +24,6 @@ class CIFGLSTMCell(LSTMCell):
         c = f * c_tm1 + (1.0 - f) * self.activation(z_c)
         o = self.recurrent_activation(z_o)
         return o * self.activation(c), c
+
+    def lowering(self):
+        return standard(self, self.cell_name, coupled_input_forget=True)

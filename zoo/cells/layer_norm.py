@@ -6,13 +6,14 @@ the input is scaled, which speeds up and steadies training on long sequences. Th
 layout of TFLite's layer-norm LSTM (per-gate coefficients, bias added after the norm).
 """
 
-import keras
 from keras import ops
 
+from zoo.cells.lowering import LayerNorm, standard
 from zoo.cells.lstm import LSTMCell
+from zoo.cells.registry import register_cell
 
 
-@keras.saving.register_keras_serializable(package="zoo")
+@register_cell("layer_norm")
 class LayerNormLSTMCell(LSTMCell):
     """a_k = γ_k ⊙ LN(x·W_k + h·R_k) + b_k for each gate k; h = o ⊙ tanh(γ_c ⊙ LN(c) + β_c)."""
 
@@ -47,6 +48,10 @@ class LayerNormLSTMCell(LSTMCell):
         if not self.normalize_cell:
             return c
         return self.cell_gamma * self._normalize(c) + self.cell_beta
+
+    def lowering(self):
+        cell_norm = LayerNorm(self.epsilon, "cell_gamma", "cell_beta") if self.normalize_cell else None
+        return standard(self, self.cell_name, gate_norm=LayerNorm(self.epsilon, "gate_gamma"), cell_norm=cell_norm)
 
     def get_config(self):
         return {

@@ -10,8 +10,11 @@ import keras
 from keras import activations, constraints, initializers, ops, regularizers
 from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
 
+from zoo.cells.lowering import standard
+from zoo.cells.registry import register_cell
 
-@keras.saving.register_keras_serializable(package="zoo")
+
+@register_cell("lstm")
 class LSTMCell(keras.layers.Layer, DropoutRNNCell):
     """One LSTM step: gates decide what the long-term memory forgets, stores and shows.
 
@@ -135,6 +138,10 @@ class LSTMCell(keras.layers.Layer, DropoutRNNCell):
 
     def _build_extra_weights(self):
         """Variants add their own weights (peepholes, norms, projection) here."""
+
+    def lowering(self):
+        """The standard formula of ``zoo.cells.lowering``: every fast path runs this cell."""
+        return standard(self, self.cell_name)
 
     # -- the step ----------------------------------------------------------------------------
     #: Set by ``zoo.layers.LSTM`` while it runs the cell over inputs it already multiplied by

@@ -5,13 +5,14 @@ the gates can time their decisions on the memory itself, not only on h. Same lay
 ``LSTM`` op's ``P`` input and TFLite's cell-to-gate weights.
 """
 
-import keras
 from keras import ops
 
+from zoo.cells.lowering import standard
 from zoo.cells.lstm import LSTMCell
+from zoo.cells.registry import register_cell
 
 
-@keras.saving.register_keras_serializable(package="zoo")
+@register_cell("peephole")
 class PeepholeLSTMCell(LSTMCell):
     """i = σ(z_i + p_i ⊙ c(t-1)), f = σ(z_f + p_f ⊙ c(t-1)), o = σ(z_o + p_o ⊙ c(t))."""
 
@@ -24,6 +25,10 @@ class PeepholeLSTMCell(LSTMCell):
         self.input_peephole = peephole("input_peephole")
         self.forget_peephole = peephole("forget_peephole")
         self.output_peephole = peephole("output_peephole")
+
+    def lowering(self):
+        peepholes = (("input", "input_peephole"), ("forget", "forget_peephole"), ("output", "output_peephole"))
+        return standard(self, self.cell_name, peepholes=peepholes)
 
     def _gates(self, z, c_tm1):
         z_i, z_f, z_c, z_o = ops.split(z, 4, axis=-1)

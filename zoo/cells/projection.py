@@ -5,13 +5,14 @@ state h (``projection_units``). The recurrent matrix shrinks from 4H×H to 4H×P
 most of a large LSTM's parameters and time go.
 """
 
-import keras
 from keras import constraints, initializers, ops, regularizers
 
+from zoo.cells.lowering import standard
 from zoo.cells.lstm import LSTMCell
+from zoo.cells.registry import register_cell
 
 
-@keras.saving.register_keras_serializable(package="zoo")
+@register_cell("projection")
 class ProjectionLSTMCell(LSTMCell):
     """The standard cell, then h = (o ⊙ tanh c)·W_p with W_p of shape (units, projection_units)."""
 
@@ -52,6 +53,9 @@ class ProjectionLSTMCell(LSTMCell):
     def _gates(self, z, c_tm1):
         unprojected, c = super()._gates(z, c_tm1)
         return ops.matmul(unprojected, self.projection_kernel), c
+
+    def lowering(self):
+        return standard(self, self.cell_name, projection="projection_kernel")
 
     def get_config(self):
         return {
