@@ -29,7 +29,8 @@ from pathlib import Path
 import numpy as np
 
 from zoo.export import savedmodel
-from zoo.export.tflite_lstm import fused_lstm_functions, patch
+from zoo.export.tflite_flatbuffer import patch
+from zoo.export.tflite_lstm import fused_lstm_functions
 
 QUANTIZE = (None, "dynamic", "float16", "int8")
 
