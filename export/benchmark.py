@@ -15,15 +15,19 @@ from pathlib import Path
 
 import numpy as np
 
-from zoo.export.formats import FORMATS
+from zoo.export.formats import FORMATS, key_ops
 from zoo.export.pipeline import export_checkpoint, metric_judge
-from zoo.export.runtime import RUNNERS, KerasRunner, OnnxRunner, TFLiteRunner, first_line
+from zoo.export.runtime import KerasRunner, first_line
 from zoo.export.timing import timings
 from zoo.checkpoints import load_run_config, resolve
 from zoo.files import write_json
 
 
 STEPS = 100
+#: Keras' own exporters, the anchors: (its format name, the zoo format whose runtime runs the result).
+KERAS_EXPORTERS = (("onnx", "onnx"), ("litert", "tflite"))
+#: The hand-built floor is a graph of the ONNX LSTM op: it is compared with this artifact.
+HAND_BUILT_FLOOR_OF = "onnx"
 
 
 def timing_inputs(inputs, steps=STEPS):
@@ -56,13 +60,13 @@ def bench_model(target, work_dir, repeats=100, quantize="dynamic"):
         if not entry["ok"]:
             rows.append({**row, "status": "FAIL: " + entry.get("error", f"max|diff| {entry.get('max_abs_diff')}")})
             continue
-        runner = RUNNERS[artifact.split(":")[0]](export_dir / entry["path"])
+        runner = FORMATS[artifact.split(":")[0]].runner(export_dir / entry["path"])
         rows.append({**row, "status": "ok", **timings(runner, one, batch, repeats)})
     rows += _anchors(keras_runner.model, name, inputs, one, batch, judge, repeats)
     for row in rows:
         if "p50_ms" in row:
             row["ratio_to_keras"] = round(row["p50_ms"] / reference["p50_ms"], 4)
-    native = next((r for r in rows if r["artifact"] == "onnx"), None)
+    native = next((r for r in rows if r["artifact"] == HAND_BUILT_FLOOR_OF), None)
     floor = next((r for r in rows if r["artifact"].startswith("anchor: hand-built")), None)
     if native and floor and "p50_ms" in native and "p50_ms" in floor:
         native["ratio_to_hand_built"] = round(native["p50_ms"] / floor["p50_ms"], 3)
@@ -73,19 +77,18 @@ def _anchors(model, name, inputs, one, batch, judge, repeats):
     rows = []
     with tempfile.TemporaryDirectory(prefix="zoo-bench-") as tmp:
         model(inputs[:2])  # Keras' exporters refuse a model that has never been called
-        for label, fmt, path, runner_class in (
-            ("anchor: keras model.export(onnx)", "onnx", Path(tmp) / "keras.onnx", OnnxRunner),
-            ("anchor: keras model.export(litert)", "litert", Path(tmp) / "keras.tflite", TFLiteRunner),
-        ):
-            row = {"model": name, "artifact": label}
+        for keras_format, zoo_format in KERAS_EXPORTERS:
+            fmt = FORMATS[zoo_format]
+            path = Path(tmp) / f"keras{fmt.suffix}"
+            row = {"model": name, "artifact": f"anchor: keras model.export({keras_format})"}
             try:
-                model.export(str(path), format=fmt, verbose=False)
+                model.export(str(path), format=keras_format, verbose=False)
                 row["bytes"] = path.stat().st_size
-                runner = runner_class(path)
+                runner = fmt.runner(path)
                 expected = model(inputs).numpy()
                 diff = float(np.max(np.abs(runner(inputs) - expected)))
                 row.update(status="ok", max_abs_diff=diff, **timings(runner, one, batch, repeats))
-                row["ops"] = _ops(_census(fmt, path))
+                row["ops"] = _ops(fmt.op_census(path))
                 if judge:
                     row["metric"] = judge(runner)
             except Exception as error:  # the anchor's failure is the finding
@@ -93,18 +96,11 @@ def _anchors(model, name, inputs, one, batch, judge, repeats):
             rows.append(row)
         hand_built = _hand_built_lstm(model, Path(tmp) / "hand.onnx")
         if hand_built is not None:
-            runner = OnnxRunner(hand_built)
+            runner = FORMATS[HAND_BUILT_FLOOR_OF].runner(hand_built)
             core = {"model": name, "artifact": "anchor: hand-built ONNX LSTM op (first layer only)",
                     "status": "ok", "bytes": hand_built.stat().st_size, "ops": "LSTMx1"}
             rows.append({**core, **timings(runner, one, batch, repeats)})
     return rows
-
-
-def _census(fmt, path):
-    from zoo.export import onnx as onnx_format
-    from zoo.export import tflite
-
-    return onnx_format.op_census(path) if fmt == "onnx" else tflite.op_census(path)
 
 
 def _hand_built_lstm(model, path):
@@ -150,8 +146,7 @@ def _reads_input_per_step(model, recurrent):
 def _ops(ops):
     if not ops:
         return "-"
-    keys = [k for k in ("LSTM", "DynamicQuantizeLSTM", "Loop", "Scan", "UNIDIRECTIONAL_SEQUENCE_LSTM",
-                        "BIDIRECTIONAL_SEQUENCE_LSTM", "WHILE") if k in ops]
+    keys = [k for k in key_ops() if k in ops]
     flex = sum(v for k, v in ops.items() if k.startswith("Flex") or k == "CUSTOM")
     text = ", ".join(f"{k}x{ops[k]}" for k in keys) or f"{sum(ops.values())} ops"
     return text + (f", Flex/custom x{flex}" if flex else "")

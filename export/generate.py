@@ -11,11 +11,12 @@ from pathlib import Path
 
 import numpy as np
 
+from zoo.export.formats import FORMATS
 from zoo.export.streaming import INPUT, OUT_SUFFIX, OUTPUT, StepRunner, step_model, write_streaming
 from zoo.checkpoints import load_model, load_run_config, resolve
 from zoo.errors import UserError
 
-RUNTIMES = ("keras", "savedmodel", "tflite", "onnx")
+RUNTIMES = ("keras", *FORMATS)  # Keras, or any export format's step artifact
 
 
 class KerasStepper:
@@ -75,7 +76,7 @@ def _stepper(model, runtime, work):
     if runtime == "keras":
         return KerasStepper(model)
     written = write_streaming(model, work, [runtime])
-    return StepRunner(written[runtime]["path"])
+    return StepRunner(written[runtime]["path"], runtime)
 
 
 def sample(probabilities, temperature, rng):

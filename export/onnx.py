@@ -67,6 +67,21 @@ def write(model, path, opset=DEFAULT_OPSET, metadata=None):
     }
 
 
+def write_step(step, path, opset=DEFAULT_OPSET):
+    """``export.streaming``'s step model, dynamic batch -> the artifact's (input names, output names)."""
+    import tensorflow as tf
+    from onnx import checker
+
+    from zoo.export.streaming import step_function, step_specs
+
+    proto = convert_function(tf.function(step_function(step)), step_specs(step, None), opset)
+    entry = proto.metadata_props.add()
+    entry.key, entry.value = "zoo.streaming", "feed each *_out output back as the input of the same name"
+    checker.check_model(proto, full_check=True)
+    Path(path).write_bytes(proto.SerializeToString())
+    return [i.name for i in proto.graph.input], [o.name for o in proto.graph.output]
+
+
 def op_census(path):
     import onnx
 

@@ -1,7 +1,12 @@
 """Run any artifact the way a deployment would: Keras, TensorFlow, LiteRT or ONNX Runtime.
 
+One runner class per runtime; each export format (``export.formats``) says which one runs it.
 Every runner takes a batch (B, T, F), or token ids (B, T), and returns a numpy array. TFLite artifacts are
 batch 1, so the runner resizes the time axis and feeds the batch one sequence at a time.
+
+Artifacts with several named inputs and outputs (the streaming step artifacts) run through the
+same runners: ``specs`` gives each input's (shape, numpy dtype), ``feed({name: array})`` returns
+every output by name, and ``reset()`` zeroes any state the runtime keeps between calls.
 """
 
 from pathlib import Path
@@ -29,6 +34,18 @@ class Runner:
 
     def __call__(self, x):
         raise NotImplementedError
+
+    @property
+    def specs(self):
+        """Input name -> (shape with None for a free axis, numpy dtype)."""
+        raise NotImplementedError
+
+    def feed(self, inputs):
+        """{input name: array} -> {output name: array}."""
+        raise NotImplementedError
+
+    def reset(self):
+        """Forget any state the runtime carries from one call to the next (none by default)."""
 
 
 class KerasRunner(Runner):
@@ -75,11 +92,12 @@ class SavedModelRunner(Runner):
             raise UserError(f"{path} is not a readable SavedModel ({first_line(error)})") from None
         self._loaded = loaded  # keeps the variables alive
         signatures = loaded.signatures
+        # A step artifact's only endpoint, ``step``, is its serving_default too.
         self._fn = signatures.get(SIGNATURE) or signatures.get("serving_default")
         if self._fn is None:
             raise UserError(f"{path} has no serving signature")
-        (self._input_name, spec), = self._fn.structured_input_signature[1].items()
-        self._spec = spec
+        self._inputs = self._fn.structured_input_signature[1]
+        self._input_name, self._spec = next(iter(self._inputs.items()))  # the one input of a whole model
         self._output_name = next(iter(self._fn.structured_outputs))
 
     @property
@@ -94,6 +112,15 @@ class SavedModelRunner(Runner):
         import tensorflow as tf
 
         return self._fn(**{self._input_name: tf.constant(x)})[self._output_name].numpy()
+
+    @property
+    def specs(self):
+        return {name: (tuple(spec.shape.as_list()), spec.dtype.as_numpy_dtype) for name, spec in self._inputs.items()}
+
+    def feed(self, inputs):
+        import tensorflow as tf
+
+        return {k: v.numpy() for k, v in self._fn(**{k: tf.constant(v) for k, v in inputs.items()}).items()}
 
 
 class TFLiteRunner(Runner):
@@ -117,6 +144,7 @@ class TFLiteRunner(Runner):
         self._input = self._interpreter.get_input_details()[0]
         self._output = self._interpreter.get_output_details()[0]
         self._shape = None
+        self._named = None  # (inputs, outputs): {name: details} of the one signature, for feed()
 
     @property
     def n_features(self):
@@ -142,11 +170,37 @@ class TFLiteRunner(Runner):
     def __call__(self, x):
         return np.concatenate([self.run_one(x[k : k + 1]) for k in range(len(x))])
 
+    def _signature(self):
+        if self._named is None:
+            with muted_stderr():
+                self._interpreter.allocate_tensors()
+            runner = self._interpreter.get_signature_runner()  # the artifact's one signature
+            self._named = runner.get_input_details(), runner.get_output_details()
+            del runner  # it holds internal references that would block a later allocate_tensors
+        return self._named
+
+    @property
+    def specs(self):
+        inputs, _ = self._signature()
+        return {name: (tuple(int(s) for s in d["shape"]), d["dtype"]) for name, d in inputs.items()}
+
+    def feed(self, inputs):
+        named_inputs, named_outputs = self._signature()
+        for name, value in inputs.items():
+            self._interpreter.set_tensor(named_inputs[name]["index"], np.ascontiguousarray(value))
+        self._interpreter.invoke()
+        return {name: self._interpreter.get_tensor(d["index"]).copy() for name, d in named_outputs.items()}
+
+    def reset(self):
+        self._interpreter.reset_all_variables()
+
 
 class OnnxRunner(Runner):
     kind = "onnx"
+    _DTYPES = {"tensor(float)": np.float32, "tensor(int32)": np.int32, "tensor(int64)": np.int64,
+               "tensor(double)": np.float64, "tensor(float16)": np.float16}
 
-    def __init__(self, path, providers=("CPUExecutionProvider",)):
+    def __init__(self, path, providers=("CPUExecutionProvider",), threads=None):
         import onnxruntime as ort
 
         super().__init__(path)
@@ -158,6 +212,8 @@ class OnnxRunner(Runner):
             )
         options = ort.SessionOptions()
         options.log_severity_level = 3
+        if threads:
+            options.intra_op_num_threads = threads
         try:
             self._session = ort.InferenceSession(str(path), options, providers=list(providers))
         except Exception as error:  # ORT raises its own Fail/InvalidGraph/... types
@@ -175,6 +231,15 @@ class OnnxRunner(Runner):
     def __call__(self, x):
         return self._session.run(None, {self._input.name: x})[0]
 
+    @property
+    def specs(self):
+        return {i.name: (tuple(d if isinstance(d, int) else None for d in i.shape), self._DTYPES[i.type])
+                for i in self._session.get_inputs()}
+
+    def feed(self, inputs):
+        names = [o.name for o in self._session.get_outputs()]
+        return dict(zip(names, self._session.run(names, inputs)))
+
 
 def first_line(error, limit=200):
     """An exception as one short line, for reports and one-line errors."""
@@ -191,25 +256,36 @@ def artifact_size(path):
 
 
 def artifact_kind(path):
-    """What a path holds, from its name and contents."""
+    """What a path holds, from its name and contents: "keras" or an export format's name."""
+    from zoo.export.formats import FORMATS, detect
+
     path = Path(path)
     if not path.exists():
         raise UserError(f"no such file or directory: {path}")
+    fmt = detect(path)
+    if fmt is not None:
+        return fmt.name
+    directories = " nor a ".join(f.title for f in FORMATS.values() if not f.suffix)
     if path.is_dir():
-        if (path / "saved_model.pb").exists():
-            return "savedmodel"
         if (path / "model.keras").exists():
             return "keras"
-        found = [name for name in ("model.onnx", "model.tflite", "saved_model") if (path / name).exists()]
+        names = sorted(f.filename for f in FORMATS.values())
+        found = [name for name in names if (path / name).exists()]
         hint = f"; pick one of its artifacts: {', '.join(str(path / f) for f in found)}" if found else ""
-        raise UserError(f"{path} is neither a SavedModel nor a training run{hint}")
-    kinds = {".keras": "keras", ".tflite": "tflite", ".onnx": "onnx"}
-    if path.suffix in kinds:
-        return kinds[path.suffix]
-    raise UserError(f"{path}: unknown artifact type (expected .keras, .tflite, .onnx, a SavedModel or run directory)")
+        raise UserError(f"{path} is neither a {directories} nor a training run{hint}")
+    if path.suffix == ".keras":
+        return "keras"
+    suffixes = ", ".join([".keras"] + [f.suffix for f in FORMATS.values() if f.suffix])
+    raise UserError(f"{path}: unknown artifact type (expected {suffixes}, a {directories} or run directory)")
 
 
-RUNNERS = {r.kind: r for r in (KerasRunner, SavedModelRunner, TFLiteRunner, OnnxRunner)}
+def artifact_runtime(path):
+    """The runtime that runs ``path``: "tensorflow" for a Keras checkpoint, else its format's."""
+    from zoo.export.formats import FORMATS
+
+    kind = artifact_kind(path)
+    return "tensorflow" if kind == KerasRunner.kind else FORMATS[kind].runtime
+
 
 #: ``zoo predict --provider``: ONNX Runtime execution providers, each falling back to the CPU.
 PROVIDERS = {
@@ -220,9 +296,10 @@ PROVIDERS = {
 
 
 def load_runner(path, provider=None):
+    from zoo.export.formats import FORMATS, check_provider
+
     kind = artifact_kind(path)
-    if provider is not None:
-        if kind != "onnx":
-            raise UserError(f"--provider applies to .onnx artifacts; {path} is a {kind} artifact")
-        return OnnxRunner(path, providers=PROVIDERS[provider])
-    return RUNNERS[kind](path)
+    if kind == KerasRunner.kind:
+        check_provider(provider, path, kind)
+        return KerasRunner(path)
+    return FORMATS[kind].runner(path, provider=provider)

@@ -10,11 +10,22 @@ SIGNATURE = "serve"
 
 
 def write(model, path, batch=None):
+    _write_endpoint(model, SIGNATURE, serving_function(model), [input_spec(model, batch)], path)
+
+
+def write_step(step, path, batch=None):
+    """``export.streaming``'s step model with the signature ``step`` -> its (input, output) names."""
+    from zoo.export.streaming import SIGNATURE as STEP_SIGNATURE
+    from zoo.export.streaming import step_function, step_specs
+
+    _write_endpoint(step, STEP_SIGNATURE, step_function(step), step_specs(step, batch), path)
+    return list(step.streaming["inputs"]), list(step.streaming["outputs"])
+
+
+def _write_endpoint(model, name, function, input_signature, path):
     import keras
 
     archive = keras.export.ExportArchive()
     archive.track(model)
-    archive.add_endpoint(
-        name=SIGNATURE, fn=serving_function(model), input_signature=[input_spec(model, batch)]
-    )
+    archive.add_endpoint(name=name, fn=function, input_signature=input_signature)
     archive.write_out(str(path), verbose=False)

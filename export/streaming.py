@@ -24,30 +24,31 @@ Masks are not streamed: a Masking layer is skipped and an ``Embedding(mask_zero=
 ignored, because a streamed step is never padding. Feeding a step that the full model would
 mask (all ``mask_value``, or token 0) therefore updates the states where Keras would skip it.
 
-``write_streaming`` writes ``saved_model_step/`` (signature ``step``, dynamic batch),
+``write_streaming`` has every export format (``export.formats``) write the step model into its
+``step_filename``: ``saved_model_step/`` (signature ``step``, dynamic batch),
 ``model.step.tflite`` (batch 1, builtins only, through a SavedModel as ``export.tflite`` does) and
 ``model.step.onnx`` (tf2onnx, opset 18, dynamic batch). ``StepRunner`` / ``run_steps`` feed a
-sequence through any of them step by step; ``verify_streaming`` checks them against Keras on
-every prefix.
+sequence through any of them step by step, in the format's own runner; ``verify_streaming``
+checks them against Keras on every prefix.
 """
 
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from zoo.export.formats import FORMATS as REGISTRY
+from zoo.export.formats import detect
 from zoo.export.runtime import artifact_size
 from zoo.export.verify import compare
 
-FORMATS = ("savedmodel", "tflite", "onnx")
-FILENAMES = {"savedmodel": "saved_model_step", "tflite": "model.step.tflite", "onnx": "model.step.onnx"}
+FORMATS = tuple(REGISTRY)  # every export format writes a step artifact
+FILENAMES = {name: fmt.step_filename for name, fmt in REGISTRY.items()}
 SIGNATURE = "step"
 INPUT = "x_t"
 OUTPUT = "y_t"
 OUT_SUFFIX = "_out"
-DEFAULT_OPSET = 18
 RTOL = ATOL = 1e-4
 #: verify_streaming runs the full model on every prefix only up to this many steps ("if cheap").
 MAX_PREFIX_STEPS = 64
@@ -322,7 +323,8 @@ def _inference_call(layer, x):
     return layer(x, training=False) if takes_training else layer(x)
 
 
-def _specs(step, batch):
+def step_specs(step, batch):
+    """The step model's input signature, ``batch`` fixed or None: what every format traces."""
     import tensorflow as tf
 
     info = step.streaming
@@ -331,7 +333,8 @@ def _specs(step, batch):
     return specs
 
 
-def _step_function(step):
+def step_function(step):
+    """The step model as a function of positional tensors -> outputs by name, in order."""
     names = step.streaming["inputs"]
     order = step.streaming["outputs"]
 
@@ -345,54 +348,32 @@ def _step_function(step):
 # -- 2. writing the artifacts -----------------------------------------------------------------
 
 
-def write_streaming(model, directory, formats=FORMATS, opset=DEFAULT_OPSET):
-    """Write the step artifacts into ``directory`` -> {format: {path, bytes, inputs, outputs}}."""
+def write_streaming(model, directory, formats=FORMATS, opset=None):
+    """Write the step artifacts into ``directory`` -> {format: {path, bytes, inputs, outputs}}.
+
+    ``opset``: for ONNX (default: ``export.onnx.DEFAULT_OPSET``)."""
     formats = list(formats)
-    unknown = [f for f in formats if f not in FORMATS]
+    unknown = [f for f in formats if f not in REGISTRY]
     if unknown:
         raise ValueError(f"unknown streaming format(s) {unknown}; choose from {', '.join(FORMATS)}")
+    if opset is None:
+        from zoo.export.onnx import DEFAULT_OPSET as opset
     step = step_model(model)
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    writers = {"savedmodel": _write_savedmodel, "tflite": _write_tflite,
-               "onnx": lambda s, p: _write_onnx(s, p, opset)}
     report = {}
-    for fmt in formats:
-        path = directory / FILENAMES[fmt]
+    for name in formats:
+        fmt = REGISTRY[name]
+        path = directory / fmt.step_filename
         try:
-            inputs, outputs = writers[fmt](step, path)
+            found_inputs, found_outputs = fmt.write_step(step, path, opset=opset)
+            inputs = _ordered(found_inputs, step.streaming["inputs"])
+            outputs = _ordered(found_outputs, step.streaming["outputs"])
         except Exception:  # never leave half an artifact behind
             shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
             raise
-        report[fmt] = {"path": str(path), "bytes": artifact_size(path), "inputs": inputs, "outputs": outputs}
+        report[name] = {"path": str(path), "bytes": artifact_size(path), "inputs": inputs, "outputs": outputs}
     return report
-
-
-def _write_savedmodel(step, path, batch=None):
-    import keras
-
-    archive = keras.export.ExportArchive()
-    archive.track(step)
-    archive.add_endpoint(name=SIGNATURE, fn=_step_function(step), input_signature=_specs(step, batch))
-    archive.write_out(str(path), verbose=False)
-    return list(step.streaming["inputs"]), list(step.streaming["outputs"])
-
-
-def _write_tflite(step, path):
-    import tensorflow as tf
-
-    with tempfile.TemporaryDirectory(prefix="zoo-step-tflite-") as workdir:
-        saved = Path(workdir) / "saved_model"
-        _write_savedmodel(step, saved, batch=1)
-        converter = tf.lite.TFLiteConverter.from_saved_model(str(saved), signature_keys=[SIGNATURE])
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-        flatbuffer = converter.convert()
-    Path(path).write_bytes(flatbuffer)
-    from ai_edge_litert.interpreter import Interpreter
-
-    signature = Interpreter(model_content=flatbuffer).get_signature_list()[SIGNATURE]
-    return _ordered(signature["inputs"], step.streaming["inputs"]), _ordered(
-        signature["outputs"], step.streaming["outputs"])
 
 
 def _ordered(found, expected):
@@ -402,36 +383,19 @@ def _ordered(found, expected):
     return list(expected)
 
 
-def _write_onnx(step, path, opset):
-    import tensorflow as tf
-    from onnx import checker
-
-    from zoo.export.onnx import convert_function
-
-    proto = convert_function(tf.function(_step_function(step)), _specs(step, None), opset)
-    entry = proto.metadata_props.add()
-    entry.key, entry.value = "zoo.streaming", "feed each *_out output back as the input of the same name"
-    checker.check_model(proto, full_check=True)
-    Path(path).write_bytes(proto.SerializeToString())
-    inputs = [i.name for i in proto.graph.input]
-    outputs = [o.name for o in proto.graph.output]
-    return _ordered(inputs, step.streaming["inputs"]), _ordered(outputs, step.streaming["outputs"])
-
-
 # -- running an artifact step by step -------------------------------------------------------
 
 
 def artifact_kind(path):
-    path = Path(path)
-    if path.is_dir() and (path / "saved_model.pb").exists():
-        return "savedmodel"
-    if path.suffix in (".tflite", ".onnx"):
-        return path.suffix[1:]
-    raise ValueError(f"{path}: not a step artifact (a SavedModel directory, .tflite or .onnx)")
+    fmt = detect(path) if Path(path).exists() else None
+    if fmt is None:
+        raise ValueError(f"{path}: not a step artifact (one of: {', '.join(FILENAMES.values())})")
+    return fmt.name
 
 
 class StepRunner:
-    """Runs a step artifact, carrying its states between calls (zeros after ``reset``).
+    """Runs a step artifact in its format's runner, carrying its states between calls (zeros
+    after ``reset``).
 
     ``inputs`` / ``outputs`` are the artifact's names; every output ``NAME_out`` is fed back as
     input ``NAME`` on the next step. TFLite artifacts take batch 1.
@@ -440,29 +404,31 @@ class StepRunner:
     def __init__(self, path, kind=None):
         self.path = Path(path)
         self.kind = kind or artifact_kind(path)
-        backend = {"savedmodel": _SavedModelBackend, "tflite": _TFLiteBackend, "onnx": _OnnxBackend}[self.kind]
-        self._backend = backend(self.path)
-        self.inputs = list(self._backend.specs)
+        self._runner = REGISTRY[self.kind].runner(self.path, threads=1)  # one step is too small to split
+        self.specs = dict(sorted(self._runner.specs.items(), key=lambda kv: _input_order(kv[0])))
+        self.inputs = list(self.specs)
         self.state_names = [name for name in self.inputs if name != INPUT]
         self.outputs = [OUTPUT] + [name + OUT_SUFFIX for name in self.state_names]
         self.states = {}
 
     @property
     def batch_fixed(self):
-        return self._backend.specs[INPUT][0][0]  # None when any batch goes
+        return self.specs[INPUT][0][0]  # None when any batch goes
 
     def reset(self, batch=1):
         """Zero states for ``batch`` sequences (and zero the artifact's own variable tensors)."""
-        self.states = {name: np.zeros((batch, *self._backend.specs[name][0][1:]), self._backend.specs[name][1])
+        self.states = {name: np.zeros((batch, *self.specs[name][0][1:]), self.specs[name][1])
                        for name in self.state_names}
-        self._backend.reset()
+        # Our states are explicit inputs, but any variable tensor a converter made must not
+        # carry one sequence into the next (see export.runtime.TFLiteRunner).
+        self._runner.reset()
 
     def step(self, x_t):
         """One step for a batch (B, *features) -> y_t (B, ...); the states move on."""
-        x_t = np.asarray(x_t, self._backend.specs[INPUT][1])
+        x_t = np.asarray(x_t, self.specs[INPUT][1])
         if not self.states or next(iter(self.states.values())).shape[0] != x_t.shape[0]:
             self.reset(x_t.shape[0])
-        result = self._backend({INPUT: x_t, **self.states})
+        result = self._runner.feed({INPUT: x_t, **self.states})
         self.states = {name: np.array(result[name + OUT_SUFFIX]) for name in self.state_names}
         return np.array(result[OUTPUT])
 
@@ -481,82 +447,12 @@ def run_steps(path_or_runner, xs, kind=None):
     states -> the per-step outputs (T, ...)."""
     runner = path_or_runner if isinstance(path_or_runner, StepRunner) else StepRunner(path_or_runner, kind)
     xs = np.asarray(xs)
-    rank = 1 + len(runner._backend.specs[INPUT][0][1:])  # (T, *features)
+    rank = 1 + len(runner.specs[INPUT][0][1:])  # (T, *features)
     if xs.ndim == rank + 1:
         if xs.shape[0] != 1:
             raise ValueError(f"run_steps takes one sequence; got a batch of {xs.shape[0]} (use StepRunner.run)")
         xs = xs[0]
     return runner.run(xs[None])[0]
-
-
-class _SavedModelBackend:
-    def __init__(self, path):
-        import tensorflow as tf
-
-        self._loaded = tf.saved_model.load(str(path))  # keeps the variables alive
-        self._fn = self._loaded.signatures[SIGNATURE]
-        inputs = self._fn.structured_input_signature[1]
-        self.specs = {name: (tuple(spec.shape.as_list()), spec.dtype.as_numpy_dtype)
-                      for name, spec in sorted(inputs.items(), key=lambda kv: _input_order(kv[0]))}
-
-    def reset(self):
-        pass
-
-    def __call__(self, feed):
-        import tensorflow as tf
-
-        return {k: v.numpy() for k, v in self._fn(**{k: tf.constant(v) for k, v in feed.items()}).items()}
-
-
-class _TFLiteBackend:
-    def __init__(self, path):
-        from ai_edge_litert.interpreter import Interpreter
-
-        from zoo.console import muted_stderr
-
-        self._interpreter = Interpreter(model_path=str(path))
-        with muted_stderr():  # "INFO: Created TensorFlow Lite XNNPACK delegate"
-            self._interpreter.allocate_tensors()
-        runner = self._interpreter.get_signature_runner(SIGNATURE)
-        inputs, outputs = runner.get_input_details(), runner.get_output_details()
-        del runner  # it holds internal references that would block a later allocate_tensors
-        self._in = {name: d["index"] for name, d in inputs.items()}
-        self._out = {name: d["index"] for name, d in outputs.items()}
-        self.specs = {name: (tuple(int(s) for s in d["shape"]), d["dtype"])
-                      for name, d in sorted(inputs.items(), key=lambda kv: _input_order(kv[0]))}
-
-    def reset(self):
-        # Our states are explicit inputs, but any variable tensor the converter made must not
-        # carry one sequence into the next (see export.runtime.TFLiteRunner).
-        self._interpreter.reset_all_variables()
-
-    def __call__(self, feed):
-        for name, value in feed.items():
-            self._interpreter.set_tensor(self._in[name], np.ascontiguousarray(value))
-        self._interpreter.invoke()
-        return {name: self._interpreter.get_tensor(index).copy() for name, index in self._out.items()}
-
-
-class _OnnxBackend:
-    _DTYPES = {"tensor(float)": np.float32, "tensor(int32)": np.int32, "tensor(int64)": np.int64,
-               "tensor(double)": np.float64, "tensor(float16)": np.float16}
-
-    def __init__(self, path):
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
-        options.intra_op_num_threads = 1
-        self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        self.specs = {i.name: (tuple(d if isinstance(d, int) else None for d in i.shape), self._DTYPES[i.type])
-                      for i in sorted(self._session.get_inputs(), key=lambda i: _input_order(i.name))}
-
-    def reset(self):
-        pass
-
-    def __call__(self, feed):
-        names = [o.name for o in self._session.get_outputs()]
-        return dict(zip(names, self._session.run(names, feed)))
 
 
 def _input_order(name):

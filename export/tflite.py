@@ -79,6 +79,25 @@ def write(model, path, quantize=None, representative_inputs=None):
     }
 
 
+def write_step(step, path):
+    """``export.streaming``'s step model, batch 1, builtins only, through a SavedModel as ``write``
+    goes -> the artifact's (input names, output names) from its ``step`` signature."""
+    import tensorflow as tf
+    from ai_edge_litert.interpreter import Interpreter
+
+    from zoo.export.streaming import SIGNATURE as STEP_SIGNATURE
+
+    with tempfile.TemporaryDirectory(prefix="zoo-step-tflite-") as workdir:
+        saved = Path(workdir) / "saved_model"
+        savedmodel.write_step(step, saved, batch=1)
+        converter = tf.lite.TFLiteConverter.from_saved_model(str(saved), signature_keys=[STEP_SIGNATURE])
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        flatbuffer = converter.convert()
+    Path(path).write_bytes(flatbuffer)
+    signature = Interpreter(model_content=flatbuffer).get_signature_list()[STEP_SIGNATURE]
+    return list(signature["inputs"]), list(signature["outputs"])
+
+
 def _checked_representative(inputs, dtype="float32"):
     """Calibration batches in the model's input dtype: features (N, T, F), or token ids (N, T)."""
     if inputs is None:

@@ -12,6 +12,7 @@ import warnings
 import click
 
 from zoo.errors import UserError
+from zoo.export.formats import FORMATS, QUANTIZE_MODES, quantize_help
 
 
 def _quiet_runtimes():
@@ -164,12 +165,12 @@ def evaluate(checkpoint):
 
 @cli.command()
 @click.argument("checkpoint", type=click.Path())
-@click.option("--format", "formats", default="savedmodel,tflite,onnx", show_default=True,
-              help="Comma-separated: savedmodel, tflite, onnx.")
+@click.option("--format", "formats", default=",".join(FORMATS), show_default=True,
+              help=f"Comma-separated: {', '.join(FORMATS)}.")
 @click.option("--out", type=click.Path(file_okay=False), help="Export directory [default: exports/NAME].")
 @click.option("--opset", type=click.IntRange(11, 18), default=18, show_default=True, help="ONNX opset.")
-@click.option("--quantize", type=click.Choice(["dynamic", "float16", "int8"]),
-              help="Also write quantized artifacts (TFLite: all three; ONNX: dynamic and float16).")
+@click.option("--quantize", type=click.Choice(QUANTIZE_MODES),
+              help=f"Also write quantized artifacts ({quantize_help()}).")
 @click.option("--fp16", is_flag=True, help="Same as --quantize float16: half-size weights, float16 on GPUs.")
 @click.option("--streaming", is_flag=True,
               help="Also write single-step artifacts (x_t, states) -> (y_t, states) for apps that keep state.")
@@ -182,9 +183,7 @@ def export(checkpoint, formats, out, opset, quantize, fp16, streaming, force):
         quantize = "float16"
     from pathlib import Path
 
-    from zoo.export.formats import parse_formats
-
-    from zoo.export.formats import check_quantize
+    from zoo.export.formats import check_quantize, parse_formats
     from zoo.checkpoints import resolve
 
     chosen = parse_formats(formats)
@@ -213,7 +212,7 @@ def export(checkpoint, formats, out, opset, quantize, fp16, streaming, force):
 @click.option("--out", type=click.Path(file_okay=False), default="bench", show_default=True,
               help="Where bench.json and bench.md go.")
 @click.option("--repeats", type=click.IntRange(min=5), default=100, show_default=True)
-@click.option("--quantize", type=click.Choice(["dynamic", "float16", "int8"]), default="dynamic", show_default=True)
+@click.option("--quantize", type=click.Choice(QUANTIZE_MODES), default="dynamic", show_default=True)
 def bench(targets, out, repeats, quantize):
     """Export, run and time every format against Keras and the anchors.
 
@@ -246,7 +245,7 @@ def bench(targets, out, repeats, quantize):
 def predict(artifact, input_path, texts, output, provider):
     """Run a checkpoint, SavedModel, .tflite or .onnx artifact on inputs from a file, or a text
     model's checkpoint on --text."""
-    from zoo.export.runtime import artifact_kind, load_runner
+    from zoo.export.runtime import artifact_runtime, load_runner
     from zoo.data.arrays import read_inputs, read_tokens
 
     if bool(input_path) == bool(texts):
@@ -256,7 +255,7 @@ def predict(artifact, input_path, texts, output, provider):
     if texts:
         click.echo("\n".join(_predict_text(artifact, texts)))
         return
-    if artifact_kind(artifact) in ("keras", "savedmodel"):
+    if artifact_runtime(artifact) == "tensorflow":
         _load_tensorflow()
     runner = load_runner(artifact, provider=provider)
     inputs = read_tokens(input_path) if runner.takes_tokens else read_inputs(input_path, runner.n_features)
@@ -304,7 +303,7 @@ def _streaming_summary(streaming):
 @click.option("--temperature", type=click.FloatRange(min=0), default=0.8, show_default=True,
               help="0 is greedy (the most likely character every time).")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--runtime", type=click.Choice(["keras", "savedmodel", "tflite", "onnx"]), default="keras",
+@click.option("--runtime", type=click.Choice(["keras", *FORMATS]), default="keras",
               show_default=True, help="Where the steps run: Keras, or the exported single-step artifact.")
 def generate(checkpoint, prompt, length, temperature, seed, runtime):
     """Generate text with a character model (char-lm), one character at a time."""
