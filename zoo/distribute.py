@@ -84,17 +84,18 @@ def _patch_keras_log_reduction():
     0 for input with 0 dimensions"; tensorflow/tensorflow#72388, Keras 3 only). The logs are
     already synchronised metric values, so their mean over workers with ``axis=None`` is what
     was meant. Only that case is rerouted; everything else goes to Keras' own function."""
-    from keras.src.backend.tensorflow import trainer
+    from zoo.compat import is_multi_worker, is_per_replica, keras_tensorflow_trainer
 
+    trainer = keras_tensorflow_trainer()
     original = getattr(trainer.reduce_per_replica, "__wrapped__", trainer.reduce_per_replica)
 
     def reduce_per_replica(values, strategy, reduction):
-        if reduction in ("auto", "mean") and trainer._collective_all_reduce_multi_worker(strategy):
+        if reduction in ("auto", "mean") and is_multi_worker(strategy):
             import tensorflow as tf
             from keras import tree
 
             def mean(value):
-                if trainer._is_per_replica_instance(value) or isinstance(value, tf.Tensor):
+                if is_per_replica(value) or isinstance(value, tf.Tensor):
                     return strategy.reduce("MEAN", value, axis=None)
                 return value
 

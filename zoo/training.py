@@ -42,7 +42,9 @@ def default_jit_compile(model=None):
 
     if switched_off("ZOO_JIT_COMPILE"):
         return False
-    return model is None or all(layer.supports_jit for layer in model._flatten_layers())
+    from zoo.compat import flatten_layers
+
+    return model is None or all(layer.supports_jit for layer in flatten_layers(model, include_self=True))
 
 
 def check_run_dir(out_dir, force=False):

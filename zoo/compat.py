@@ -1,0 +1,77 @@
+"""Every private Keras, TensorFlow and LiteRT API the zoo relies on, in one place.
+
+Upgrading Keras or TensorFlow can move or remove any of these. Each is wrapped here, with a test
+in ``tests/test_compat.py`` that names it, so an upgrade fails there first and clearly, instead
+of somewhere deep in an export. ``pyproject.toml`` pins Keras and TensorFlow to the minor versions
+these tests pass on; the README says how to move the pin.
+"""
+
+from contextlib import contextmanager
+
+
+def dropout_rnn_cell():
+    """Keras' mixin that gives a cell the dropout masks its RNN layer shares across time steps
+    (``keras/src/layers/rnn/dropout_rnn_cell.py``; not exported under ``keras.layers``)."""
+    from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
+
+    return DropoutRNNCell
+
+
+def flatten_layers(model, include_self=False):
+    """Every layer inside ``model``, nested ones included (Keras' ``_flatten_layers``)."""
+    return list(model._flatten_layers(include_self=include_self))
+
+
+def keras_history(tensor):
+    """``(operation, node_index, tensor_index)``: the layer call that produced a symbolic tensor."""
+    return tensor._keras_history
+
+
+def inbound_node(operation, node_index):
+    """The node (call) of ``operation`` at ``node_index``, with its input tensors and arguments."""
+    return operation._inbound_nodes[node_index]
+
+
+@contextmanager
+def without_fused_bidirectional(wrappers):
+    """Keras' Bidirectional may run both halves through one fused TF op
+    (``_can_attempt_fused_lstm``), which would bypass the halves the TFLite lowering replaces."""
+    for wrapper in wrappers:
+        wrapper._can_attempt_fused_lstm = lambda *args, **kwargs: False
+    try:
+        yield
+    finally:
+        for wrapper in wrappers:
+            del wrapper._can_attempt_fused_lstm
+
+
+def keras_tensorflow_trainer():
+    """Keras' TensorFlow trainer module, whose ``reduce_per_replica`` multi-worker fit needs
+    rerouted (``zoo.distribute``)."""
+    from keras.src.backend.tensorflow import trainer
+
+    return trainer
+
+
+def is_multi_worker(strategy):
+    """Whether Keras reduces over workers for ``strategy`` (``_collective_all_reduce_multi_worker``)."""
+    return keras_tensorflow_trainer()._collective_all_reduce_multi_worker(strategy)
+
+
+def is_per_replica(value):
+    """Whether ``value`` holds one value per replica (``_is_per_replica_instance``)."""
+    return keras_tensorflow_trainer()._is_per_replica_instance(value)
+
+
+def litert_ops(interpreter):
+    """The operators of a LiteRT interpreter's graph, as dicts with ``op_name`` (``_get_ops_details``)."""
+    return interpreter._get_ops_details()
+
+
+def tflite_schema():
+    """TensorFlow's generated flatbuffer schema classes for .tflite files, and its helpers that
+    turn a flatbuffer into mutable objects and back (``tensorflow.lite.python``/``tools``)."""
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    return schema, flatbuffer_utils
