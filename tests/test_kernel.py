@@ -6,8 +6,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from conftest import CELL_NAMES
 from zoo import kernel
-from zoo.layers import LSTM, bidirectional
+from zoo.cells import CELLS as REGISTERED
+from zoo.cells.lowering import describe
+from zoo.layers import LSTM, bidirectional, fits_training_kernel
 from zoo.training import default_jit_compile
 
 B, T, F, H = 5, 9, 4, 6
@@ -57,11 +60,10 @@ LAYOUTS = [
 ]
 
 
-CELLS = {
-    "lstm": {"cell": "lstm"},
-    "layer_norm": {"cell": "layer_norm"},
-    "layer_norm-gates_only": {"cell": "layer_norm", "normalize_cell": False},
-}
+# Every registered cell whose lowering the kernel computes, plus option variants that change it.
+CELLS = {name: {"cell": name} for name in CELL_NAMES if fits_training_kernel(describe(REGISTERED[name](H)))}
+CELLS["layer_norm-gates_only"] = {"cell": "layer_norm", "normalize_cell": False}
+assert {"lstm", "layer_norm"} <= set(CELLS)  # guards the descriptions
 
 
 @pytest.mark.parametrize("cell", CELLS)

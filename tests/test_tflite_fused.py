@@ -2,7 +2,8 @@
 (no WHILE) and matches Keras: vanilla, peephole, CIFG, layer norm without cell norm, projection and
 Keras' own LSTM; forwards, backwards, bidirectional, stacked, masked (right padding); at any length, from zero
 state on every call.
-Everything else stays a WHILE loop and says why. Quantized artifacts are smaller and close."""
+Everything else stays a WHILE loop and says why. Which registered cells fuse follows from their
+lowerings. Quantized artifacts are smaller and close."""
 
 import keras
 import numpy as np
@@ -11,15 +12,24 @@ import pytest
 from conftest import CELL_NAMES
 from zoo.export import tflite
 from zoo.export.runtime import TFLiteRunner
+from zoo.export.tflite_lstm import why_not_fused
 from zoo.layers import LSTM
 
 F, H = 3, 5
-FUSED = {"lstm": {}, "peephole": {}, "cifg": {}, "layer_norm": {"normalize_cell": False}, "projection": {},
-         "keras": {}}
-WHILE = {  # cell -> (cell options, words the reason must contain)
-    "layer_norm": ({}, "normalize_cell=True"),
-}
-assert set(CELL_NAMES) <= set(FUSED) | set(WHILE)  # a new cell must be classified here
+FITTING = {"layer_norm": {"normalize_cell": False}}  # cell options under which a lowering fits the op
+
+
+def fuses(cell, **options):
+    return why_not_fused(LSTM(H, cell=cell, **options)) is None
+
+
+# cell -> options it fuses with; cell -> (its default options, the reason it stays WHILE)
+FUSED = {cell: FITTING.get(cell, {}) for cell in CELL_NAMES if fuses(cell, **FITTING.get(cell, {}))}
+FUSED["keras"] = {}
+WHILE = {cell: ({}, why_not_fused(LSTM(H, cell=cell))) for cell in CELL_NAMES if not fuses(cell)}
+# Guards the descriptions: the classic cells fuse, the cell-normalised layer norm cannot.
+assert {"lstm", "peephole", "cifg", "layer_norm", "projection"} <= set(FUSED)
+assert "cannot normalise the cell state" in WHILE["layer_norm"][1]
 
 
 def recurrent(cell, **kwargs):
@@ -81,7 +91,7 @@ def test_fused_op_per_layer_matches_keras(cell, architecture, tmp_path):
 
 @pytest.mark.parametrize(
     "case",
-    ["layer_norm", "initial_state", "return_state", "activation"],
+    [*WHILE, "initial_state", "return_state", "activation"],
 )
 def test_unfusable_layers_stay_while_and_say_why(case, tmp_path):
     """Each model has one fused layer first, then the one that cannot be fused."""
