@@ -146,8 +146,10 @@ def plan_layers(model):
     """-> (plans for layers that go native, [(layer name, cell, reason)] for those that do not)."""
     import keras
 
+    from zoo.compat import flatten_layers
+
     plans, fallbacks, inside_bidirectional, counter = [], [], set(), itertools.count()
-    for layer in model._flatten_layers(include_self=False):
+    for layer in flatten_layers(model):
         if isinstance(layer, keras.layers.Bidirectional):
             pair = [layer.forward_layer, layer.backward_layer]
             inside_bidirectional.update(id(sub) for sub in pair)

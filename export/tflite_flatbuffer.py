@@ -28,9 +28,9 @@ def patch(flatbuffer, plans, quantize=None):
 
     ``plans`` are the layers that were traced as fused functions.
     """
-    from tensorflow.lite.python import schema_py_generated as schema
-    from tensorflow.lite.tools import flatbuffer_utils
+    from zoo.compat import tflite_schema
 
+    schema, flatbuffer_utils = tflite_schema()
     model = flatbuffer_utils.convert_bytearray_to_object(bytearray(flatbuffer))
     fused_code = schema.BuiltinOperator.UNIDIRECTIONAL_SEQUENCE_LSTM
     count, matched = 0, set()
@@ -83,8 +83,9 @@ def _constant(model, graph, producers, index, depth=0):
         if op is None or depth > 2:
             return None
         return _constant(model, graph, producers, op.inputs[0], depth + 1)
-    from tensorflow.lite.python import schema_py_generated as schema
+    from zoo.compat import tflite_schema
 
+    schema, _ = tflite_schema()
     raw = np.asarray(data, np.uint8).tobytes()
     dtypes = {schema.TensorType.FLOAT32: "<f4", schema.TensorType.FLOAT16: "<f2", schema.TensorType.INT8: "i1"}
     if tensor.type not in dtypes:

@@ -142,6 +142,7 @@ def plan_layers(model):
     import keras
 
     from zoo.cells.lowering import describe
+    from zoo.compat import flatten_layers
 
     plans, fallbacks, seen, counter = [], [], set(), itertools.count()
 
@@ -154,7 +155,7 @@ def plan_layers(model):
             lowering = describe(layer.cell)
             plans.append(FusedLSTM(next(counter), layer, name, lowering.name, lowering.units, lowering))
 
-    for layer in model._flatten_layers(include_self=False):
+    for layer in flatten_layers(model):
         if isinstance(layer, keras.layers.Bidirectional):
             for half in (layer.forward_layer, layer.backward_layer):
                 seen.add(id(half))
@@ -303,17 +304,16 @@ def fused_lstm_functions(model):
     """
     import keras
 
+    from zoo.compat import flatten_layers, without_fused_bidirectional
+
     plans, fallbacks = plan_layers(model)
-    wrappers = [layer for layer in model._flatten_layers(include_self=False)
-                if isinstance(layer, keras.layers.Bidirectional)]
+    # Keras' own fused bidirectional path would bypass the halves
+    wrappers = [layer for layer in flatten_layers(model) if isinstance(layer, keras.layers.Bidirectional)]
     for plan in plans:
         plan.layer.call = _fused_call(plan)
-    for wrapper in wrappers:  # Keras' own fused bidirectional path would bypass the halves
-        wrapper._can_attempt_fused_lstm = lambda *args, **kwargs: False
     try:
-        yield plans, fallbacks
+        with without_fused_bidirectional(wrappers):
+            yield plans, fallbacks
     finally:
         for plan in plans:
             del plan.layer.call
-        for wrapper in wrappers:
-            del wrapper._can_attempt_fused_lstm

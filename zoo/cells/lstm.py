@@ -8,14 +8,14 @@ that pattern and turns the whole loop into one ONNX ``LSTM`` node instead of a s
 
 import keras
 from keras import activations, constraints, initializers, ops, regularizers
-from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
 
 from zoo.cells.lowering import standard
 from zoo.cells.registry import register_cell
+from zoo.compat import dropout_rnn_cell
 
 
 @register_cell("lstm")
-class LSTMCell(keras.layers.Layer, DropoutRNNCell):
+class LSTMCell(keras.layers.Layer, dropout_rnn_cell()):
     """One LSTM step: gates decide what the long-term memory forgets, stores and shows.
 
     - forget gate  f = σ(x·W_f + h·R_f + b_f): how much of c(t-1) to keep
