@@ -8,7 +8,6 @@ no labels (or a test part of one class) gets no ROC-AUC, said so in metrics.json
 statistics instead; every run writes the per-step scores to scores.csv.
 """
 
-import os
 import warnings
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import numpy as np
 from zoo.data.anomaly import LABEL, load, rows_needed
 from zoo.data.series import DataWarning
 from zoo.errors import UserError
+from zoo.files import atomic_write
 from zoo import options as O
 from zoo.recipe import DataSplit, Recipe
 from zoo.registry import register_model
@@ -214,10 +214,7 @@ class AnomalyAutoencoder(Recipe):
         table.update({"score": scores, "rolling_zscore": baseline})
         if split.y_test is not None:
             table[LABEL] = split.y_test
-        path = Path(out_dir) / SCORES_NAME
-        staging = path.with_name(f".{path.name}.tmp")
-        pd.DataFrame(table).to_csv(staging, index=False)
-        os.replace(staging, path)
+        atomic_write(Path(out_dir) / SCORES_NAME, lambda handle: pd.DataFrame(table).to_csv(handle, index=False))
 
 
 def check_length(series, window):

@@ -23,6 +23,7 @@ import numpy as np
 from zoo.models.forecast_baselines import all_baselines, mae, mase_scale, persistence, rmse, seasonal_naive, window_drift
 from zoo.data.series import calendar_features, infer_season, load_series
 from zoo.errors import UserError
+from zoo.files import save_figure
 from zoo import options as O
 from zoo.recipe import DataSplit, Recipe
 from zoo.registry import register_model
@@ -359,7 +360,7 @@ class Forecaster(Recipe):
         axis.set_xlabel("time step")
         axis.legend()
         figure.tight_layout()
-        figure.savefig(out_dir / "forecast.png", dpi=100)
+        save_figure(figure, out_dir / "forecast.png", dpi=100)
         plt.close(figure)
 
 

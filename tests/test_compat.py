@@ -52,6 +52,20 @@ def test_bidirectional_can_attempt_fused_lstm_is_switched_off_and_restored(tiny_
     assert "_can_attempt_fused_lstm" not in vars(wrapper)
 
 
+def test_fit_starts_at_initial_epoch_set_in_on_train_begin():
+    import keras
+    import numpy as np
+
+    class StartAtTwo(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            compat.set_initial_epoch(self.model, 2)
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    history = model.fit(np.ones((4, 3)), np.ones((4, 1)), epochs=4, verbose=0, callbacks=[StartAtTwo()])
+    assert history.epoch == [2, 3]
+
+
 def test_keras_tensorflow_trainer_reduce_per_replica_and_its_helpers():
     import tensorflow as tf
 
@@ -93,7 +107,7 @@ def test_tensorflow_lite_schema_and_flatbuffer_utils_round_trip(tmp_path):
     assert len(model.subgraphs) == 1 and len(again) > 0
 
 
-_PRIVATE = ("_flatten_layers", "_keras_history", "_inbound_nodes", "_can_attempt_fused_lstm", "_get_ops_details",
+_PRIVATE = ("_initial_epoch", "_flatten_layers", "_keras_history", "_inbound_nodes", "_can_attempt_fused_lstm", "_get_ops_details",
             "_collective_all_reduce_multi_worker", "_is_per_replica_instance")
 _PRIVATE_MODULES = ("keras.src", "tensorflow.lite.python", "tensorflow.lite.tools", "tensorflow.python")
 

@@ -45,6 +45,12 @@ def without_fused_bidirectional(wrappers):
             del wrapper._can_attempt_fused_lstm
 
 
+def set_initial_epoch(model, epoch):
+    """Make the next ``fit`` start at ``epoch``, from a callback's ``on_train_begin`` (Keras' own
+    ``BackupAndRestore`` sets ``_initial_epoch`` the same way; ``fit`` reads it after that hook)."""
+    model._initial_epoch = epoch
+
+
 def keras_tensorflow_trainer():
     """Keras' TensorFlow trainer module, whose ``reduce_per_replica`` multi-worker fit needs
     rerouted (``zoo.distribute``)."""

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from zoo.checkpoints import CHECKPOINT_NAME, CONFIG_NAME, METRICS_NAME
 from zoo.errors import UserError
-from zoo.files import read_json
+from zoo.files import read_json, write_text
 
 #: Every run's files a release ships; the recipe's own figures (``Recipe.plots``) go with them.
 RELEASED_FILES = (CHECKPOINT_NAME, CONFIG_NAME, METRICS_NAME, "history.csv", "test_inputs.npy",
@@ -28,7 +28,7 @@ def release(run_dir, destination):
         if (run_dir / name).exists():
             shutil.copy2(run_dir / name, destination / name)
     _drop_optimizer_state(destination / CHECKPOINT_NAME)
-    (destination / "card.md").write_text(model_card(destination))
+    write_text(destination / "card.md", model_card(destination))
     return destination
 
 
@@ -40,11 +40,13 @@ def _drop_optimizer_state(checkpoint):
     load_model(checkpoint).save(checkpoint)  # loaded without compiling, so saved without optimizer
 
 
-def model_card(run_dir):
+def model_card(run_dir, metrics=None):
+    """card.md of a run; ``metrics`` before metrics.json is written (training writes it last)."""
     from zoo.registry import get_recipe
 
     run_dir = Path(run_dir)
-    config, metrics = read_json(run_dir / CONFIG_NAME), read_json(run_dir / METRICS_NAME)
+    config = read_json(run_dir / CONFIG_NAME)
+    metrics = metrics if metrics is not None else read_json(run_dir / METRICS_NAME)
     recipe = get_recipe(config["model"])
     hyper = {k: v for k, v in config["config"].items() if k not in _NOT_HYPERPARAMETERS}
     data = config["config"]["data"]

@@ -5,7 +5,9 @@ The run directory holds ``model.keras`` (best on validation, written atomically)
 next to baselines on the same split), ``history.csv``, ``loss.png``, the recipe's own plots and
 ``test_inputs.npy`` (real test vectors the exporter checks artifacts on) and
 ``calibration_inputs.npy`` (training inputs int8 export calibrates on). An interrupted run
-leaves ``backup/``; the same command continues from the last finished epoch.
+leaves ``backup/`` (``zoo.backup``); the same command continues from the last finished epoch.
+Every file is written atomically, and ``metrics.json`` last: a run without it is unfinished, and
+the same command completes it.
 """
 
 import math
@@ -26,8 +28,9 @@ from zoo.checkpoints import (
     METRICS_NAME,
     TEST_INPUTS_NAME,
 )
+from zoo.backup import TrainingState, read_state
 from zoo.errors import UserError
-from zoo.files import check_writable, read_json, write_json
+from zoo.files import check_writable, read_json, save_array, save_figure, write_json, write_text
 
 BACKUP_DIR = "backup"
 HISTORY_NAME = "history.csv"
@@ -59,6 +62,8 @@ def prepare_run_dir(out_dir, force=False):
     if force and out_dir.exists():
         shutil.rmtree(out_dir)
     check_writable(out_dir)
+    for leftover in out_dir.glob(".*.tmp*"):  # files a killed writer left half-written
+        leftover.unlink(missing_ok=True)
     return (out_dir / BACKUP_DIR).exists()
 
 
@@ -127,17 +132,19 @@ def train(name, out_dir, *, seed=0, force=False, verbose=None, data_options=None
         write_json(out_dir / CONFIG_NAME, run_config)
     monitor = "val_loss" if len(split.x_val) else "loss"
     guard = StopOnNonFinite()
+    stopper = keras.callbacks.EarlyStopping(monitor=monitor, patience=config["patience"])
+    state = TrainingState(out_dir / BACKUP_DIR, early_stopping=stopper)
     callbacks = [
-        keras.callbacks.BackupAndRestore(
-            str(out_dir / BACKUP_DIR), save_freq="epoch", double_checkpoint=True
-        ),
         guard,
         BestCheckpoint(out_dir / CHECKPOINT_NAME, monitor=monitor),
-        keras.callbacks.EarlyStopping(monitor=monitor, patience=config["patience"]),
+        stopper,
         keras.callbacks.CSVLogger(str(out_dir / HISTORY_NAME), append=resuming),
+        state,  # last: an epoch is saved as done once the checkpoint and history have it
     ]
     started = time.perf_counter()
-    if recipe.trains(config):
+    if state.finished and (out_dir / CHECKPOINT_NAME).exists():
+        print("training had finished; writing the results", file=sys.stderr)
+    elif recipe.trains(config):
         _fit(model, split, config, callbacks, verbose, distributed=placement.strategy is not None)
     else:  # e.g. a naive forecast won on validation: the built model is final as it is
         BestCheckpoint(out_dir / CHECKPOINT_NAME).save(model, math.inf)
@@ -152,10 +159,10 @@ def train(name, out_dir, *, seed=0, force=False, verbose=None, data_options=None
 
     best = load_model(out_dir / CHECKPOINT_NAME)
     metrics = recipe.evaluate(best, split, config)
-    np.save(out_dir / TEST_INPUTS_NAME, split.x_test[:32])
+    save_array(out_dir / TEST_INPUTS_NAME, split.x_test[:32])
     # A spread of training inputs: what int8 export calibrates its ranges on.
     picks = np.linspace(0, len(split.x_train) - 1, num=min(100, len(split.x_train))).astype(int)
-    np.save(out_dir / CALIBRATION_INPUTS_NAME, split.x_train[picks])
+    save_array(out_dir / CALIBRATION_INPUTS_NAME, split.x_train[picks])
     run_config["training"] = {
         "seconds": round(seconds, 2),
         "epochs_run": _count_epochs(out_dir / HISTORY_NAME),
@@ -164,12 +171,13 @@ def train(name, out_dir, *, seed=0, force=False, verbose=None, data_options=None
         "stopped_by": guard.message or "early stopping or epoch limit",
     }
     write_json(out_dir / CONFIG_NAME, run_config)
-    write_json(out_dir / METRICS_NAME, metrics)
     plot_history(out_dir / HISTORY_NAME, out_dir / "loss.png")
     recipe.plot(best, split, config, out_dir)
     from zoo.release import model_card
 
-    (out_dir / "card.md").write_text(model_card(out_dir))
+    write_text(out_dir / "card.md", model_card(out_dir, metrics=metrics))
+    write_json(out_dir / METRICS_NAME, metrics)  # last: its presence marks the run finished
+    shutil.rmtree(out_dir / BACKUP_DIR, ignore_errors=True)
     return metrics
 
 
@@ -235,11 +243,9 @@ def _train_worker(recipe, config, split, out_dir, placement, verbose):
     """A non-chief worker trains in step with the chief and keeps only its own backup."""
     model = _build_compiled(recipe, config, placement)
     backup = out_dir / f".worker-{placement.worker_index}-backup"
-    callbacks = [
-        keras.callbacks.BackupAndRestore(str(backup), save_freq="epoch", double_checkpoint=True),
-        StopOnNonFinite(),
-        keras.callbacks.EarlyStopping(monitor="val_loss" if len(split.x_val) else "loss", patience=config["patience"]),
-    ]
+    stopper = keras.callbacks.EarlyStopping(monitor="val_loss" if len(split.x_val) else "loss",
+                                            patience=config["patience"])
+    callbacks = [StopOnNonFinite(), stopper, TrainingState(backup, early_stopping=stopper)]
     if recipe.trains(config):  # else the chief trains nothing either: no collectives to join
         _fit(model, split, config, callbacks, verbose if verbose is not None else 0, distributed=True)
     return None
@@ -279,15 +285,14 @@ def _environment():
 
 def _align_history(out_dir):
     """Keep history.csv to the epochs the backup holds (a kill can fall between the two writes)."""
-    try:
-        done = int(read_json(out_dir / BACKUP_DIR / "training_metadata.json")["epoch"])
-    except (UserError, KeyError, ValueError, TypeError):
-        done = 0
+    state = read_state(out_dir / BACKUP_DIR)
+    done = int(state["epoch"]) if state else 0
     history = out_dir / HISTORY_NAME
     if history.exists():
         lines = history.read_text().splitlines(keepends=True)
-        kept = lines[:1] + [line for line in lines[1:] if int(line.split(",", 1)[0]) < done]
-        history.write_text("".join(kept))
+        kept = lines[:1] + [line for line in lines[1:] if line.split(",", 1)[0].isdigit()
+                            and int(line.split(",", 1)[0]) < done]
+        write_text(history, "".join(kept))
     return done
 
 
@@ -328,11 +333,10 @@ class BestCheckpoint(keras.callbacks.Callback):
     def save(self, model, best):
         staging = self.path.with_name(f".{self.path.stem}.tmp.keras")
         model.save(staging)
+        with open(staging, "rb") as handle:
+            os.fsync(handle.fileno())
         os.replace(staging, self.path)
-        marker = self.path.with_suffix(".best")
-        staging_marker = marker.with_name(f".{marker.name}.tmp")
-        staging_marker.write_text(repr(best))
-        os.replace(staging_marker, marker)
+        write_text(self.path.with_suffix(".best"), repr(best))
 
 
 class StopOnNonFinite(keras.callbacks.Callback):
@@ -376,5 +380,5 @@ def plot_history(history_path, image_path):
     axis.set_xlabel("epoch")
     axis.legend()
     figure.tight_layout()
-    figure.savefig(image_path, dpi=100)
+    save_figure(figure, image_path, dpi=100)
     plt.close(figure)

@@ -1,0 +1,127 @@
+"""Crash-safe training: a run killed at any moment (SIGKILL or Ctrl-C) finishes with the same command,
+with every file it should have and the metrics of an uninterrupted run; a damaged newest backup
+falls back to the one before it."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from zoo.backup import TrainingState
+
+# One full batch per epoch (the sunspot windows fit in 512): the resumed run repeats the
+# uninterrupted one step for step, so the metrics can be compared closely.
+ARGS = ["train", "forecaster", "--epochs", "25", "--units", "4", "--batch-size", "512", "--set", "patience=6",
+        "--set", "base=persistence", "--set", "level=false", "--seed", "1"]
+RUN_FILES = ("model.keras", "config.json", "metrics.json", "history.csv", "loss.png", "forecast.png", "card.md",
+             "test_inputs.npy", "calibration_inputs.npy")
+KILLS, CHAIN = 30, 3  # 30 kills, in chains of 3 before the run is left to finish
+
+
+def zoo(*args):
+    executable = os.path.join(os.path.dirname(sys.executable), "zoo")
+    return subprocess.Popen([executable, *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finish(out):
+    process = zoo(*ARGS, "--out", out)
+    _, err = process.communicate(timeout=600)
+    assert process.returncode == 0, err
+    return err
+
+
+@pytest.mark.slow
+def test_kills_at_30_random_moments_each_end_in_the_uninterrupted_result(tmp_path):
+    reference = tmp_path / "reference"
+    started = time.monotonic()
+    finish(reference)
+    duration = time.monotonic() - started
+    expected = json.loads((reference / "metrics.json").read_text())["test"]
+
+    rng = np.random.default_rng(7)
+    moments = rng.uniform(0.5, duration, KILLS)
+    for chain in range(KILLS // CHAIN):
+        out = tmp_path / f"run{chain}"
+        for moment in moments[chain * CHAIN:(chain + 1) * CHAIN]:
+            process = zoo(*ARGS, "--out", out)
+            time.sleep(moment)
+            process.send_signal(signal.SIGKILL if chain % 2 == 0 else signal.SIGINT)
+            process.communicate(timeout=120)
+            if (out / "metrics.json").exists():
+                break  # it finished before the moment came
+        finish(out)
+        missing = [name for name in RUN_FILES if not (out / name).exists()]
+        assert not missing, f"chain {chain} (kills at {moments[chain * CHAIN:(chain + 1) * CHAIN]}) lacks {missing}"
+        assert not (out / "backup").exists()
+        assert not [p.name for p in out.iterdir() if p.name.startswith(".") and "tmp" in p.name]
+        got = json.loads((out / "metrics.json").read_text())["test"]
+        for name, value in expected.items():
+            assert got[name] == pytest.approx(value, rel=1e-3), (chain, name, got, expected)
+
+
+def _tiny_model():
+    import keras
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3), keras.layers.Dense(1)])
+    model.compile(keras.optimizers.Adam(0.01), "mse")
+    return model
+
+
+class _Killed(Exception):
+    pass
+
+
+class _KillAfter(__import__("keras").callbacks.Callback):
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 == self.epoch:
+            raise _Killed
+
+
+def test_a_damaged_newest_backup_falls_back_to_the_one_before(tmp_path, capsys):
+    import h5py
+
+    x, y = np.random.default_rng(0).normal(size=(32, 4)), np.ones((32, 1))
+    model = _tiny_model()
+    with pytest.raises(_Killed):
+        model.fit(x, y, epochs=10, verbose=0, callbacks=[TrainingState(tmp_path), _KillAfter(3)])
+    state = json.loads((tmp_path / "state.json").read_text())
+    assert state["epoch"] == 3 and state["previous"][0]["epoch"] == 2
+    with h5py.File(tmp_path / state["weights"], "w"):
+        pass  # the issue's repro: an empty HDF5 file in place of the newest backup
+
+    resumed = _tiny_model()
+    restore = TrainingState(tmp_path)
+    history = resumed.fit(x, y, epochs=5, verbose=0, callbacks=[restore])
+    assert restore.resumed_from == 2 and history.epoch == [2, 3, 4]
+    assert "cannot be loaded" in capsys.readouterr().err
+
+
+def test_a_half_written_state_file_starts_over_instead_of_failing(tmp_path):
+    (tmp_path / "state.json").write_text('{"epoch": 3, "weig')
+    model = _tiny_model()
+    history = model.fit(np.ones((8, 4)), np.ones((8, 1)), epochs=2, verbose=0, callbacks=[TrainingState(tmp_path)])
+    assert history.epoch == [0, 1]
+
+
+def test_early_stopping_counters_survive_a_resume(tmp_path):
+    import keras
+
+    x, y = np.random.default_rng(1).normal(size=(32, 4)), np.ones((32, 1))
+    stopper = keras.callbacks.EarlyStopping(monitor="loss", patience=50)
+    model = _tiny_model()
+    with pytest.raises(_Killed):
+        model.fit(x, y, epochs=10, verbose=0, callbacks=[stopper, TrainingState(tmp_path, stopper), _KillAfter(4)])
+    saved = json.loads((tmp_path / "state.json").read_text())["early_stopping"]
+
+    again = keras.callbacks.EarlyStopping(monitor="loss", patience=50)
+    _tiny_model().fit(x, y, epochs=4, verbose=0, callbacks=[again, TrainingState(tmp_path, again)])
+    assert again.best == pytest.approx(saved["best"]) and again.best_epoch == saved["best_epoch"]
