@@ -24,6 +24,7 @@ from zoo.checkpoints import CALIBRATION_INPUTS_NAME, TEST_INPUTS_NAME, load_run_
 from zoo.errors import UserError
 from zoo.files import atomic_directory, write_json
 from zoo.release import format_number
+from zoo.registry import get_recipe
 
 #: Each format's whole-model writer, straight from the registry: the one place the pipeline
 #: looks it up, so a test can put a failing converter in for one format.
@@ -71,8 +72,6 @@ def metric_judge(run_dir, config):
     """-> (metric name, function runner -> metric on the test split), or (None, None) off a run."""
     if not config or "model" not in config:
         return None, None
-    from zoo.registry import get_recipe
-
     recipe = get_recipe(config["model"])
     split = recipe.load_data(config["config"], **config.get("data_options", {}))
 
@@ -198,20 +197,16 @@ def _metadata(model, config):
 
     cells = sorted({type(layer.cell).__name__ for layer in _rnn_layers(model)})
     data = config.get("config", {}).get("data", {})
+    # What an app needs from the training data to feed the model and read its output (input
+    # scaling; for text models the vocabularies and label names): each recipe names its keys.
+    keep = get_recipe(config["model"]).deployment_keys if "model" in config else ()
     return {
         "zoo.version": zoo.__version__,
         "zoo.model": config.get("model", model.name),
         "zoo.cells": ",".join(cells),
         "zoo.input": _input_description(model),
-        "zoo.data": {k: v for k, v in data.items() if k in _DEPLOYMENT_KEYS},
+        "zoo.data": {k: v for k, v in data.items() if k in keep},
     }
-
-
-#: What an app needs from the training data to feed the model and read its output: input
-#: scaling, and for text models the vocabularies and label names.
-_DEPLOYMENT_KEYS = ("source", "column", "features", "horizon", "multi_step", "mean", "std", "season",
-                    "classes", "tags", "vocabulary", "letters", "phonemes",
-                    "max_length", "max_letters", "max_phonemes", "characters", "max_word_chars")
 
 
 def _input_description(model):

@@ -13,6 +13,7 @@ import click
 
 from zoo.errors import UserError
 from zoo.export.formats import FORMATS, QUANTIZE_MODES, quantize_help
+from zoo.options import shown
 
 
 def _quiet_runtimes():
@@ -65,83 +66,106 @@ def list_command(as_json):
         click.echo("  ".join(str(row[key]).ljust(widths[key]) for key in widths).rstrip())
 
 
-def _parse_sets(pairs):
-    """--set key=value (repeatable) -> dict with JSON-typed values (numbers, booleans, strings)."""
+class _OptionType(click.ParamType):
+    """A recipe option as a click type: parsing and range checks are the option's own."""
+
+    def __init__(self, option):
+        self.option = option
+        self.name = option.type.__name__
+
+    def convert(self, value, param, ctx):
+        return self.option.parse(value)
+
+
+#: Options every model's training takes, besides its recipe's own.
+_COMMON_TRAIN_OPTIONS = [
+    click.Option(["--set", "sets"], multiple=True, metavar="KEY=VALUE",
+                 help="Any option above by its name, e.g. --set dropout=0.2 (repeatable)."),
+    click.Option(["--init"], help="Start from these weights: a model name (its released checkpoint), a run "
+                                  "directory or a .keras file; layers whose shapes fit are copied."),
+    click.Option(["--seed"], type=int, default=0, show_default=True),
+    click.Option(["--quick"], is_flag=True, help="A seconds-long run through every step (tiny model, few epochs)."),
+    click.Option(["--strategy"], type=click.Choice(["mirrored", "multi-worker"]),
+                 help="tf.distribute: all devices of this machine, or a cluster described by TF_CONFIG."),
+    click.Option(["--out"], type=click.Path(file_okay=False), help="Run directory [default: runs/NAME]."),
+    click.Option(["--force"], is_flag=True, help="Replace a finished run in --out."),
+]
+
+
+def _option_help(option):
+    if option.data:
+        return option.help
+    return f"{option.help} [{option.describe()}; default: {option.default}]"
+
+
+def _train_command(recipe):
+    """`zoo train NAME`, built from the recipe's declared options: its --help shows only those."""
+    params = []
+    for option in recipe.options:
+        names = [option.flag, "--dataset"] if option.name == "data" else [option.flag]
+        params.append(click.Option([*names, option.name], type=_OptionType(option), help=_option_help(option),
+                                   metavar=option.metavar))
+    taken = {p.name for p in params} & {p.name for p in _COMMON_TRAIN_OPTIONS}
+    if taken:
+        raise ValueError(f"{recipe.name} declares options the CLI keeps for itself: {sorted(taken)}")
+
+    def run(sets, init, seed, quick, strategy, out, force, **given):
+        from zoo.training import train as run_training
+
+        for key, value in _parse_sets(recipe, sets).items():
+            given[key] = value
+        data_options = {k: v for k, v in given.items() if recipe.option(k).data and v is not None}
+        overrides = {k: v for k, v in given.items() if not recipe.option(k).data and v is not None}
+        _load_tensorflow()
+        out = out or os.path.join("runs", recipe.name)
+        metrics = run_training(recipe.name, out, seed=seed, force=force, quick=quick, strategy=strategy, init=init,
+                               data_options=data_options, **overrides)
+        if metrics is None:  # a non-chief worker: the chief writes the results
+            click.echo("worker finished; the chief wrote the run")
+            return
+        click.echo(f"\nrun: {out}")
+        click.echo(_metrics_table(recipe, metrics))
+
+    return click.Command(recipe.name, params=params + _COMMON_TRAIN_OPTIONS, callback=run,
+                         help=f"Train {recipe.name}: {recipe.description}.\n\nAn interrupted run continues when "
+                              "the same command is run again.",
+                         short_help=recipe.task)
+
+
+def _parse_sets(recipe, pairs):
+    """--set key=value (repeatable) -> {key: value}, each parsed and checked by its declared option."""
     values = {}
     for pair in pairs:
         key, sep, raw = pair.partition("=")
         if not sep or not key:
-            raise UserError(f"--set takes key=value, got {pair!r}")
-        try:
-            values[key] = json.loads(raw)
-        except json.JSONDecodeError:
-            values[key] = raw
+            raise UserError(f"--set takes key=value, got {shown(pair)}")
+        values[key] = recipe.option(key.strip()).parse(raw)
     return values
 
 
-@cli.command()
-@click.argument("name")
-@click.option("--data", "--dataset", "data",
-              help="Your data file or folder, or a bundled data set; the README's 'Your own data' lists each "
-                   "model's formats (forecaster: CSV or sunspots, nile, co2, elnino, macrodata; ts-classifier: "
-                   ".ts/CSV or GunPoint, ArrowHead…; char-lm: .txt file or folder; text-classifier: CSV/TSV/JSONL "
-                   "or class folders; tagger: CoNLL-U or word/TAG lines; g2p: a lexicon; anomaly: CSV).")
-@click.option("--column", help="Column of the CSV to model (default: the last numeric one).")
-@click.option("--columns", help="forecaster: other columns to feed as inputs, comma-separated.")
-@click.option("--season", type=click.IntRange(min=1), help="Season length for the seasonal-naive baseline.")
-@click.option("--horizon", type=click.IntRange(min=1),
-              help="forecaster: steps to forecast (direct; --set multi_step=recursive feeds forecasts back).")
-@click.option("--cell", help="lstm, peephole, cifg, layer_norm or projection.")
-@click.option("--epochs", type=click.IntRange(min=1))
-@click.option("--units", type=click.IntRange(min=1))
-@click.option("--window", type=click.IntRange(min=2), help="Input length in time steps.")
-@click.option("--batch-size", type=click.IntRange(min=1))
-@click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True))
-@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Any other hyperparameter.")
-@click.option("--init", help="Start from these weights: a model name (its released checkpoint), a run "
-                             "directory or a .keras file; layers whose shapes fit are copied.")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--quick", is_flag=True, help="A seconds-long run through every step (tiny model, 2 epochs).")
-@click.option("--strategy", type=click.Choice(["mirrored", "multi-worker"]),
-              help="tf.distribute: all devices of this machine, or a cluster described by TF_CONFIG.")
-@click.option("--out", type=click.Path(file_okay=False), help="Run directory [default: runs/NAME].")
-@click.option("--force", is_flag=True, help="Replace a finished run in --out.")
-def train(name, data, column, columns, season, horizon, cell, epochs, units, window, batch_size, learning_rate, sets, init,
-          seed, quick, strategy, out, force):
-    """Train model NAME; an interrupted run continues when the same command is run again."""
-    from zoo.registry import get_recipe
+class _TrainCommands(click.Group):
+    """`zoo train NAME [OPTIONS]`: one command per registered model, built from its recipe."""
 
-    get_recipe(name)  # an unknown name fails before TensorFlow loads
-    _load_tensorflow()
-    from zoo.training import train as run_training
+    def list_commands(self, ctx):
+        from zoo.registry import list_models
 
-    overrides = {
-        "cell": cell, "epochs": epochs, "units": units, "window": window, "horizon": horizon,
-        "batch_size": batch_size, "learning_rate": learning_rate, **_parse_sets(sets),
-    }
-    out = out or os.path.join("runs", name)
-    metrics = run_training(
-        name, out, seed=seed, force=force, quick=quick, strategy=strategy, init=init,
-        data_options={"data": data, "column": column, "columns": columns, "season": season},
-        **{k: v for k, v in overrides.items() if v is not None},
-    )
-    if metrics is None:  # a non-chief worker: the chief writes the results
-        click.echo("worker finished; the chief wrote the run")
-        return
-    click.echo(f"\nrun: {out}")
-    click.echo(_metrics_table(metrics))
+        return list_models()
+
+    def get_command(self, ctx, name):
+        from zoo.registry import get_recipe
+
+        return _train_command(get_recipe(name))  # an unknown name: one error line with a suggestion
 
 
-def _metrics_table(metrics):
-    from zoo.release import format_number, metric_names
+@cli.group(cls=_TrainCommands)
+def train():
+    """Train a model: `zoo train NAME --help` lists that model's options."""
 
-    names = metric_names(metrics)
-    rows = [("", *names), ("model", *(format_number(metrics["test"].get(n)) for n in names))]
-    for baseline, values in metrics["baselines"].items():
-        label = f"{baseline} (season {values['season']})" if "season" in values else baseline
-        rows.append((label, *(format_number(values.get(n)) for n in names)))
-    widths = [max(len(r[k]) for r in rows) for k in range(len(rows[0]))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows)
+
+def _metrics_table(recipe, metrics):
+    from zoo.release import metrics_table
+
+    return metrics_table(metrics, recipe.baseline_settings)
 
 
 @cli.command()
@@ -159,7 +183,7 @@ def evaluate(checkpoint):
     recipe = get_recipe(config["model"])
     split = recipe.load_data(config["config"], **config.get("data_options", {}))
     metrics = recipe.evaluate(load_model(keras_path), split, config["config"])
-    click.echo(_metrics_table(metrics))
+    click.echo(_metrics_table(recipe, metrics))
     click.echo(json.dumps(metrics))
 
 
@@ -278,7 +302,7 @@ def _predict_text(checkpoint, texts):
     if not config:
         raise UserError("--text needs a run directory or a model name (the vocabulary is in its config.json)")
     recipe = get_recipe(config["model"])
-    if not hasattr(recipe, "predict_text"):
+    if not recipe.reads_text:
         raise UserError(f"{config['model']} does not read text; use --input")
     if not all(t.strip() for t in texts):
         raise UserError("--text is empty")
@@ -348,7 +372,7 @@ def main(argv=None):
         click.echo(error.ctx.get_help())
         sys.exit(0)
     except click.exceptions.NoSuchOption as error:
-        click.echo(f"error: {error.format_message()} (see 'zoo {_command(error)} --help')", err=True)
+        click.echo(f"error: {error.format_message()} (see '{_command_path(error)} --help')", err=True)
         sys.exit(2)
     except click.ClickException as error:
         click.echo(f"error: {error.format_message()}", err=True)
@@ -361,8 +385,8 @@ def main(argv=None):
     sys.exit(result if isinstance(result, int) else 0)
 
 
-def _command(error):
-    return error.ctx.command.name if error.ctx and error.ctx.command else ""
+def _command_path(error):
+    return error.ctx.command_path if error.ctx else "zoo"
 
 
 if __name__ == "__main__":
