@@ -20,7 +20,7 @@ from zoo.export.pipeline import export_checkpoint, metric_judge
 from zoo.export.runtime import KerasRunner, first_line
 from zoo.export.timing import timings
 from zoo.checkpoints import load_run_config, resolve
-from zoo.files import write_json
+from zoo.files import scratch_directory, write_json
 
 
 STEPS = 100
@@ -75,7 +75,7 @@ def bench_model(target, work_dir, repeats=100, quantize="dynamic"):
 
 def _anchors(model, name, inputs, one, batch, judge, repeats):
     rows = []
-    with tempfile.TemporaryDirectory(prefix="zoo-bench-") as tmp:
+    with scratch_directory("zoo-bench-") as tmp:
         model(inputs[:2])  # Keras' exporters refuse a model that has never been called
         for keras_format, zoo_format in KERAS_EXPORTERS:
             fmt = FORMATS[zoo_format]

@@ -6,7 +6,6 @@ Keras and each exported step artifact. With ``--temperature 0`` (greedy) every r
 produce the same text; the tests hold them to it.
 """
 
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +14,7 @@ from zoo.export.formats import FORMATS
 from zoo.export.streaming import INPUT, OUT_SUFFIX, OUTPUT, StepRunner, step_model, write_streaming
 from zoo.checkpoints import load_model, load_run_config, resolve
 from zoo.errors import UserError
+from zoo.files import scratch_directory
 
 RUNTIMES = ("keras", *FORMATS)  # Keras, or any export format's step artifact
 
@@ -58,7 +58,7 @@ def generate(checkpoint, prompt="", length=200, temperature=1.0, seed=0, runtime
     model = load_model(keras_path)
     index = {char: k for k, char in enumerate(vocabulary)}
     start = [index.get(char, 0) for char in (prompt or "\n")]
-    with tempfile.TemporaryDirectory(prefix="zoo-generate-") as work:
+    with scratch_directory("zoo-generate-") as work:
         stepper = _stepper(model, runtime, Path(work))
         stepper.reset(1)
         for token in start:

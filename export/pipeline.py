@@ -219,7 +219,9 @@ def _input_description(model):
 def _rnn_layers(model):
     import keras
 
-    for layer in model._flatten_layers(include_self=False):
+    from zoo.compat import flatten_layers
+
+    for layer in flatten_layers(model):
         if isinstance(layer, keras.layers.RNN):
             yield layer
 

@@ -42,6 +42,7 @@ from zoo.export.formats import FORMATS as REGISTRY
 from zoo.export.formats import detect
 from zoo.export.runtime import artifact_size
 from zoo.export.verify import compare
+from zoo.compat import inbound_node, keras_history
 
 FORMATS = tuple(REGISTRY)  # every export format writes a step artifact
 FILENAMES = {name: fmt.step_filename for name, fmt in REGISTRY.items()}
@@ -89,12 +90,12 @@ def _chain(model):
         raise ValueError(f"not streamable: the model has {len(outputs)} outputs (one is supported)")
     chain, tensor = [], outputs[0]
     while True:
-        operation, node_index, tensor_index = tensor._keras_history
+        operation, node_index, tensor_index = keras_history(tensor)
         if isinstance(operation, keras.layers.InputLayer):
-            if tensor is not inputs[0] and operation is not inputs[0]._keras_history[0]:
+            if tensor is not inputs[0] and operation is not keras_history(inputs[0])[0]:
                 raise ValueError("not streamable: the output does not come from the model's input")
             break
-        node = operation._inbound_nodes[node_index]
+        node = inbound_node(operation, node_index)
         _check_known_blockers(operation)
         source = _main_input(operation, node)
         if tensor_index != 0:

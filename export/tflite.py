@@ -23,7 +23,6 @@ peephole, CIFG and layer-norm layers. (CIFG's 4-gate traced form, input block = 
 exact in float, but its full-int8 conversion gave errors of the order of the outputs themselves.)
 """
 
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +30,7 @@ import numpy as np
 from zoo.export import savedmodel
 from zoo.export.tflite_flatbuffer import patch
 from zoo.export.tflite_lstm import fused_lstm_functions
+from zoo.files import scratch_directory
 
 QUANTIZE = (None, "dynamic", "float16", "int8")
 
@@ -43,7 +43,7 @@ def write(model, path, quantize=None, representative_inputs=None):
         raise ValueError(f"quantize must be one of {', '.join(map(str, QUANTIZE))}; got {quantize!r}")
     if quantize == "int8":
         representative_inputs = _checked_representative(representative_inputs, model.inputs[0].dtype)
-    with tempfile.TemporaryDirectory(prefix="zoo-tflite-") as workdir:
+    with scratch_directory("zoo-tflite-") as workdir:
         saved = Path(workdir) / "saved_model"
         with fused_lstm_functions(model) as (plans, fallbacks):
             savedmodel.write(model, saved, batch=1)
@@ -87,7 +87,7 @@ def write_step(step, path):
 
     from zoo.export.streaming import SIGNATURE as STEP_SIGNATURE
 
-    with tempfile.TemporaryDirectory(prefix="zoo-step-tflite-") as workdir:
+    with scratch_directory("zoo-step-tflite-") as workdir:
         saved = Path(workdir) / "saved_model"
         savedmodel.write_step(step, saved, batch=1)
         converter = tf.lite.TFLiteConverter.from_saved_model(str(saved), signature_keys=[STEP_SIGNATURE])
@@ -131,6 +131,8 @@ def op_census(path):
     from ai_edge_litert.interpreter import Interpreter
 
     counts = {}
-    for op in Interpreter(model_path=str(path))._get_ops_details():
+    from zoo.compat import litert_ops
+
+    for op in litert_ops(Interpreter(model_path=str(path))):
         counts[op["op_name"]] = counts.get(op["op_name"], 0) + 1
     return counts

@@ -19,7 +19,7 @@ TIERS = {
     "zoo.layers": 2, "zoo.forecast_layers": 2, "zoo.text": 2,
     # training: options, recipes' base class, the registry, checkpoints, releases
     "zoo": 3, "zoo.options": 3, "zoo.registry": 3, "zoo.recipe": 3, "zoo.training": 3, "zoo.distribute": 3,
-    "zoo.checkpoints": 3, "zoo.finetune": 3, "zoo.release": 3,
+    "zoo.checkpoints": 3, "zoo.finetune": 3, "zoo.release": 3, "zoo.backup": 3,
     # the zoo's recipes
     "zoo.models": 4,
     # export builds on all of the above
