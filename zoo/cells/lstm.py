@@ -26,7 +26,8 @@ class LSTMCell(keras.layers.Layer, dropout_rnn_cell()):
 
     Variants subclass this and override only what their equations change: ``gate_names`` (the
     blocks of the kernel), ``_build_extra_weights``, ``_preactivations``, ``_gates`` or
-    ``_shown_cell``.
+    ``_shown_cell``; each declares its own ``lowering()`` (``zoo.cells.lowering``), or runs the
+    generic loop in every exporter.
     """
 
     gate_names = ("input", "forget", "candidate", "output")
