@@ -44,7 +44,7 @@ class Lowering:
     units: int  # width of c and of each gate block
     output_units: int  # width of h: ``units``, or the projection's width
     gates: tuple = STANDARD_GATES  # the kernel's blocks, in order
-    activation: str = "tanh"  # Keras-serialised names
+    activation: str = "tanh"  # built-in Keras names; any other function is "custom NAME"
     recurrent_activation: str = "sigmoid"
     kernel: str = "kernel"  # weight attributes: [I, n·units], [output_units, n·units], [n·units]
     recurrent_kernel: str = "recurrent_kernel"
