@@ -233,14 +233,14 @@ class Codec:
         return next((w for w in (word, word.lower(), word.upper()) if set(w) <= known), word)
 
     def check_spellings(self, words):
-        from zoo.errors import UserError
+        from zoo.errors import UserError, shown
 
         for word in words:
             if not word or len(word) > self.max_letters:
-                raise UserError(f"{word!r}: spellings of 1 to {self.max_letters} letters only")
+                raise UserError(f"{shown(word)}: spellings of 1 to {self.max_letters} letters only")
             unknown = sorted(set(word) - set(self.letters.tokens[2:]))
             if unknown:
-                raise UserError(f"{word!r}: the model knows only the letters {''.join(self.letters.tokens[2:])}")
+                raise UserError(f"{shown(word)}: the model knows only the letters {''.join(self.letters.tokens[2:])}")
 
     def rows(self, words, steps):
         """Packed rows with the spellings filled in and room for ``steps`` decoder positions."""

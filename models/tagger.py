@@ -169,9 +169,13 @@ class Tagger(Recipe):
 
     def predict_text(self, predict, texts, config):
         """``zoo predict tagger --text``: ``word/TAG`` per word; unsegmented text is segmented first."""
+        from zoo.text import warn_unknown
+
         data = config["data"]
         sentences_ = [text.split() if " " in text.strip() else _segment(text) for text in texts]
-        rows = TaggerInput(data).encode(sentences_, max(map(len, sentences_)))
+        tagger_input = TaggerInput(data)
+        rows = tagger_input.encode(sentences_, max(map(len, sentences_)))
+        warn_unknown(texts, [tagger_input.knows_any(words) for words in sentences_], "word or character")
         tags = predict(rows).argmax(-1)
         return [" ".join(f"{w}/{data['tags'][t]}" for w, t in zip(words, row)) for words, row in zip(sentences_, tags)]
 
@@ -214,6 +218,12 @@ class TaggerInput:
                     spelt[word] = [self.characters.index.get(c, 1) for c in clip_word(word, self.max_word_chars)]
                 chars[row, column, : len(spelt[word])] = spelt[word]
         return np.concatenate([ids[..., None], chars], axis=-1).reshape(len(sentences_), -1)
+
+    def knows_any(self, words):
+        """True when some word, or with character features some character, is in the vocabularies."""
+        if any(word in self.words.index for word in words):
+            return True
+        return self.characters is not None and any(c in self.characters.index for word in words for c in word)
 
     def word_ids(self, rows):
         """-> (N, length) word ids of encoded rows."""

@@ -142,10 +142,15 @@ class TextClassifier(Recipe):
 
     def predict_text(self, predict, texts, config):
         """``zoo predict text-classifier --text``: one line per text, the class and its probability."""
-        from zoo.text import WordTokenizer
+        from zoo.errors import UserError, shown
+        from zoo.text import WordTokenizer, warn_unknown
 
         data = config["data"]
         ids = WordTokenizer(data["vocabulary"]).encode(texts, data["max_length"])
+        empty = np.flatnonzero(~(ids > 0).any(axis=1))
+        if len(empty):  # all padding: the masked network would answer NaN
+            raise UserError(f"--text {empty[0] + 1} ({shown(texts[empty[0]])}) has no words (no letter or digit)")
+        warn_unknown(texts, (ids > 1).any(axis=1), "word")
         probabilities = predict(ids)
         return [f"{data['classes'][k]}\t{p[k]:.3f}" for p, k in zip(probabilities, probabilities.argmax(-1))]
 

@@ -138,7 +138,7 @@ def bad_files(tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["train", "nosuch"], "unknown model 'nosuch'"),
     (["train", "forecaster", "--cell", "gru"], "unknown cell 'gru'"),
-    (["train", "forecaster", "--data", "{d}/text.csv"], "not numeric: row 2"),
+    (["train", "forecaster", "--data", "{d}/text.csv"], "text.csv:3: column 'value' is not numeric"),
     (["train", "forecaster", "--data", "{d}/short.csv"], "10 values is too short"),
     (["train", "forecaster", "--data", "{d}/missing.csv"], "no such data file"),
     (["train", "forecaster", "--set", "colour=red"], "has no option 'colour' (did you mean 'column'?)"),

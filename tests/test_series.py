@@ -34,7 +34,7 @@ def test_gaps_are_interpolated_with_a_warning(tmp_path):
 
 
 @pytest.mark.parametrize("text, message", [
-    ("v\n1\nabc\n3\n", "not numeric: row 2 holds 'abc'"),
+    ("v\n1\nabc\n3\n", "data.csv:3: column 'v' is not numeric: it holds 'abc'"),
     ("", "is empty"),
     ("v\n", "no rows"),
     ("name\nx\ny\n", "no numeric column"),

@@ -1,6 +1,7 @@
 """Find and load checkpoints: a ``.keras`` file or a run directory made by ``zoo train``."""
 
 import warnings
+import zipfile
 from pathlib import Path
 
 from zoo.errors import UserError
@@ -19,19 +20,46 @@ def resolve(path):
     A registered model's name (``forecaster``) stands for its released checkpoint.
     """
     path = Path(path)
-    if not path.exists() and len(path.parts) == 1:
+    if not exists(path) and len(path.parts) == 1:
         path = _released(str(path)) or path
+    if not exists(path):
+        raise UserError(f"no such checkpoint: {cut_path(path)}{suggestion(path)}")
     if path.is_dir():
         checkpoint = path / CHECKPOINT_NAME
         if not checkpoint.exists():
             raise UserError(f"{path} holds no {CHECKPOINT_NAME}: not a finished training run")
         return checkpoint, path
-    if not path.exists():
-        raise UserError(f"no such checkpoint: {path}")
     if path.suffix != ".keras":
         raise UserError(f"{path} is not a .keras checkpoint or a run directory")
     run_dir = path.parent if (path.parent / CONFIG_NAME).exists() else None
     return path, run_dir
+
+
+def exists(path):
+    """``Path.exists`` that answers False for a name the system refuses (too long, a NUL byte)."""
+    try:
+        return Path(path).exists()
+    except (OSError, ValueError):
+        return False
+
+
+def cut_path(path, limit=200):
+    """A path for a message: a 100k-character argument is not echoed back whole."""
+    text = str(path)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def suggestion(path):
+    """`` (did you mean 'forecaster'?)`` when a missing bare name is close to a model's name, else ""."""
+    import difflib
+
+    from zoo.registry import list_models
+
+    path = Path(path)
+    if len(path.parts) != 1:
+        return ""
+    close = difflib.get_close_matches(str(path), list_models(), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _released(name):
@@ -53,6 +81,8 @@ def load_model(path):
     import zoo.layers  # noqa: F401
 
     checkpoint, _ = resolve(path)
+    if not zipfile.is_zipfile(checkpoint):  # Keras would call it "File not found"
+        raise UserError(f"{checkpoint} is not a readable Keras checkpoint (not a .keras zip archive)")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -3,3 +3,13 @@
 
 class UserError(Exception):
     """Bad input, options or files: the message says what is wrong and how to fix it."""
+
+
+#: Values longer than this are cut in messages: a 100k-character value is not echoed back.
+SHOWN = 60
+
+
+def shown(value):
+    """``value`` as it appears in an error message: repr, cut to a readable length."""
+    text = repr(value)
+    return text if len(text) <= SHOWN else text[: SHOWN - 5] + "…" + text[-4:]

@@ -97,10 +97,38 @@ def check_writable(directory):
     directory = Path(directory)
     try:
         directory.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UserError(f"cannot create {_cut(directory)}: {_why_not_created(directory, error)}") from None
+    try:
         with tempfile.NamedTemporaryFile(dir=directory, prefix=".probe-"):
             pass
     except OSError as error:
-        raise UserError(f"cannot write to {directory}: {error.strerror or error}") from None
+        raise UserError(f"cannot write to {_cut(directory)}: {error.strerror or error}") from None
+
+
+def _why_not_created(directory, error):
+    """The reason a folder could not be made, named after the folder that refused it: mkdir's
+    "No such file or directory" under /proc means /proc takes no new folders, not that it is missing."""
+    import errno
+
+    reason = error.strerror or str(error)
+    parent = directory.parent
+    while parent != parent.parent and not os.path.lexists(parent):
+        parent = parent.parent
+    if os.path.lexists(directory) and not directory.is_dir():
+        return "a file of that name exists"
+    if parent.exists() and not parent.is_dir():
+        return f"{_cut(parent)} is a file, not a folder"
+    if error.errno == errno.ENOENT and parent.is_dir():
+        return f"{_cut(parent)} does not take new folders ({reason})"
+    if error.errno == errno.ENAMETOOLONG:
+        return "the name is too long"
+    return reason
+
+
+def _cut(path, limit=200):
+    text = str(path)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @contextmanager

@@ -11,16 +11,7 @@ import json
 import math
 from dataclasses import dataclass, field
 
-from zoo.errors import UserError
-
-#: Values longer than this are cut in messages: a 100k-character value is not echoed back.
-_SHOWN = 60
-
-
-def shown(value):
-    """``value`` as it appears in an error message: repr, cut to a readable length."""
-    text = repr(value)
-    return text if len(text) <= _SHOWN else text[: _SHOWN - 5] + "…" + text[-4:]
+from zoo.errors import UserError, shown  # noqa: F401  (shown: cut values in messages, kept here for callers)
 
 
 @dataclass(frozen=True)

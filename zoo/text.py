@@ -11,6 +11,21 @@ import numpy as np
 PAD, UNKNOWN = "", "[UNK]"
 
 
+def warn_unknown(texts, known, what="word"):
+    """A ``warning:`` for each text in which the model knows no ``what`` (``known[i]`` is False):
+    its prediction is a guess from padding and unknown tokens, which a user should not take for
+    an answer."""
+    import warnings
+
+    from zoo.data.series import DataWarning
+    from zoo.errors import shown
+
+    for number, (text, ok) in enumerate(zip(texts, known), start=1):
+        if not ok:
+            warnings.warn(f"--text {number} ({shown(text)}) has no {what} the model knows; its prediction is a guess",
+                          DataWarning, stacklevel=2)
+
+
 class WordTokenizer:
     """Lower-cases, strips punctuation, splits on whitespace, maps words to ids."""
 

@@ -12,15 +12,15 @@ Everything that can go wrong with a user's file becomes a one-line ``UserError``
 and, where it applies, the line (``data.csv:17: ...``).
 """
 
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from zoo.data.series import DataWarning, clean_column, mostly_numeric, read_csv_frame
-from zoo.errors import UserError
+from zoo.data.series import (_date_column, cell, clean_column, first_line, mostly_numeric, names, read_csv_frame,
+                             time_order)
+from zoo.errors import UserError, shown
 
 LABEL = "is_anomaly"
 #: Column names taken as the time column (case-insensitive), numeric or dates.
@@ -33,7 +33,6 @@ BUNDLED = {
     "ecg-diff-count-3": ("UnitTest", ("ecg-diff-count-3_TRAIN_NA.csv", "ecg-diff-count-3_TEST.csv")),
     "Daphnet_S06R02E0": ("Daphnet_S06R02E0", ("S06R02E0.csv",)),
 }
-SHOWN = 60  # at most this many characters of a bad value go into a message
 
 
 @dataclass
@@ -116,15 +115,16 @@ def _existing_csv(data):
 
 
 def _table(frame, source, columns):
-    """Frame row i is line i + 2 of the file: every message about a row names that line."""
+    """Frame row i is line i + first_line(frame) of the file: every message about a row names that line."""
+    first = first_line(frame)
     label = _find_column(frame, (LABEL,))
     time = _find_column(frame, TIME_NAMES, exclude=label) or _date_column(frame, exclude=label)
     inputs = _input_columns(frame, source, columns, exclude=(label, time))
-    labels = _labels(frame[label], source) if label is not None else None
-    values = [_numbers(frame[name], name, source) for name in inputs]
+    labels = _labels(frame[label], source, first) if label is not None else None
+    values = [_numbers(frame[name], name, source, first) for name in inputs]
     times = None
     if time is not None:
-        order = _time_order(frame[time], time, source)
+        order = time_order(frame[time], time, source, first)
         times = frame[time].to_numpy()[order]
         labels = labels[order] if labels is not None else None
         values = [column[order] for column in values]
@@ -146,103 +146,49 @@ def _find_column(frame, names, exclude=None):
     return next((c for c in frame.columns if c != exclude and str(c).strip().lower() in names), None)
 
 
-def _date_column(frame, exclude=None):
-    """The first text column whose every value reads as a date, else None."""
-    for name in frame.columns:
-        column = frame[name]
-        if name == exclude or pd.api.types.is_numeric_dtype(column) or column.isna().all():
-            continue
-        dates = _as_dates(column)
-        if dates is not None and dates.notna().sum() == column.notna().sum():
-            return name
-    return None
-
-
-def _as_dates(column):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # pandas' notices about guessing the format
-        try:
-            return pd.to_datetime(column, errors="coerce")
-        except (ValueError, TypeError, OverflowError):  # e.g. mixed time zones
-            return None
-
-
 def _input_columns(frame, source, columns, exclude):
     if columns:
         missing = [c for c in columns if c not in frame.columns]
         if missing:
-            raise UserError(f"{source} has no column {_shown(missing[0])}; columns: {_names(frame.columns)}")
+            raise UserError(f"{source} has no column {shown(missing[0])}; columns: {names(frame.columns)}")
         reserved = [c for c in columns if c in exclude]
         if reserved:
             role = "label" if reserved[0] == exclude[0] else "time"
-            raise UserError(f"column {reserved[0]!r} of {source} is the {role} column; it cannot be an input")
+            raise UserError(f"column {shown(reserved[0])} of {source} is the {role} column; it cannot be an input")
         return list(dict.fromkeys(columns))
     # A column with no header is pandas' saved index or a trailing comma's empty column: not an input.
     candidates = [c for c in frame.columns if c not in exclude and not str(c).startswith("Unnamed: ")]
     empty = [c for c in candidates if frame[c].isna().all()]
     if empty:
-        raise UserError(f"column {empty[0]!r} of {source} has no values (name the inputs with --columns)")
+        raise UserError(f"column {shown(empty[0])} of {source} has no values (name the inputs with --columns)")
     inputs = [c for c in candidates if mostly_numeric(frame[c])]
     if not inputs:
-        raise UserError(f"{source} has no numeric column; columns: {_names(frame.columns)}")
+        raise UserError(f"{source} has no numeric column; columns: {names(frame.columns)}")
     return inputs
 
 
-def _labels(column, source):
+def _labels(column, source, first=2):
     numbers = pd.to_numeric(column, errors="coerce")
     bad = ~numbers.isin([0, 1])
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise UserError(f"{source}:{row + 2}: {LABEL} must be 0 or 1, not {_shown(column.iloc[row])}")
+        raise UserError(f"{source}:{row + first}: {LABEL} must be 0 or 1, not {cell(column.iloc[row])}")
     return numbers.to_numpy().astype(int)
 
 
-def _numbers(column, name, source):
+def _numbers(column, name, source, first=2):
     """Float64 with NaN for gaps; text, infinities and empty columns are errors."""
     numbers = pd.to_numeric(column, errors="coerce")
     bad = (column.notna() & numbers.isna()).to_numpy()
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
-        raise UserError(f"{source}:{row + 2}: column {name!r} holds {_shown(column.iloc[row])}, not a number")
+        raise UserError(f"{source}:{row + first}: column {shown(name)} holds {cell(column.iloc[row])}, not a number")
     values = numbers.to_numpy(dtype="float64")
     if np.isinf(values).any():
-        raise UserError(f"{source}:{int(np.flatnonzero(np.isinf(values))[0]) + 2}: column {name!r} holds an "
+        raise UserError(f"{source}:{int(np.flatnonzero(np.isinf(values))[0]) + first}: column {shown(name)} holds an "
                         "infinite value")
     if np.isnan(values).all():
-        raise UserError(f"column {name!r} of {source} has no values")
+        raise UserError(f"column {shown(name)} of {source} has no values")
     return values
 
 
-def _time_order(column, name, source):
-    """The permutation that puts rows in time order; a repeated or unreadable time is an error,
-    rows out of order are sorted with a warning."""
-    numeric = pd.api.types.is_numeric_dtype(column)
-    times = column if numeric else _as_dates(column)
-    if times is None:
-        raise UserError(f"column {name!r} of {source} mixes date formats or time zones")
-    missing = times.isna().to_numpy()
-    if missing.any():
-        row = int(np.flatnonzero(missing)[0])
-        raise UserError(f"{source}:{row + 2}: column {name!r} holds {_shown(column.iloc[row])}, "
-                        f"not a {'number' if numeric else 'date'}")
-    repeated = times.duplicated().to_numpy()
-    if repeated.any():
-        row = int(np.flatnonzero(repeated)[0])
-        first = int(np.flatnonzero((times == times.iloc[row]).to_numpy())[0])
-        raise UserError(f"{source}:{row + 2}: {name} {_shown(column.iloc[row])} repeats line {first + 2}")
-    if times.is_monotonic_increasing:
-        return np.arange(len(times))
-    warnings.warn(f"{source}: rows are not in {name!r} order; sorted them by it", DataWarning, stacklevel=2)
-    return np.argsort(times.to_numpy(), kind="stable")
-
-
-def _shown(value):
-    if pd.api.types.is_scalar(value) and pd.isna(value):
-        return "an empty cell"
-    text = str(value)
-    return repr(text if len(text) <= SHOWN else text[: SHOWN - 1] + "…")
-
-
-def _names(columns):
-    text = ", ".join(map(str, columns))
-    return text if len(text) <= SHOWN else text[: SHOWN - 1] + "…"

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from zoo.errors import UserError
+from zoo.errors import UserError, shown
 
 
 class DataWarning(UserWarning):
@@ -119,20 +119,20 @@ def load_series(data="sunspots", column=None, columns=()):
                                                    str(data).startswith(M1_PREFIX) else _statsmodels_frame(data))
         column = column or default_column
         if column not in frame.columns:
-            raise UserError(f"data set {data!r} has no column {column!r}; columns: {', '.join(map(str, frame.columns))}")
+            raise UserError(f"data set {data!r} has no column {shown(column)}; columns: {names(frame.columns)}")
         values = clean_column(frame[column], column, data)
         return _with_covariates(Series(values=values, name=column, source=data, frequency=frequency,
                                        dates=pd.DatetimeIndex(dates)), frame, columns)
     return read_csv_series(data, column, columns)
 
 
-def _with_covariates(series, frame, columns):
+def _with_covariates(series, frame, columns, lines=None):
     columns = [c for c in (columns or ()) if c != series.name]
     missing = [c for c in columns if c not in frame.columns]
     if missing:
-        raise UserError(f"{series.source} has no column {missing[0]!r}; columns: {', '.join(map(str, frame.columns))}")
+        raise UserError(f"{series.source} has no column {shown(missing[0])}; columns: {names(frame.columns)}")
     if columns:
-        series.covariates = np.stack([clean_column(frame[c], c, series.source) for c in columns], axis=1)
+        series.covariates = np.stack([clean_column(frame[c], c, series.source, lines) for c in columns], axis=1)
         series.covariate_names = tuple(map(str, columns))
     return series
 
@@ -146,27 +146,41 @@ def read_csv_series(path, column=None, columns=()):
     if path.is_dir():
         raise UserError(f"{path} is a directory; --data takes a CSV file or a built-in data set")
     frame = read_csv_frame(path)
+    source = str(path)
     if column is None:
         numeric = [c for c in frame.columns if mostly_numeric(frame[c])]
         if not numeric:
-            raise UserError(f"{path} has no numeric column; columns: {', '.join(map(str, frame.columns))}")
+            raise UserError(f"{path} has no numeric column; columns: {names(frame.columns)}")
         column = numeric[-1]
     elif column not in frame.columns:
-        raise UserError(f"{path} has no column {column!r}; columns: {', '.join(map(str, frame.columns))}")
-    values = clean_column(frame[column], column, str(path))
-    frequency, dates = _dates(frame)
-    return _with_covariates(Series(values=values, name=str(column), source=str(path), frequency=frequency,
-                                   dates=dates), frame, columns)
+        raise UserError(f"{path} has no column {shown(column)}; columns: {names(frame.columns)}")
+    # Rows go in date order (with a warning when the file has them otherwise); lines[i] is the
+    # file line of row i after that, so every message still points into the file.
+    lines = np.arange(len(frame)) + first_line(frame)
+    date_column = _date_column(frame, exclude=column)
+    dates = None
+    if date_column is not None:
+        order = time_order(frame[date_column], date_column, source, first_line(frame))
+        frame, lines = frame.iloc[order].reset_index(drop=True), lines[order]
+        dates = pd.DatetimeIndex(as_dates(frame[date_column]))
+    values = clean_column(frame[column], column, source, lines)
+    return _with_covariates(Series(values=values, name=str(column), source=source,
+                                   frequency=_frequency(dates), dates=dates), frame, columns, lines)
 
 
 def read_csv_frame(path):
     """A user's CSV (an existing file) -> DataFrame; unreadable, empty or row-less files are ``UserError``s.
 
-    A blank line in a one-column file is a gap, not nothing: it stays as a row of NaN, so row i
-    of the frame is line i + 2 of the file; trailing blank lines are dropped.
+    A blank line in a one-column file is a gap, not nothing: it stays as a row of NaN; trailing
+    blank lines are dropped. A file whose first row is all numbers has no header: its columns
+    are named "1", "2", ... and ``first_line(frame)`` (the file line of row 0) is 1, else 2.
     """
     try:
         frame = pd.read_csv(path, skip_blank_lines=False)
+        header = not _all_numbers(frame.columns)
+        if not header:
+            frame = pd.read_csv(path, skip_blank_lines=False, header=None)
+            frame.columns = [str(k + 1) for k in range(frame.shape[1])]
     except pd.errors.EmptyDataError:
         raise UserError(f"{path} is empty") from None
     except UnicodeDecodeError:
@@ -175,12 +189,98 @@ def read_csv_frame(path):
         read_utf8(path)  # raises the one-line error that names the line of the first bad byte
         raise
     except pd.errors.ParserError as error:
-        raise UserError(f"{path} is not a readable CSV file: {str(error).splitlines()[0]}") from None
+        raise UserError(f"{path} is not a readable CSV file: {str(error).splitlines()[0][:200]}") from None
+    except OSError as error:
+        raise UserError(f"cannot read {path}: {error.strerror or error}") from None
     last_row = frame.notna().any(axis=1).to_numpy().nonzero()[0]
     frame = frame.iloc[: last_row[-1] + 1] if len(last_row) else frame.iloc[:0]
     if frame.empty:
         raise UserError(f"{path} has a header but no rows")
+    frame.attrs["first_line"] = 2 if header else 1
     return frame
+
+
+def first_line(frame):
+    """The file line (1-based) of the frame's row 0: 2 below a header, 1 in a header-less file."""
+    return frame.attrs.get("first_line", 2)
+
+
+def _all_numbers(names_):
+    """True when every header field reads as a number: the "header" is the first data row."""
+    for name in names_:
+        try:
+            number = float(str(name))
+        except ValueError:
+            return False
+        if number != number:  # a column called "nan" is a name
+            return False
+    return True
+
+
+def names(columns):
+    """Column names for a message, cut to a readable length."""
+    text = ", ".join(map(str, columns))
+    return text if len(text) <= 60 else text[:59] + "…"
+
+
+def as_dates(column):
+    """pandas datetimes (NaT where a value is not a date), or None when the column mixes time
+    zones or formats pandas cannot put on one axis."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pandas' notices about guessing the format
+        try:
+            dates = pd.to_datetime(column, errors="coerce")
+        except (ValueError, TypeError, OverflowError):  # e.g. mixed time zones
+            return None
+    return dates if pd.api.types.is_datetime64_any_dtype(dates) else None
+
+
+def _date_column(frame, exclude=None):
+    """The first text column whose every value reads as a date, else None."""
+    for name in frame.columns:
+        column = frame[name]
+        if name == exclude or pd.api.types.is_numeric_dtype(column) or column.isna().all():
+            continue
+        dates = as_dates(column)
+        if dates is not None and dates.notna().sum() == column.notna().sum():
+            return name
+    return None
+
+
+def time_order(column, name, source, first=2):
+    """The permutation that puts rows in time order (numbers or dates); a repeated or unreadable
+    time is an error naming its line (row i is line ``first + i``), rows out of order are sorted
+    with a warning. The one place both CSV readers (forecaster and anomaly) order their rows."""
+    numeric = pd.api.types.is_numeric_dtype(column)
+    times = column if numeric else as_dates(column)
+    if times is None:
+        raise UserError(f"column {shown(name)} of {source} mixes date formats or time zones")
+    missing = times.isna().to_numpy()
+    if missing.any():
+        row = int(np.flatnonzero(missing)[0])
+        raise UserError(f"{source}:{row + first}: column {shown(name)} holds {cell(column.iloc[row])}, "
+                        f"not a {'number' if numeric else 'date'}")
+    repeated = times.duplicated().to_numpy()
+    if repeated.any():
+        row = int(np.flatnonzero(repeated)[0])
+        earlier = int(np.flatnonzero((times == times.iloc[row]).to_numpy())[0])
+        raise UserError(f"{source}:{row + first}: {cut(name)} {cell(column.iloc[row])} repeats line {earlier + first}")
+    if times.is_monotonic_increasing:
+        return np.arange(len(times))
+    warnings.warn(f"{source}: rows are not in {shown(name)} order; sorted them by it", DataWarning, stacklevel=2)
+    return np.argsort(times.to_numpy(), kind="stable")
+
+
+def cell(value):
+    """A CSV cell as it appears in a message: "an empty cell", or its text quoted and cut."""
+    if pd.api.types.is_scalar(value) and pd.isna(value):
+        return "an empty cell"
+    return shown(str(value))
+
+
+def cut(text, limit=60):
+    text = str(text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def mostly_numeric(column):
@@ -188,46 +288,44 @@ def mostly_numeric(column):
     return converted.notna().sum() > 0 and converted.notna().sum() >= 0.5 * column.notna().sum()
 
 
-def clean_column(column, name, source):
-    """Numbers only; gaps interpolated (with a warning); text or infinities are errors."""
+def clean_column(column, name, source, lines=None):
+    """Numbers only; gaps interpolated (with a warning); text or infinities are errors.
+
+    ``lines[i]``: the file line of row i, for messages (a data set without lines: row numbers)."""
     converted = pd.to_numeric(column, errors="coerce")
-    bad = column.notna() & converted.isna()
+    bad = (column.notna() & converted.isna()).to_numpy()
+    where = (lambda row: f"{source}:{int(lines[row])}: column {shown(name)}") if lines is not None else \
+        (lambda row: f"column {shown(name)} of {source}, row {row + 1}:")
     if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise UserError(
-            f"column {name!r} of {source} is not numeric: row {row + 1} holds {column.iloc[row]!r}"
-        )
+        row = int(np.flatnonzero(bad)[0])
+        raise UserError(f"{where(row)} is not numeric: it holds {cell(column.iloc[row])}")
     values = converted.to_numpy(dtype="float64")
     if np.isinf(values).any():
-        raise UserError(f"column {name!r} of {source} holds an infinite value")
+        raise UserError(f"{where(int(np.flatnonzero(np.isinf(values))[0]))} holds an infinite value")
     missing = int(np.isnan(values).sum())
     if missing == len(values):
-        raise UserError(f"column {name!r} of {source} has no values")
+        raise UserError(f"column {shown(name)} of {source} has no values")
     if missing:
         values = pd.Series(values).interpolate(limit_direction="both").to_numpy()
         warnings.warn(
-            f"filled {missing} missing value(s) in column {name!r} of {source} by interpolation",
+            f"filled {missing} missing value(s) in column {shown(name)} of {source} by interpolation",
             DataWarning,
             stacklevel=2,
         )
     return values
 
 
-def _dates(frame):
-    """(pandas frequency, dates) of the first column that parses as regular dates, else (None, None)."""
-    for name in frame.columns:
-        if pd.api.types.is_numeric_dtype(frame[name]):
-            continue
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # format guessing and the infer_freq return-type notice
-            dates = pd.to_datetime(frame[name], errors="coerce")
-            if dates.notna().all() and len(dates) >= 3:
-                try:
-                    frequency = pd.infer_freq(pd.DatetimeIndex(dates))
-                except (TypeError, ValueError):
-                    return None, None
-                return getattr(frequency, "freqstr", frequency), pd.DatetimeIndex(dates)
-    return None, None
+def _frequency(dates):
+    """The pandas frequency of sorted, distinct dates, or None when they are irregular."""
+    if dates is None or len(dates) < 3:
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the infer_freq return-type notice
+        try:
+            frequency = pd.infer_freq(dates)
+        except (TypeError, ValueError):
+            return None
+    return getattr(frequency, "freqstr", frequency)
 
 
 #: Calendar cycles worth encoding, by frequency: (name, position in the cycle, cycle length).
