@@ -20,7 +20,8 @@ from zoo.export.pipeline import export_checkpoint, metric_judge
 from zoo.export.runtime import KerasRunner, first_line
 from zoo.export.timing import timings
 from zoo.checkpoints import load_run_config, resolve
-from zoo.files import scratch_directory, write_json
+from zoo.files import scratch_directory, write_json, write_text
+from zoo.progress import stage
 
 
 STEPS = 100
@@ -160,8 +161,9 @@ def run(targets, out_dir, repeats=100, quantize="dynamic"):
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = []
     with tempfile.TemporaryDirectory(prefix="zoo-bench-exports-", dir=out_dir) as work:
-        for target in targets:
-            rows += bench_model(target, work, repeats=repeats, quantize=quantize)
+        for number, target in enumerate(targets, 1):
+            with stage(f"bench {number}/{len(targets)}: {target}"):
+                rows += bench_model(target, work, repeats=repeats, quantize=quantize)
     result = {
         "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
                     "cpus": __import__("os").cpu_count(), "tensorflow": tf.__version__, "keras": keras.__version__,
@@ -170,7 +172,7 @@ def run(targets, out_dir, repeats=100, quantize="dynamic"):
         "rows": rows,
     }
     write_json(out_dir / "bench.json", result)
-    (out_dir / "bench.md").write_text(markdown(result))
+    write_text(out_dir / "bench.md", markdown(result))
     return result
 
 

@@ -23,6 +23,7 @@ from zoo.export.verify import compare
 from zoo.checkpoints import CALIBRATION_INPUTS_NAME, TEST_INPUTS_NAME, load_run_config, resolve
 from zoo.errors import UserError
 from zoo.files import atomic_directory, write_json
+from zoo.progress import stage
 from zoo.release import format_number
 from zoo.registry import get_recipe
 
@@ -89,7 +90,8 @@ def export_checkpoint(checkpoint, out_dir, formats, force=False, opset=onnx_form
     checkpoint, run_dir = resolve(checkpoint)
     calibration = calibration_inputs(run_dir) if quantize == "int8" else None
     with atomic_directory(out_dir, force=force) as staging:  # checks --force before the work
-        keras_runner = KerasRunner(checkpoint)
+        with stage(f"loading {checkpoint}"):
+            keras_runner = KerasRunner(checkpoint)
         model = keras_runner.model
         if streaming:
             _check_streamable(model)
@@ -99,7 +101,10 @@ def export_checkpoint(checkpoint, out_dir, formats, force=False, opset=onnx_form
         (staging / "test_data").mkdir()
         np.save(staging / "test_data" / "inputs.npy", inputs)
         np.save(staging / "test_data" / "expected.npy", expected)
-        metric, judge = judge or (metric_judge(run_dir, config) if evaluate else (None, None))
+        if judge is None and evaluate and config:
+            with stage("loading the test split"):
+                judge = metric_judge(run_dir, config)
+        metric, judge = judge or (None, None)
         report = {
             "checkpoint": str(checkpoint),
             "model": config.get("model", model.name),
@@ -109,7 +114,8 @@ def export_checkpoint(checkpoint, out_dir, formats, force=False, opset=onnx_form
             "formats": {},
         }
         if judge:
-            report["keras"]["metric"] = judge(keras_runner)
+            with stage("keras: scoring the test split"):
+                report["keras"]["metric"] = judge(keras_runner)
         metadata = _metadata(model, config)
         write_json(staging / "deployment.json", metadata)  # what ONNX carries inside, for every format
         context = {"model": model, "staging": staging, "inputs": inputs, "expected": expected,
@@ -121,7 +127,8 @@ def export_checkpoint(checkpoint, out_dir, formats, force=False, opset=onnx_form
                     fmt, context, quantize=quantize, calibration=calibration
                 )
         if streaming:
-            report["streaming"] = _export_streaming(model, staging, formats, inputs, opset)
+            with stage("streaming: writing and checking the step artifacts"):
+                report["streaming"] = _export_streaming(model, staging, formats, inputs, opset)
         report["ok"] = all(entry["ok"] for entry in report["formats"].values()) and (
             not streaming or report["streaming"]["ok"])
         write_json(staging / "report.json", report)
@@ -169,22 +176,25 @@ def _export_one(fmt, context, quantize=None, calibration=None):
     entry = {"path": filename, "runtime": fmt.runtime, "batch": fmt.batch}
     if quantize:
         entry["quantize"] = quantize
+    label = f"{fmt.name}{f' ({quantize})' if quantize else ''}"
     started = time.perf_counter()
     try:
-        entry.update(_write(fmt, context, target, quantize, calibration) or {})
+        with stage(f"{label}: converting"):
+            entry.update(_write(fmt, context, target, quantize, calibration) or {})
     except Exception as error:  # a converter failure is reported per artifact, not fatal to the rest
         shutil.rmtree(target, ignore_errors=True) if target.is_dir() else target.unlink(missing_ok=True)
         return {**entry, "ok": False, "error": f"{type(error).__name__}: {first_line(error, 280)}"}
     entry["export_seconds"] = round(time.perf_counter() - started, 2)
     entry["bytes"] = artifact_size(target)
-    runner = fmt.runner(target)
-    actual = runner(context["inputs"])
-    rtol = QUANTIZED_RTOL if quantize else fmt.rtol
-    diff, tolerance, ok = compare(context["expected"], actual, rtol=rtol, atol=fmt.atol)
-    entry.update(max_abs_diff=diff, tolerance=tolerance, ok=ok)
-    entry["p50_ms"] = latency_ms(runner, context["inputs"][:1])
-    if context["judge"]:
-        entry["metric"] = context["judge"](runner)
+    with stage(f"{label}: checking against Keras in {fmt.runtime}"):
+        runner = fmt.runner(target)
+        actual = runner(context["inputs"])
+        rtol = QUANTIZED_RTOL if quantize else fmt.rtol
+        diff, tolerance, ok = compare(context["expected"], actual, rtol=rtol, atol=fmt.atol)
+        entry.update(max_abs_diff=diff, tolerance=tolerance, ok=ok)
+        entry["p50_ms"] = latency_ms(runner, context["inputs"][:1])
+        if context["judge"]:
+            entry["metric"] = context["judge"](runner)
     ops = fmt.op_census(target)
     if ops is not None:
         entry["ops"] = ops

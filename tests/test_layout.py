@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 #: Tier of each part of the installed ``zoo`` namespace, lowest first.
 TIERS = {
     # shared plumbing, no knowledge of LSTMs
-    "zoo.errors": 0, "zoo.files": 0, "zoo.console": 0, "zoo.compat": 0,
+    "zoo.errors": 0, "zoo.files": 0, "zoo.console": 0, "zoo.compat": 0, "zoo.progress": 0,
     # cells and the fused kernel; data readers
     "zoo.cells": 1, "zoo.kernel": 1, "zoo.data": 1,
     # layers built from cells

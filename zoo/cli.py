@@ -6,6 +6,7 @@ with code 2; a failed verification exits 1; Ctrl-C exits 130.
 
 import json
 import os
+import shlex
 import sys
 import warnings
 
@@ -26,12 +27,25 @@ def _quiet_runtimes():
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
+def _verbose_runtimes():
+    """``zoo --verbose``: TensorFlow's, oneDNN's and tf2onnx's own logs, as they would print them."""
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
+    os.environ["ZOO_VERBOSE"] = "1"
+    import logging
+
+    for name in ("tensorflow", "tf2onnx", "absl"):
+        logging.getLogger(name).setLevel(logging.INFO)
+
+
 def _load_tensorflow():
-    """Import TensorFlow with its C++ start-up banner (oneDNN, absl) muted; Python errors still show."""
+    """Import TensorFlow with its C++ start-up banner (oneDNN, absl) muted unless ``--verbose``;
+    Python errors still show."""
+    from contextlib import nullcontext
+
     from zoo.console import muted_stderr
 
     try:
-        with muted_stderr():
+        with nullcontext() if os.environ.get("ZOO_VERBOSE") == "1" else muted_stderr():
             import tensorflow  # noqa: F401
     except ImportError:
         raise UserError("TensorFlow is not installed: pip install 'lstm-zoo[cpu]' (or [gpu])") from None
@@ -46,8 +60,15 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="lstm-zoo", prog_name="zoo")
-def cli():
+@click.option("--verbose", is_flag=True, help="Show TensorFlow's, oneDNN's and tf2onnx's own logs (muted by default).")
+@click.option("--quiet", is_flag=True, help="No progress messages; results, warnings and errors only.")
+def cli(verbose, quiet):
     """LSTM model zoo: train on real data, export verified SavedModel, TFLite and ONNX."""
+    from zoo.progress import set_quiet
+
+    if verbose:
+        _verbose_runtimes()
+    set_quiet(quiet)
 
 
 @cli.command("list")
@@ -125,6 +146,7 @@ def _train_command(recipe):
             return
         click.echo(f"\nrun: {out}")
         click.echo(_metrics_table(recipe, metrics))
+        click.echo(_next_commands(recipe, out))
 
     return click.Command(recipe.name, params=params + _COMMON_TRAIN_OPTIONS, callback=run,
                          help=f"Train {recipe.name}: {recipe.description}.\n\nAn interrupted run continues when "
@@ -162,6 +184,21 @@ def train():
     """Train a model: `zoo train NAME --help` lists that model's options."""
 
 
+def _next_commands(recipe, out):
+    """What to run after training, as Ultralytics' exporter ends: the commands, ready to paste."""
+    quoted = shlex.quote(str(out))
+    lines = ["", "next:",
+             f"  zoo export {quoted}            # SavedModel, TFLite and ONNX, each checked against Keras",
+             f"  zoo evaluate {quoted}          # the test metrics again, from the checkpoint"]
+    if recipe.reads_text:
+        lines.append(f"  zoo predict {quoted} --text 'some text'")
+    elif recipe.generates_text:
+        lines.append(f"  zoo generate {quoted} --prompt 'some text'")
+    else:
+        lines.append(f"  zoo predict {quoted} --input FILE.csv|FILE.npy")
+    return "\n".join(lines)
+
+
 def _metrics_table(recipe, metrics):
     from zoo.release import metrics_table
 
@@ -181,8 +218,12 @@ def evaluate(checkpoint):
     if config is None:
         raise UserError(f"{checkpoint} has no config.json beside it: evaluate needs a run directory")
     recipe = get_recipe(config["model"])
-    split = recipe.load_data(config["config"], **config.get("data_options", {}))
-    metrics = recipe.evaluate(load_model(keras_path), split, config["config"])
+    from zoo.progress import stage
+
+    with stage("loading the data"):
+        split = recipe.load_data(config["config"], **config.get("data_options", {}))
+    with stage("scoring the test split and the baselines"):
+        metrics = recipe.evaluate(load_model(keras_path), split, config["config"])
     click.echo(_metrics_table(recipe, metrics))
     click.echo(json.dumps(metrics))
 
@@ -279,17 +320,61 @@ def predict(artifact, input_path, texts, output, provider):
     if texts:
         click.echo("\n".join(_predict_text(artifact, texts)))
         return
+    labels = None
+    from zoo.registry import list_models
+
+    if not os.path.exists(artifact) and artifact in list_models():  # a model's name: its released checkpoint
+        from zoo.checkpoints import resolve
+
+        keras_path, run_dir = resolve(artifact)
+        artifact = str(run_dir or keras_path)
+    if os.path.isdir(artifact) and os.path.exists(os.path.join(artifact, "config.json")):
+        from zoo.checkpoints import load_run_config
+
+        data = (load_run_config(artifact) or {}).get("config", {}).get("data", {})
+        labels = data.get("classes") or data.get("tags")
     if artifact_runtime(artifact) == "tensorflow":
         _load_tensorflow()
     runner = load_runner(artifact, provider=provider)
     inputs = read_tokens(input_path) if runner.takes_tokens else read_inputs(input_path, runner.n_features)
     predictions = runner(inputs)
     if output is None:
-        for row in predictions.reshape(len(predictions), -1):
-            click.echo(" ".join(f"{v:.6g}" for v in row))
+        lengths = (inputs != 0).sum(axis=1) if runner.takes_tokens and inputs.ndim == 2 else None
+        click.echo(_summary(predictions, labels, lengths))
         return
     _write_predictions(output, predictions)
     click.echo(f"wrote {len(predictions)} prediction(s) to {output}")
+
+
+#: Outputs at most this wide per sequence are printed whole; wider ones are summarised.
+_PRINTED_WIDTH = 16
+
+
+def _summary(predictions, labels=None, lengths=None):
+    """Readable predictions: per sequence, the most likely class and its probability for
+    classifiers; the values themselves when few; else the shape, with --output for the array.
+    ``lengths``: tokens per sequence, so padding steps are not shown."""
+    import numpy as np
+
+    rows = predictions.reshape(len(predictions), -1)
+    probabilities = (predictions.ndim >= 2 and predictions.shape[-1] > 1 and np.all(predictions >= 0)
+                     and np.allclose(predictions.sum(axis=-1), 1.0, atol=1e-3))
+
+    def name(k):
+        return str(labels[k]) if labels is not None and k < len(labels) else f"class {k}"
+
+    if probabilities and predictions.ndim == 2:
+        best = predictions.argmax(axis=-1)
+        return "\n".join(f"{name(k)}\t{row[k]:.3f}" for k, row in zip(best, predictions))
+    if rows.shape[1] <= _PRINTED_WIDTH:
+        return "\n".join(" ".join(f"{v:.6g}" for v in row) for row in rows)
+    lines = [f"{len(predictions)} prediction(s) of shape {tuple(predictions.shape[1:])}"]
+    if probabilities:  # per step (tagger, char-lm): the most likely class at each step
+        for number, sequence in enumerate(predictions.argmax(axis=-1).reshape(len(predictions), -1)[:8]):
+            kept = sequence[: lengths[number]] if lengths is not None else sequence
+            lines.append(" ".join(name(k) if labels is not None else str(k) for k in kept))
+    lines.append("(--output FILE.npy or FILE.csv writes the full array)")
+    return "\n".join(lines)
 
 
 def _predict_text(checkpoint, texts):

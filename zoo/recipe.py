@@ -51,6 +51,8 @@ class Recipe:
     baseline_settings: tuple = ()
     #: Whether ``predict_text`` turns raw text into readable predictions (``zoo predict --text``).
     reads_text: bool = False
+    #: Whether the model samples text one step at a time (``zoo generate``).
+    generates_text: bool = False
     #: The metric that ranks this task's models, as named in ``metrics.json``.
     metric: str = ""
     #: Folder of the released checkpoint (a run directory plus card.md), if one ships.

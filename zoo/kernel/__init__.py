@@ -34,6 +34,7 @@ def switched_off(variable):
 def enabled():
     """The kernel runs where it helps: CPU-only TensorFlow, and not switched off."""
     if switched_off("ZOO_FUSED_KERNEL"):
+        print("warning: ZOO_FUSED_KERNEL=0: LSTM training runs without the fused kernel (slower)", file=sys.stderr)
         return False
     import tensorflow as tf
 
@@ -65,9 +66,11 @@ def _compile(tf, target):
     compiler = os.environ.get("CXX") or shutil.which("g++") or shutil.which("c++")
     if compiler is None or shutil.which(compiler) is None:
         raise RuntimeError(f"no C++ compiler found ({compiler or 'set CXX'})")
-    print("zoo: compiling the fused LSTM training kernel (once per machine)...", file=sys.stderr)
+    from zoo.progress import stage
+
     target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
+    with stage("zoo: compiling the fused LSTM training kernel (once per machine)"), \
+            tempfile.TemporaryDirectory(dir=target.parent) as scratch:
         built = Path(scratch) / target.name
         command = [compiler, "-std=c++17", "-shared", "-fPIC", "-O3", "-march=native", "-w",
                    str(SOURCE), "-o", str(built), *tf.sysconfig.get_compile_flags(),
