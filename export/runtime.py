@@ -36,6 +36,12 @@ class Runner:
         raise NotImplementedError
 
     @property
+    def vocabulary_size(self):
+        """Token ids must be below this (the first Embedding's rows), or None where the runtime
+        does not say; ids beyond it are a user error, not a runtime crash or a silent clamp."""
+        return None
+
+    @property
     def specs(self):
         """Input name -> (shape with None for a free axis, numpy dtype)."""
         raise NotImplementedError
@@ -72,6 +78,15 @@ class KerasRunner(Runner):
     @property
     def takes_tokens(self):
         return "int" in str(self.model.inputs[0].dtype)
+
+    @property
+    def vocabulary_size(self):
+        import keras
+
+        from zoo.compat import flatten_layers
+
+        sizes = [layer.input_dim for layer in flatten_layers(self.model) if isinstance(layer, keras.layers.Embedding)]
+        return sizes[0] if len(sizes) == 1 else None  # several (words and characters): ids mix, no one bound
 
     def __call__(self, x):
         return self._call(x).numpy()

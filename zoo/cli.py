@@ -336,7 +336,8 @@ def predict(artifact, input_path, texts, output, provider):
     if artifact_runtime(artifact) == "tensorflow":
         _load_tensorflow()
     runner = load_runner(artifact, provider=provider)
-    inputs = read_tokens(input_path) if runner.takes_tokens else read_inputs(input_path, runner.n_features)
+    inputs = read_tokens(input_path, runner.vocabulary_size) if runner.takes_tokens else \
+        read_inputs(input_path, runner.n_features)
     predictions = runner(inputs)
     if output is None:
         lengths = (inputs != 0).sum(axis=1) if runner.takes_tokens and inputs.ndim == 2 else None
@@ -440,9 +441,14 @@ def _write_predictions(path, predictions):
     directory = os.path.dirname(os.path.abspath(path))
     check_writable(directory)
     staging = os.path.join(directory, f".{os.path.basename(path)}.tmp")
-    with open(staging, "wb") as handle:
-        target(handle, predictions)
-    os.replace(staging, path)
+    try:
+        with open(staging, "wb") as handle:
+            target(handle, predictions)
+        os.replace(staging, path)
+    except OSError as error:  # a name too long for the file system, a full disk...
+        if os.path.exists(staging):
+            os.remove(staging)
+        raise UserError(f"cannot write {shown(path)}: {error.strerror or error}") from None
 
 
 def main(argv=None):

@@ -4,6 +4,7 @@ Every file goes to a temporary name in the same folder, is flushed to disk (fsyn
 renamed over the target; the folder itself is fsynced so the rename survives a power cut.
 """
 
+import errno
 import json
 import os
 import shutil
@@ -103,14 +104,15 @@ def check_writable(directory):
         with tempfile.NamedTemporaryFile(dir=directory, prefix=".probe-"):
             pass
     except OSError as error:
-        raise UserError(f"cannot write to {_cut(directory)}: {error.strerror or error}") from None
+        reason = error.strerror or str(error)
+        if error.errno == errno.ENOENT and directory.is_dir():  # /proc: "No such file" means it takes none
+            reason = f"it does not take new files ({reason})"
+        raise UserError(f"cannot write to {_cut(directory)}: {reason}") from None
 
 
 def _why_not_created(directory, error):
     """The reason a folder could not be made, named after the folder that refused it: mkdir's
     "No such file or directory" under /proc means /proc takes no new folders, not that it is missing."""
-    import errno
-
     reason = error.strerror or str(error)
     parent = directory.parent
     while parent != parent.parent and not os.path.lexists(parent):

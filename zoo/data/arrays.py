@@ -98,8 +98,9 @@ def _shape(array, n_features, path):
     return converted
 
 
-def read_tokens(path):
-    """Token ids for a model with an Embedding input: a .npy of integers, (T,) or (B, T)."""
+def read_tokens(path, vocabulary_size=None):
+    """Token ids for a model with an Embedding input: a .npy of integers, (T,) or (B, T), each
+    below ``vocabulary_size`` where the model says (int32 range in any case)."""
     path = _existing(path)
     if path.suffix != ".npy":
         raise UserError(f"{path}: this model takes token ids; give them as a .npy of integers")
@@ -112,4 +113,8 @@ def read_tokens(path):
         raise UserError(f"{path} has shape {tuple(array.shape)}; the model takes (batch, time) token ids")
     if array.min() < 0:
         raise UserError(f"{path} holds negative token ids")
+    limit = vocabulary_size if vocabulary_size is not None else 2**31
+    if int(array.max()) >= limit:
+        first = tuple(int(k) for k in np.argwhere(array >= limit)[0])
+        raise UserError(f"{path} holds token id {int(array[first])} at {first}; the model's ids are 0 to {limit - 1}")
     return array.astype("int32")
