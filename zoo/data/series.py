@@ -7,6 +7,7 @@ by linear interpolation with a warning that says how many, because a forecaster 
 series and silently dropping rows would shift every later time step.
 """
 
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -176,10 +177,11 @@ def read_csv_frame(path):
     are named "1", "2", ... and ``first_line(frame)`` (the file line of row 0) is 1, else 2.
     """
     try:
-        frame = pd.read_csv(path, skip_blank_lines=False)
-        header = not _all_numbers(frame.columns)
+        # The first row as written (pandas would rename a repeated "0.0" in a header to "0.0.1").
+        first = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False, skip_blank_lines=False)
+        header = not _looks_like_data(first.iloc[0].tolist())
+        frame = pd.read_csv(path, skip_blank_lines=False, header=0 if header else None)
         if not header:
-            frame = pd.read_csv(path, skip_blank_lines=False, header=None)
             frame.columns = [str(k + 1) for k in range(frame.shape[1])]
     except pd.errors.EmptyDataError:
         raise UserError(f"{path} is empty") from None
@@ -205,16 +207,25 @@ def first_line(frame):
     return frame.attrs.get("first_line", 2)
 
 
-def _all_numbers(names_):
-    """True when every header field reads as a number: the "header" is the first data row."""
-    for name in names_:
+def _looks_like_data(fields):
+    """True when every header field is a number or an ISO date (with at least one number): the
+    "header" is the first data row of a file that has none ("2020-01-01,5.0" or "1.5,2")."""
+    numbers = 0
+    for field in map(str, fields):
         try:
-            number = float(str(name))
+            number = float(field)
         except ValueError:
-            return False
+            if not _ISO_DATE.fullmatch(field.strip()):
+                return False
+            continue
         if number != number:  # a column called "nan" is a name
             return False
-    return True
+        numbers += 1
+    return numbers > 0
+
+
+#: A date (and time) as a header-less file's first row would hold it: 2020-01-31, 2020/01/31 12:00...
+_ISO_DATE = re.compile(r"\d{4}[-/]\d{1,2}[-/]\d{1,2}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?")
 
 
 def names(columns):
