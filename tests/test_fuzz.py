@@ -338,6 +338,44 @@ def test_predict_cli_on_any_npy(npy_dir, capsys, array):
         assert rows and all(len(row) == len(rows[0]) and all(math.isfinite(float(v)) for v in row) for row in rows)
 
 
+def _not_a_real_target(text):
+    """Paths the fuzz may pass: nothing that exists, no model or data-set name (those would run)."""
+    from zoo.data.anomaly import BUNDLED
+    from zoo.data.series import BUILTIN_SERIES
+    from zoo.registry import list_models
+
+    names = {*list_models(), *BUILTIN_SERIES, *(n.lower() for n in BUNDLED)}
+    if text.lower() in names or text.startswith("m1-yearly:") or text.startswith("-"):
+        return False
+    try:
+        return not Path(text).exists()
+    except (OSError, ValueError):
+        return True
+
+
+path_texts = st.one_of(st.text(min_size=1, max_size=30), st.sampled_from(["x" * 300, "a/" * 2000, "é" * 200, "a\x00b",
+                                                                        "/proc/x", "/root/.x", "."])
+                       ).filter(_not_a_real_target)
+
+
+@fuzz(60)
+@given(path=path_texts, command=st.sampled_from(["data", "anomaly-data", "input", "evaluate", "export", "init"]))
+@example(path="a\x00b", command="data")
+@example(path="x" * 300, command="evaluate")
+def test_any_path_argument(tmp_path_factory, capsys, path, command):
+    """A path that is not there, too long, or not encodable: one error line, nothing written."""
+    out = tmp_path_factory.mktemp("paths") / "out"
+    args = {"data": ["train", "forecaster", "--data", path, "--quick", "--out", out],
+            "anomaly-data": ["train", "anomaly", "--data", path, "--quick", "--out", out],
+            "input": ["predict", "forecaster", "--input", path],
+            "evaluate": ["evaluate", path],
+            "export": ["export", path, "--out", out],
+            "init": ["train", "forecaster", "--init", path, "--quick", "--out", out]}[command]
+    code, stdout, err = run_cli(capsys, *args)
+    check_cli(code, stdout, err, out)
+    assert code == 2 and not out.exists()
+
+
 # ---------------------------------------------------------------------------------------------
 # zoo train forecaster --set KEY=VALUE: invalid pairs fail before any work, valid ones reach training.
 
@@ -441,11 +479,21 @@ def test_predict_text_cli(capsys, text):
 # End to end: `zoo train` on fuzzed files (slow: each run trains for seconds).
 
 
+def _shuffled_headerless_sine(rows):
+    """A header-less CSV of hourly times in shuffled order and a sine: two repairs at once."""
+    times = pd.date_range("2024-01-01", periods=rows, freq="h").strftime("%Y-%m-%d %H:%M:%S")
+    order = np.random.default_rng(1).permutation(rows)
+    text = "".join(f"{times[k]},{math.sin(k / 4):.4f}\n" for k in order)
+    return text, {"rows": rows, "clean": True, "header": False, "dates": "unsorted", "order": list(order),
+                  "distinct": True}
+
+
 @pytest.mark.slow
 @fuzz(4)
 @given(table=csv_tables(max_rows=80))
 @example(table=("\n".join(f"{math.sin(k / 3):.4f}" for k in range(60)) + "\n",
                 {"rows": 60, "clean": True, "header": False, "dates": "none", "order": None, "distinct": False}))
+@example(table=_shuffled_headerless_sine(80))
 def test_train_forecaster_end_to_end(tmp_path_factory, capsys, table):
     text, facts = table
     folder = tmp_path_factory.mktemp("e2e")
@@ -464,6 +512,7 @@ def test_train_forecaster_end_to_end(tmp_path_factory, capsys, table):
 @pytest.mark.slow
 @fuzz(3)
 @given(table=csv_tables(max_rows=200), window=st.integers(2, 6))
+@example(table=_shuffled_headerless_sine(300), window=4)
 def test_train_anomaly_end_to_end(tmp_path_factory, capsys, table, window):
     text, _ = table
     folder = tmp_path_factory.mktemp("e2e")
@@ -472,6 +521,17 @@ def test_train_anomaly_end_to_end(tmp_path_factory, capsys, table, window):
     code, stdout, err = run_cli(capsys, "train", "anomaly", "--data", folder / "data.csv", "--quick", "--out", out,
                                 "--set", f"window={window}")
     check_cli(code, stdout, err, out)
+    if table[1]["dates"] == "unsorted" and table[1]["rows"] == 300:
+        assert code == 0 and "sorted them by it" in err, err
+
+
+@pytest.mark.slow
+def test_valid_set_pairs_train(tmp_path, capsys):
+    out = tmp_path / "run"
+    code, stdout, err = run_cli(capsys, "train", "forecaster", "--quick", "--set", "units=4", "--set", "dropout=0.1",
+                                "--set", "calendar=false", "--out", out)
+    check_cli(code, stdout, err, out)
+    assert code == 0 and (out / "metrics.json").exists()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -502,7 +562,8 @@ def test_unsorted_dates_in_the_cli_warn_and_keep_the_season(tmp_path, capsys):
     values = np.sin(np.arange(120) * 2 * np.pi / 11)
     order = np.random.default_rng(0).permutation(120)
     path = _series_csv(tmp_path / "shuffled.csv", dates[order], values[order])
-    split = load_as_cli("forecaster", path)
+    with pytest.warns(DataWarning, match="sorted them by it"):
+        split = load_as_cli("forecaster", path)
     assert split.info["season"] == 11
     # The CLI shows the warning, then stops at the unwritable --out without training.
     code, _, err = run_cli(capsys, "train", "forecaster", "--data", path, "--quick", "--out", "/proc/zoo-run")
@@ -627,6 +688,22 @@ def test_unwritable_out_names_the_folder_that_refused(tmp_path, capsys):
     (tmp_path / "file").write_text("")
     code, _, err = run_cli(capsys, "train", "forecaster", "--quick", "--out", tmp_path / "file" / "run")
     assert code == 2 and err.strip().endswith(f"{tmp_path / 'file'} is a file, not a folder")
+
+
+@pytest.mark.parametrize("args", [
+    ["train", "forecaster", "--data", "{long}", "--quick", "--out", "{d}/run"],
+    ["train", "anomaly", "--data", "{long}", "--quick", "--out", "{d}/run"],
+    ["train", "tagger", "--data", "{long}", "--quick", "--out", "{d}/run"],
+    ["predict", "forecaster", "--input", "{long}.npy"],
+    ["train", "forecaster", "--quick", "--out", "{d}/{long}"],
+    ["evaluate", "{long}"],
+])
+def test_names_too_long_for_the_file_system(tmp_path, capsys, args):
+    """Path.exists() raises on a name over 255 bytes: every reader met it first with a traceback."""
+    long = "x" * 5000
+    code, out, err = run_cli(capsys, *[a.format(d=tmp_path, long=long) for a in args])
+    check_cli(code, out, err)
+    assert code == 2 and len(err) < 300, err[:300]
 
 
 def test_unwritable_prediction_output(tmp_path, capsys):

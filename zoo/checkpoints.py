@@ -4,7 +4,7 @@ import warnings
 import zipfile
 from pathlib import Path
 
-from zoo.errors import UserError
+from zoo.errors import UserError, shown_path
 from zoo.files import read_json
 
 CHECKPOINT_NAME = "model.keras"
@@ -43,10 +43,9 @@ def exists(path):
         return False
 
 
-def cut_path(path, limit=200):
+def cut_path(path):
     """A path for a message: a 100k-character argument is not echoed back whole."""
-    text = str(path)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return shown_path(path)
 
 
 def suggestion(path):

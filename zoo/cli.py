@@ -4,6 +4,7 @@ Errors a user can cause (``UserError``, bad options) print one ``error:`` line o
 with code 2; a failed verification exits 1; Ctrl-C exits 130.
 """
 
+import errno
 import json
 import os
 import shlex
@@ -451,6 +452,10 @@ def _write_predictions(path, predictions):
         raise UserError(f"cannot write {shown(path)}: {error.strerror or error}") from None
 
 
+#: OSError numbers that mean "this path cannot be used", not a bug: name too long, no permission.
+_USER_PATH_ERRORS = (errno.ENAMETOOLONG, errno.EACCES)
+
+
 def main(argv=None):
     _quiet_runtimes()
     warnings.showwarning = _show_warning
@@ -458,6 +463,19 @@ def main(argv=None):
         result = cli.main(args=argv, prog_name="zoo", standalone_mode=False)
     except UserError as error:
         click.echo(f"error: {error}", err=True)
+        sys.exit(2)
+    except OSError as error:
+        if error.errno not in _USER_PATH_ERRORS:  # anything else is our bug: let it show
+            raise
+        # A path the user gave that the system refuses (a 5,000-character name, a folder without
+        # permission), met wherever a reader first touches it.
+        name = shown(str(error.filename))[1:-1] if error.filename is not None else "a path"
+        click.echo(f"error: cannot use {name}: {error.strerror}", err=True)
+        sys.exit(2)
+    except ValueError as error:
+        if "embedded null byte" not in str(error):
+            raise
+        click.echo("error: a path holds a NUL byte (\\x00); no file can have that name", err=True)
         sys.exit(2)
     except click.exceptions.NoArgsIsHelpError as error:
         click.echo(error.ctx.get_help())

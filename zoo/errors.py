@@ -9,6 +9,13 @@ class UserError(Exception):
 SHOWN = 60
 
 
+def shown_path(path, limit=200):
+    """A path the user typed, for a message: control characters escaped (a carriage return would
+    break the one error line), a 5,000-character name cut."""
+    text = repr(str(path))[1:-1]
+    return text if len(text) <= limit else text[: limit - 5] + "…" + text[-4:]
+
+
 def shown(value):
     """``value`` as it appears in an error message: repr, cut to a readable length."""
     text = repr(value)

@@ -20,7 +20,7 @@ import pandas as pd
 
 from zoo.data.series import (_date_column, cell, clean_column, first_line, mostly_numeric, names, read_csv_frame,
                              time_order)
-from zoo.errors import UserError, shown
+from zoo.errors import UserError, shown, shown_path
 
 LABEL = "is_anomaly"
 #: Column names taken as the time column (case-insensitive), numeric or dates.
@@ -98,7 +98,7 @@ def _read_bundled(name, file):
 def _existing_csv(data):
     path = Path(data)
     if not path.exists():
-        raise UserError(f"no such data set or file: {data} (bundled: {', '.join(BUNDLED)})")
+        raise UserError(f"no such data set or file: {shown_path(data)} (bundled: {', '.join(BUNDLED)})")
     if path.is_dir():
         raise UserError(f"{path} is a directory; --data takes a CSV file")
     try:

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import numpy as np
 
-from zoo.errors import UserError
+from zoo.errors import UserError, shown_path
 
 
 def read_inputs(path, n_features):
@@ -28,7 +28,7 @@ def read_inputs(path, n_features):
 def _existing(path):
     path = Path(path)
     if not path.exists():
-        raise UserError(f"no such input file: {path}")
+        raise UserError(f"no such input file: {shown_path(path)}")
     if path.is_dir():
         raise UserError(f"{path} is a directory; --input takes a .npy or .csv file")
     return path

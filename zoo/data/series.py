@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from zoo.errors import UserError, shown
+from zoo.errors import UserError, shown, shown_path
 
 
 class DataWarning(UserWarning):
@@ -142,7 +142,7 @@ def read_csv_series(path, column=None, columns=()):
     path = Path(path)
     if not path.exists():
         raise UserError(
-            f"no such data file: {path} (or use a built-in data set: {', '.join(BUILTIN_SERIES)})"
+            f"no such data file: {shown_path(path)} (or use a built-in data set: {', '.join(BUILTIN_SERIES)})"
         )
     if path.is_dir():
         raise UserError(f"{path} is a directory; --data takes a CSV file or a built-in data set")
