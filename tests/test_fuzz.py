@@ -726,3 +726,7 @@ def test_long_values_are_cut_in_messages(tmp_path, capsys):
     assert code == 2 and f"{path}:3: column 'value' is not numeric" in err and len(err) < 400, err[:400]
     code, _, err = run_cli(capsys, "evaluate", word)
     assert code == 2 and len(err) < 400, err[:400]
+    code, _, err = run_cli(capsys, "train", "forecaster", "--data", "m1-yearly:" + word[:3000], "--quick",
+                           "--out", tmp_path / "run")
+    assert code == 2 and "no M1 yearly series 'xxx" in err and len(err) < 400, err[:400]
+    assert not (tmp_path / "run").exists()

@@ -87,7 +87,7 @@ def _aeon_frame(name):
             table = datasets.load_forecasting("m1_yearly_dataset")
         rows = table[table["series_name"] == name[len(M1_PREFIX):]]
         if rows.empty:
-            raise UserError(f"no M1 yearly series {name[len(M1_PREFIX):]!r}; they are T1 ... T{len(table)}")
+            raise UserError(f"no M1 yearly series {shown(name[len(M1_PREFIX):])}; they are T1 ... T{len(table)}")
         row = rows.iloc[0]
         values = np.asarray(row["series_value"], dtype="float64")
         dates = pd.date_range(pd.Timestamp(row["start_timestamp"]), periods=len(values), freq="YS")

@@ -8,7 +8,7 @@ test text shares no scene with training.
 import re
 from pathlib import Path
 
-from zoo.errors import UserError
+from zoo.errors import UserError, shown
 
 #: Held out whole: two plays for validation, two for test (one comedy and one tragedy each).
 VALIDATION_PLAYS = ("twelfth-night", "macbeth")
@@ -31,7 +31,7 @@ def play_text(name):
     """One play as plain text."""
     matches = list(_plays_dir().rglob(f"{name}.md"))
     if not matches:
-        raise UserError(f"no play named {name!r}; plays: {', '.join(play_names())}")
+        raise UserError(f"no play named {shown(name)}; plays: {', '.join(play_names())}")
     return to_plain_text(matches[0].read_text(encoding="utf-8"))
 
 

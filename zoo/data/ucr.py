@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from zoo.errors import UserError
+from zoo.errors import UserError, shown_path
 
 #: Archive sets that ship inside aeon (aeon/datasets/data) and load with no download.
 BUNDLED = ("GunPoint", "ItalyPowerDemand", "ArrowHead", "OSULeaf", "BasicMotions", "JapaneseVowels",
@@ -32,7 +32,7 @@ def load_split(data, split):
         return _as_sequences(x), np.asarray(y).astype(str)
     path = Path(data)
     if not path.exists():
-        raise UserError(f"no such data set or file: {data} (bundled: {', '.join(BUNDLED)})")
+        raise UserError(f"no such data set or file: {shown_path(data)} (bundled: {', '.join(BUNDLED)})")
     if split == "train":
         return read_file(path)
     test = path.with_name(path.name.replace("TRAIN", "TEST").replace("train", "test"))
