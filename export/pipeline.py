@@ -90,8 +90,7 @@ def export_checkpoint(checkpoint, out_dir, formats, force=False, opset=onnx_form
     checkpoint, run_dir = resolve(checkpoint)
     calibration = calibration_inputs(run_dir) if quantize == "int8" else None
     with atomic_directory(out_dir, force=force) as staging:  # checks --force before the work
-        with stage(f"loading {checkpoint}"):
-            keras_runner = KerasRunner(checkpoint)
+        keras_runner = KerasRunner(checkpoint)
         model = keras_runner.model
         if streaming:
             _check_streamable(model)

@@ -128,9 +128,6 @@ class AnomalyAutoencoder(Recipe):
                 "column are left out of training).")
 
     def load_data(self, config, data=None, column=None, columns=None):
-        for fraction in ("train_fraction", "val_fraction"):
-            if not 0 < config[fraction] < 1:
-                raise UserError(f"{fraction} must be between 0 and 1, got {config[fraction]}")
         series = load(data or DEFAULT_DATA, config["train_fraction"], input_columns(column, columns))
         window, stride = int(config["window"]), int(config["stride"])
         check_length(series, window)

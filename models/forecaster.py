@@ -82,11 +82,7 @@ class Forecaster(Recipe):
 
     # -- data --------------------------------------------------------------------------------
     def load_data(self, config, data=None, column=None, season=None, columns=None):
-        horizon, multi_step = int(config.get("horizon", 1)), config.get("multi_step", "direct")
-        if horizon < 1:
-            raise UserError(f"--horizon must be at least 1, got {horizon}")
-        if multi_step not in ("direct", "recursive"):
-            raise UserError(f"multi_step is 'direct' or 'recursive', got {multi_step!r}")
+        horizon, multi_step = int(config.get("horizon", 1)), config.get("multi_step", "direct")  # checked options
         names = [c.strip() for c in columns.split(",") if c.strip()] if isinstance(columns, str) else list(columns or ())
         series = load_series(data or "sunspots", column, names)
         if multi_step == "recursive" and series.covariates is not None:
@@ -111,8 +107,6 @@ class Forecaster(Recipe):
             if season < 1 or season >= test_start:
                 raise UserError(f"--season must be between 1 and {test_start - 1}, got {season}")
             season_source = "option"
-        if config.get("base", "auto") not in ("auto", *BASES):
-            raise UserError(f"base is one of {', '.join(BASES)} or auto, got {config['base']!r}")
         steps = 1 if multi_step == "recursive" else horizon  # what the network is trained to output
         window = self._window(config["window"], season, val_start - horizon - MIN_TRAIN_WINDOWS)
         # Each split needs a few windows to mean anything.
@@ -301,13 +295,7 @@ class Forecaster(Recipe):
         """``window=auto``: 24 steps, or a season and a step when longer, but no longer than
         ``longest`` (what leaves enough training windows on a short series)."""
         if option != "auto":
-            try:
-                window = int(option)
-            except (TypeError, ValueError):
-                raise UserError(f"window is a whole number of steps or auto, got {option!r}") from None
-            if window < 2:
-                raise UserError(f"window must be at least 2, got {window}")
-            return window
+            return int(option)  # an int >= 2: the option's own check
         return max(2, min(max(DEFAULT_WINDOW, season + 1), longest))
 
     # -- judging -----------------------------------------------------------------------------

@@ -21,6 +21,7 @@ import numpy as np
 
 from zoo.data.peoples_daily import paragraphs, sentences, split_paragraphs
 from zoo import options as O
+from zoo.data.tagged_text import TAG_FIELDS
 from zoo.recipe import DataSplit, Recipe
 from zoo.registry import register_model
 
@@ -50,7 +51,7 @@ class Tagger(Recipe):
         O.dropout(0.25),
         O.Option("max_train_sentences", 0, "Cap on training sentences; 0: all (a cap keeps --quick runs short).",
                  low=0),
-        O.Option("tag_field", "upos", "CoNLL-U column with the tags.", choices=("upos", "xpos")),
+        O.Option("tag_field", "upos", "CoNLL-U column with the tags.", choices=tuple(TAG_FIELDS)),
         O.Option("char_features", True, "Each word's characters beside its embedding."),
         O.Option("max_word_chars", 11, "Characters kept per word (a longer word: its first 5 and last 6).", low=2),
         O.Option("max_characters", 5000, "Character vocabulary size.", low=2),

@@ -2,7 +2,11 @@
 
 import json
 
+import pytest
+
 from conftest import run_cli
+
+pytestmark = pytest.mark.slow  # benchmarks
 
 
 def test_bench_writes_json_and_markdown_with_anchors(tmp_path, capsys):

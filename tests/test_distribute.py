@@ -10,6 +10,8 @@ import sys
 import pandas as pd
 import pytest
 
+pytestmark = pytest.mark.slow  # a two-worker training
+
 ARGS = ["train", "forecaster", "--epochs", "3", "--units", "8", "--batch-size", "32", "--seed", "5",
         "--set", "patience=100"]
 

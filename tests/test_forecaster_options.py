@@ -9,6 +9,8 @@ import pytest
 from conftest import run_cli
 from zoo.checkpoints import load_model
 
+pytestmark = pytest.mark.slow  # forecaster trainings
+
 
 def quick_run(capsys, tmp_path, *options):
     out = tmp_path / "run"
@@ -52,7 +54,7 @@ def test_calendar_features_follow_the_dates():
 @pytest.mark.parametrize("options, words", [
     (["--data", "macrodata", "--columns", "cpi", "--set", "multi_step=recursive"], "recursive forecasting"),
     (["--data", "macrodata", "--columns", "nope"], "no column 'nope'"),
-    (["--set", "multi_step=sideways"], "multi_step is 'direct' or 'recursive'"),
+    (["--set", "multi_step=sideways"], "unknown multi_step 'sideways'; choose from: direct, recursive"),
     (["--data", "nile", "--horizon", "90"], "too short"),
 ])
 def test_bad_forecasting_options_are_one_line_errors(capsys, tmp_path, options, words):

@@ -274,6 +274,7 @@ npy_arrays = hnp.arrays(dtype=npy_dtypes, shape=hnp.array_shapes(min_dims=0, max
 
 @fuzz(300)
 @given(array=npy_arrays, n_features=st.sampled_from([1, 2, 3]))
+@example(array=np.array([1], dtype="timedelta64[Y]"), n_features=1)  # numpy counts timedelta64 as an integer
 def test_npy_inputs_are_read_exactly_or_refused(tmp_path_factory, array, n_features):
     from zoo.data.arrays import read_inputs
 

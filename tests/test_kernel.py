@@ -13,6 +13,8 @@ from zoo.cells.lowering import describe
 from zoo.layers import LSTM, bidirectional, fits_training_kernel
 from zoo.training import default_jit_compile
 
+pytestmark = pytest.mark.slow  # the kernel build and trainings through it
+
 B, T, F, H = 5, 9, 4, 6
 
 

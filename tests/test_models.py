@@ -11,6 +11,8 @@ import zoo
 from conftest import run_cli
 from zoo.checkpoints import load_model
 
+pytestmark = pytest.mark.slow  # quick trainings of the seven models and their released checkpoints' exports
+
 MODELS = zoo.list_models()
 
 

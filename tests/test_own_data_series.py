@@ -22,6 +22,7 @@ def read_run(out):
     return (json.loads((out / "config.json").read_text()), json.loads((out / "metrics.json").read_text()))
 
 
+@pytest.mark.slow
 def test_a_trending_series_is_forecast_relative_to_its_level(capsys, tmp_path):
     rng = np.random.default_rng(0)
     steps = np.arange(120)
@@ -44,6 +45,7 @@ def test_a_trending_series_is_forecast_relative_to_its_level(capsys, tmp_path):
     assert forecasts.min() > values[: config["config"]["data"]["val_start"]].max() - 30
 
 
+@pytest.mark.slow
 def test_a_naive_forecast_that_wins_on_validation_is_shipped(capsys, tmp_path):
     season = np.round(50 + 20 * np.sin(2 * np.pi * np.arange(12) / 12), 3)
     out = tmp_path / "run"
@@ -78,9 +80,9 @@ def test_bundled_aeon_and_m1_series_load_offline():
 @pytest.mark.parametrize("args, words", [
     (["--data", "m1-yearly:T999"], "no M1 yearly series 'T999'"),
     (["--data", "{d}"], "is a directory"),
-    (["--set", "base=sideways"], "base is one of"),
-    (["--set", "level=maybe"], "level is true, false or auto"),
-    (["--set", "window=abc"], "window is a whole number"),
+    (["--set", "base=sideways"], "unknown base 'sideways'"),
+    (["--set", "level=maybe"], "option level: 'maybe' is not a valid value; expected bool or 'auto'"),
+    (["--set", "window=abc"], "option window: 'abc' is not a valid value; expected int >= 2 or 'auto'"),
     (["--set", "base=seasonal", "--season", "1"], "base=seasonal needs a season above 1"),
     (["--data", "nile", "--horizon", "12", "--window", "2"], "too short"),
 ])
@@ -90,6 +92,7 @@ def test_bad_forecaster_settings_are_one_line_errors(capsys, tmp_path, args, wor
     assert code == 2 and words in err and len(err.strip().splitlines()) == 1, err
 
 
+@pytest.mark.slow
 def test_fine_tuning_copies_the_parent_and_says_so(capsys, tmp_path):
     parent = tmp_path / "parent"
     code, _, err = run_cli(capsys, "train", "forecaster", "--quick", "--out", parent, "--set", "base=persistence",
@@ -117,6 +120,7 @@ def test_init_from_another_model_is_refused(capsys, tmp_path):
     assert code == 2 and "is a ts-classifier checkpoint" in err and len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_ts_classifier_chooses_epochs_by_cross_validation(capsys, tmp_path):
     out = tmp_path / "run"
     code, _, err = run_cli(capsys, "train", "ts-classifier", "--data", "ItalyPowerDemand", "--quick", "--out", out)
@@ -152,6 +156,7 @@ def write_ucr_csv(path, rng, count):
     return path
 
 
+@pytest.mark.slow
 def test_ts_classifier_trains_on_a_users_csv_pair(capsys, tmp_path):
     rng = np.random.default_rng(0)
     train = write_ucr_csv(tmp_path / "bumps_TRAIN.csv", rng, 24)

@@ -108,6 +108,7 @@ def test_char_lm_fine_tuning_keeps_the_parent_vocabulary(tmp_path):
     assert split.info["oov_rate"] == pytest.approx(unknown / len(text))  # over every part
 
 
+@pytest.mark.slow
 def test_char_lm_trains_on_a_file_and_scores_the_baselines(tmp_path, capsys):
     path = tmp_path / "story.txt"
     path.write_text(plain_text(50), encoding="utf-8")
@@ -199,6 +200,7 @@ def test_text_classifier_fine_tuning_keeps_the_parent_vocabulary(tmp_path):
     assert split.x_train.max() < len(parent)
 
 
+@pytest.mark.slow
 def test_text_classifier_trains_on_a_csv_with_both_baselines(tmp_path, capsys):
     path = write_csv(tmp_path / "news.csv", labelled_rows(8))
     out = tmp_path / "run"

@@ -8,6 +8,9 @@ import sys
 import time
 
 import pandas as pd
+import pytest
+
+pytestmark = pytest.mark.slow  # trainings killed and resumed
 
 EPOCHS = 24
 ARGS = ["train", "forecaster", "--epochs", str(EPOCHS), "--units", "8", "--set", "patience=1000", "--seed", "3"]

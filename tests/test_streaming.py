@@ -34,6 +34,7 @@ def assert_streams(model, tmp_path, xs):
     return written, report
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cell", CELL_NAMES)
 def test_each_cell_streams_in_every_format(cell, tmp_path):
     inputs = keras.Input((None, 3))
@@ -52,6 +53,7 @@ def test_each_cell_streams_in_every_format(cell, tmp_path):
     assert not [op for op in tflite_ops(tmp_path / FILENAMES["tflite"]) if op.startswith("Flex") or op == "WHILE"]
 
 
+@pytest.mark.slow
 def test_stacked_layers_carry_their_own_states(tmp_path):
     inputs = keras.Input((None, 3))
     x = LSTM(5, cell="peephole", return_sequences=True)(inputs)
@@ -68,6 +70,7 @@ def test_stacked_layers_carry_their_own_states(tmp_path):
         np.testing.assert_allclose(steps, prefixes, atol=1e-5, rtol=1e-4)
 
 
+@pytest.mark.slow
 def test_forecaster_streams(tmp_path):
     model = zoo.create_model("forecaster", units=8, base="global")  # the design of one global scale
     _, report = assert_streams(model, tmp_path, sequences(1, steps=12) * 3.0)
@@ -82,6 +85,7 @@ def test_a_forecaster_relative_to_its_window_is_not_streamable():
         plan(zoo.create_model("forecaster", units=8))
 
 
+@pytest.mark.slow
 def test_char_lm_gives_the_next_token_distribution_per_step(tmp_path):
     vocabulary = 11
     inputs = keras.Input((None,), dtype="int32")
@@ -155,6 +159,7 @@ def test_verify_notices_a_step_artifact_of_another_model(tmp_path):
     assert report["onnx"]["max_abs_diff"] > report["onnx"]["tolerance"]
 
 
+@pytest.mark.slow
 def test_generate_is_the_same_text_in_every_runtime(tmp_path, capsys):
     """A quick char-LM generates, greedily, the same characters in Keras and every exported runtime."""
     from conftest import run_cli
@@ -175,6 +180,7 @@ def test_generate_is_the_same_text_in_every_runtime(tmp_path, capsys):
     assert code == code2 == 0 and sampled == again  # a seed makes sampling repeatable
 
 
+@pytest.mark.slow
 def test_export_streaming_writes_and_checks_step_artifacts(tmp_path, capsys):
     from conftest import run_cli
 

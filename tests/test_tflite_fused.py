@@ -15,6 +15,10 @@ from zoo.export.runtime import TFLiteRunner
 from zoo.export.tflite_lstm import why_not_fused
 from zoo.layers import LSTM
 
+# Every arrangement of every cell, masks, quantization: tests/test_export_cells.py keeps one
+# fused export per cell in the fast lane.
+pytestmark = pytest.mark.slow
+
 F, H = 3, 5
 FITTING = {"layer_norm": {"normalize_cell": False}}  # cell options under which a lowering fits the op
 

@@ -110,9 +110,10 @@ class Option:
         if isinstance(value, str) and value in self.words:
             return value
         kind = self.type
+        original = value
 
         def refuse(why=""):
-            typed = shown(value) if given is None else shown(given)[1:-1]
+            typed = shown(original) if given is None else shown(given)[1:-1]
             raise UserError(f"option {self.name}: {typed} {why or 'is not valid'}; expected {self.describe()}")
 
         if kind is bool:

@@ -67,10 +67,23 @@ def prepare_run_dir(out_dir, force=False):
     return (out_dir / BACKUP_DIR).exists()
 
 
-def train(name, out_dir, *, seed=0, force=False, verbose=None, data_options=None, quick=False, strategy=None,
-          init=None, **overrides):
+def train(name, out_dir, **kwargs):
     """Train registered model ``name`` into ``out_dir``; returns the metrics dict (None on a
-    non-chief worker of a multi-worker run, which writes no results).
+    non-chief worker of a multi-worker run, which writes no results). A user error before the
+    first epoch was saved leaves no new folder behind; a crash or Ctrl-C keeps it for resuming."""
+    out_dir = Path(out_dir)
+    fresh = not out_dir.exists()
+    try:
+        return _train(name, out_dir, **kwargs)
+    except UserError:
+        if fresh and not (out_dir / BACKUP_DIR).exists():
+            shutil.rmtree(out_dir, ignore_errors=True)
+        raise
+
+
+def _train(name, out_dir, *, seed=0, force=False, verbose=None, data_options=None, quick=False, strategy=None,
+           init=None, **overrides):
+    """The body of ``train``.
 
     ``init`` (a model name, run directory or ``.keras`` file) starts from that checkpoint's
     weights wherever a layer's name and shapes fit (``zoo.finetune``)."""
@@ -85,7 +98,6 @@ def train(name, out_dir, *, seed=0, force=False, verbose=None, data_options=None
         raise UserError(f"{name} does not take --{', --'.join(unsupported)}")
     quick_overrides = recipe.quick if quick else {}
     config = recipe.config(**{**recipe.presets_for(data_options), **quick_overrides, **overrides})
-    _check_cell(config.get("cell"))
     out_dir = Path(out_dir)
     if placement.is_chief:
         check_run_dir(out_dir, force=force)
@@ -249,13 +261,6 @@ def _train_worker(recipe, config, split, out_dir, placement, verbose):
     if recipe.trains(config):  # else the chief trains nothing either: no collectives to join
         _fit(model, split, config, callbacks, verbose if verbose is not None else 0, distributed=True)
     return None
-
-
-def _check_cell(cell):
-    from zoo.cells import CELLS
-
-    if cell is not None and cell not in CELLS:
-        raise UserError(f"unknown cell {cell!r}; choose one of: {', '.join(CELLS)}")
 
 
 def _finite_or_none(value):
