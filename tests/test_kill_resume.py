@@ -45,16 +45,19 @@ def test_kills_at_30_random_moments_each_end_in_the_uninterrupted_result(tmp_pat
 
     rng = np.random.default_rng(7)
     moments = rng.uniform(0.5, duration, KILLS)
+    interrupted = 0
     for chain in range(KILLS // CHAIN):
         out = tmp_path / f"run{chain}"
         for moment in moments[chain * CHAIN:(chain + 1) * CHAIN]:
+            if (out / "metrics.json").exists():
+                break  # an earlier re-run finished before its moment came
             process = zoo(*ARGS, "--out", out)
             time.sleep(moment)
+            interrupted += process.poll() is None
             process.send_signal(signal.SIGKILL if chain % 2 == 0 else signal.SIGINT)
             process.communicate(timeout=120)
-            if (out / "metrics.json").exists():
-                break  # it finished before the moment came
-        finish(out)
+        if not (out / "metrics.json").exists():
+            finish(out)
         missing = [name for name in RUN_FILES if not (out / name).exists()]
         assert not missing, f"chain {chain} (kills at {moments[chain * CHAIN:(chain + 1) * CHAIN]}) lacks {missing}"
         assert not (out / "backup").exists()
@@ -62,6 +65,7 @@ def test_kills_at_30_random_moments_each_end_in_the_uninterrupted_result(tmp_pat
         got = json.loads((out / "metrics.json").read_text())["test"]
         for name, value in expected.items():
             assert got[name] == pytest.approx(value, rel=1e-3), (chain, name, got, expected)
+    assert interrupted >= KILLS // 2, f"only {interrupted} of {KILLS} kills caught a running training"
 
 
 def _tiny_model():
