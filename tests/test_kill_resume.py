@@ -129,3 +129,51 @@ def test_early_stopping_counters_survive_a_resume(tmp_path):
     again = keras.callbacks.EarlyStopping(monitor="loss", patience=50)
     _tiny_model().fit(x, y, epochs=4, verbose=0, callbacks=[again, TrainingState(tmp_path, again)])
     assert again.best == pytest.approx(saved["best"]) and again.best_epoch == saved["best_epoch"]
+
+
+def _dead_pid():
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def test_staging_folders_of_dead_processes_are_removed_and_exports_are_readable(tmp_path):
+    from zoo.files import atomic_directory, scratch_directory
+
+    stale = tmp_path / f".exp.staging-{_dead_pid()}-abc"
+    stale.mkdir()
+    (stale / "model.onnx").write_text("half")
+    alive = tmp_path / f".exp.staging-{os.getpid()}-xyz"  # another export of this process, still working
+    alive.mkdir()
+    with atomic_directory(tmp_path / "exp") as staging:
+        (staging / "report.json").write_text("{}")
+    assert not stale.exists() and alive.exists() and (tmp_path / "exp" / "report.json").exists()
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "exp").stat().st_mode & 0o777 == 0o777 & ~umask  # not mkdtemp's 0700
+
+    import tempfile
+    from pathlib import Path
+
+    orphan = Path(tempfile.gettempdir()) / f"zoo-test-scratch-{_dead_pid()}-q"
+    orphan.mkdir()
+    with scratch_directory("zoo-test-scratch-") as scratch:
+        assert scratch.exists() and not orphan.exists()
+    assert not scratch.exists()
+
+
+@pytest.mark.slow
+def test_an_export_killed_mid_way_leaves_nothing_once_the_next_one_ran(tmp_path):
+    out = tmp_path / "exp"
+    process = zoo("export", "forecaster", "--out", out)
+    deadline = time.monotonic() + 120
+    while not any(p.name.startswith(".exp.staging-") for p in tmp_path.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1.0)  # inside the conversions
+    process.send_signal(signal.SIGKILL)
+    process.communicate(timeout=60)
+    assert not out.exists()  # a killed export never leaves a half folder under the target's name
+    again = zoo("export", "forecaster", "--out", out, "--format", "onnx")
+    _, err = again.communicate(timeout=300)
+    assert again.returncode == 0, err
+    assert [p.name for p in tmp_path.iterdir()] == ["exp"]

@@ -88,6 +88,20 @@ def list_command(as_json):
         click.echo("  ".join(str(row[key]).ljust(widths[key]) for key in widths).rstrip())
 
 
+class _Choice(click.Choice):
+    """click.Choice that says "did you mean" for a near miss, as every other name the CLI takes."""
+
+    def convert(self, value, param, ctx):
+        try:
+            return super().convert(value, param, ctx)
+        except click.BadParameter:
+            import difflib
+
+            close = difflib.get_close_matches(str(value), [str(c) for c in self.choices], n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            self.fail(f"{shown(value)} is not one of {', '.join(map(str, self.choices))}{hint}", param, ctx)
+
+
 class _OptionType(click.ParamType):
     """A recipe option as a click type: parsing and range checks are the option's own."""
 
@@ -107,7 +121,7 @@ _COMMON_TRAIN_OPTIONS = [
                                   "directory or a .keras file; layers whose shapes fit are copied."),
     click.Option(["--seed"], type=int, default=0, show_default=True),
     click.Option(["--quick"], is_flag=True, help="A seconds-long run through every step (tiny model, few epochs)."),
-    click.Option(["--strategy"], type=click.Choice(["mirrored", "multi-worker"]),
+    click.Option(["--strategy"], type=_Choice(["mirrored", "multi-worker"]),
                  help="tf.distribute: all devices of this machine, or a cluster described by TF_CONFIG."),
     click.Option(["--out"], type=click.Path(file_okay=False), help="Run directory [default: runs/NAME]."),
     click.Option(["--force"], is_flag=True, help="Replace a finished run in --out."),
@@ -235,7 +249,7 @@ def evaluate(checkpoint):
               help=f"Comma-separated: {', '.join(FORMATS)}.")
 @click.option("--out", type=click.Path(file_okay=False), help="Export directory [default: exports/NAME].")
 @click.option("--opset", type=click.IntRange(11, 18), default=18, show_default=True, help="ONNX opset.")
-@click.option("--quantize", type=click.Choice(QUANTIZE_MODES),
+@click.option("--quantize", type=_Choice(QUANTIZE_MODES),
               help=f"Also write quantized artifacts ({quantize_help()}).")
 @click.option("--fp16", is_flag=True, help="Same as --quantize float16: half-size weights, float16 on GPUs.")
 @click.option("--streaming", is_flag=True,
@@ -278,7 +292,7 @@ def export(checkpoint, formats, out, opset, quantize, fp16, streaming, force):
 @click.option("--out", type=click.Path(file_okay=False), default="bench", show_default=True,
               help="Where bench.json and bench.md go.")
 @click.option("--repeats", type=click.IntRange(min=5), default=100, show_default=True)
-@click.option("--quantize", type=click.Choice(QUANTIZE_MODES), default="dynamic", show_default=True)
+@click.option("--quantize", type=_Choice(QUANTIZE_MODES), default="dynamic", show_default=True)
 def bench(targets, out, repeats, quantize):
     """Export, run and time every format against Keras and the anchors.
 
@@ -306,7 +320,7 @@ def bench(targets, out, repeats, quantize):
 @click.option("--text", "texts", multiple=True,
               help="Text for a text model (text-classifier, tagger, g2p), tokenized with its vocabulary; repeatable.")
 @click.option("--output", type=click.Path(dir_okay=False), help="Write predictions to .npy or .csv instead of printing.")
-@click.option("--provider", type=click.Choice(["cpu", "cuda", "tensorrt"]),
+@click.option("--provider", type=_Choice(["cpu", "cuda", "tensorrt"]),
               help="ONNX Runtime execution provider for .onnx artifacts (default: cpu).")
 def predict(artifact, input_path, texts, output, provider):
     """Run a checkpoint, SavedModel, .tflite or .onnx artifact on inputs from a file, or a text
@@ -414,7 +428,7 @@ def _streaming_summary(streaming):
 @click.option("--temperature", type=click.FloatRange(min=0), default=0.8, show_default=True,
               help="0 is greedy (the most likely character every time).")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--runtime", type=click.Choice(["keras", *FORMATS]), default="keras",
+@click.option("--runtime", type=_Choice(["keras", *FORMATS]), default="keras",
               show_default=True, help="Where the steps run: Keras, or the exported single-step artifact.")
 def generate(checkpoint, prompt, length, temperature, seed, runtime):
     """Generate text with a character model (char-lm), one character at a time."""

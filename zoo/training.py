@@ -150,7 +150,7 @@ def _train(name, out_dir, *, seed=0, force=False, verbose=None, data_options=Non
         guard,
         BestCheckpoint(out_dir / CHECKPOINT_NAME, monitor=monitor),
         stopper,
-        keras.callbacks.CSVLogger(str(out_dir / HISTORY_NAME), append=resuming),
+        HistoryLog(out_dir / HISTORY_NAME, append=resuming),
         state,  # last: an epoch is saved as done once the checkpoint and history have it
     ]
     started = time.perf_counter()
@@ -342,6 +342,37 @@ class BestCheckpoint(keras.callbacks.Callback):
             os.fsync(handle.fileno())
         os.replace(staging, self.path)
         write_text(self.path.with_suffix(".best"), repr(best))
+
+
+class HistoryLog(keras.callbacks.Callback):
+    """history.csv as Keras' CSVLogger writes it (epoch, then the sorted log keys), but rewritten
+    whole and atomically each epoch: a kill never leaves half a row."""
+
+    def __init__(self, path, append=False):
+        super().__init__()
+        self.path, self.append = Path(path), append
+        self.header, self.rows = None, []
+
+    def on_train_begin(self, logs=None):
+        if self.append and self.path.exists():
+            import csv
+
+            with open(self.path, newline="") as handle:
+                lines = list(csv.reader(handle))
+            if lines:
+                self.header, self.rows = lines[0], lines[1:]
+
+    def on_epoch_end(self, epoch, logs=None):
+        import csv
+        import io
+
+        logs = logs or {}
+        if self.header is None:
+            self.header = ["epoch", *sorted(logs)]
+        self.rows.append([str(epoch), *(str(logs.get(key, "NA")) for key in self.header[1:])])
+        text = io.StringIO()
+        csv.writer(text, lineterminator="\n").writerows([self.header, *self.rows])
+        write_text(self.path, text.getvalue())
 
 
 class StopOnNonFinite(keras.callbacks.Callback):
