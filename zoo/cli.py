@@ -467,7 +467,8 @@ def _write_predictions(path, predictions):
 
 
 #: OSError numbers that mean "this path cannot be used", not a bug: name too long, no permission.
-_USER_PATH_ERRORS = (errno.ENAMETOOLONG, errno.EACCES)
+#: OS errors about the user's paths or machine, not our code: a one-line error, not a traceback.
+_USER_PATH_ERRORS = (errno.ENAMETOOLONG, errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT)
 
 
 def main(argv=None):
