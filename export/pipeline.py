@@ -112,13 +112,19 @@ def export_checkpoint(checkpoint, out_dir, formats, force=False, opset=onnx_form
             "keras": {"p50_ms": latency_ms(keras_runner, inputs[:1])},
             "formats": {},
         }
+        budget = None
         if judge:
             with stage("keras: scoring the test split"):
                 report["keras"]["metric"] = judge(keras_runner)
+            recipe = get_recipe(config["model"])
+            budget = {"metric": metric, "goal": recipe.metric_goal, "allowed": recipe.quantized_budget,
+                      "float": report["keras"]["metric"]}
+            if quantize:
+                report["quantized_check"] = {k: v for k, v in budget.items() if k != "float"}
         metadata = _metadata(model, config)
         write_json(staging / "deployment.json", metadata)  # what ONNX carries inside, for every format
         context = {"model": model, "staging": staging, "inputs": inputs, "expected": expected,
-                   "judge": judge, "opset": opset, "metadata": metadata}
+                   "judge": judge, "opset": opset, "metadata": metadata, "budget": budget}
         for fmt in formats:
             report["formats"][fmt.name] = _export_one(fmt, context)
             if quantize in fmt.quantize:
@@ -194,11 +200,24 @@ def _export_one(fmt, context, quantize=None, calibration=None):
         entry["p50_ms"] = latency_ms(runner, context["inputs"][:1])
         if context["judge"]:
             entry["metric"] = context["judge"](runner)
+    if quantize and context["budget"] and entry.get("metric") is not None:
+        entry.update(metric_check(entry["metric"], context["budget"]))
     ops = fmt.op_census(target)
     if ops is not None:
         entry["ops"] = ops
     entry.update(fmt.inspect(target))
     return entry
+
+
+def metric_check(value, budget):
+    """A quantized artifact passes when its metric on the test split is at most ``allowed``
+    (relative) worse than the float model's: the check a user cares about, where an elementwise
+    tolerance would let a 7% regression pass. -> entry fields, ``ok`` included."""
+    reference = budget["float"]
+    change = (value - reference) / abs(reference) if reference else value - reference
+    worse = change if budget["goal"] == "min" else -change
+    return {"ok": bool(worse <= budget["allowed"] + 1e-9), "check": "metric budget",
+            "metric_change": round(float(change), 6), "budget": budget["allowed"]}
 
 
 def _metadata(model, config):
@@ -249,7 +268,7 @@ def format_table(report):
             entry["path"],
             _human(entry["bytes"]),
             f"{entry['max_abs_diff']:.2e}",
-            f"{entry['tolerance']:.1e}",
+            _tolerance(entry, metric),
             "ok" if entry["ok"] else "FAIL",
             f"{entry['p50_ms']:.3f}",
             *((format_number(entry['metric']),) if metric else ()),
@@ -259,6 +278,13 @@ def format_table(report):
     rows.append(("keras", "(reference)", "-", "-", "-", "-", f"{report['keras']['p50_ms']:.3f}", *keras_metric, "tf.function"))
     widths = [max(len(str(row[k])) for row in rows) for k in range(len(rows[0]))]
     return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows)
+
+
+def _tolerance(entry, metric):
+    """The check's bound: the elementwise tolerance, or a quantized artifact's metric budget."""
+    if entry.get("check") == "metric budget":
+        return f"{metric} {entry['metric_change']:+.1%} (budget {entry['budget']:.0%})"
+    return f"{entry['tolerance']:.1e}"
 
 
 def _human(size):

@@ -52,6 +52,7 @@ class CharLM(Recipe):
     loss = "sparse_categorical_crossentropy"
     clipnorm = 5.0
     metric = "nats_per_char"
+    metric_goal = "min"
     deployment_keys = ("source", "vocabulary")
     generates_text = True
     options = (

@@ -45,6 +45,8 @@ class Forecaster(Recipe):
     description = "forecast of the next value(s) of a series, with optional covariates and calendar features; last 20% held out"
     compile_metrics = ("mae",)
     metric = "rmse"
+    metric_goal = "min"
+    quantized_budget = 0.02
     deployment_keys = ("source", "column", "features", "horizon", "multi_step", "mean", "std", "season")
     plots = ("forecast.png",)
     baseline_settings = ("season",)

@@ -37,6 +37,7 @@ class G2P(Recipe):
     loss = "sparse_categorical_crossentropy"
     clipnorm = 5.0
     metric = "wer"
+    metric_goal = "min"
     deployment_keys = ("source", "letters", "phonemes", "max_letters", "max_phonemes")
     reads_text = True
     options = (

@@ -251,3 +251,24 @@ def test_predict_provider_checks(exported, capsys):
         assert code == 2 and "no CUDAExecutionProvider" in err and "onnxruntime-gpu" in err
     code, _, err = run_cli(capsys, "predict", out / "model.tflite", "--input", inputs, "--provider", "cpu")
     assert code == 2 and "applies to .onnx artifacts" in err
+
+
+def test_quantized_artifacts_are_checked_against_a_metric_budget():
+    from zoo.export.pipeline import metric_check
+
+    lower = {"float": 20.0, "goal": "min", "allowed": 0.02}
+    assert metric_check(20.3, lower)["ok"] and not metric_check(20.5, lower)["ok"]  # rmse +1.5% / +2.5%
+    assert metric_check(19.0, lower)["ok"]  # better is always within budget
+    higher = {"float": 0.96, "goal": "max", "allowed": 0.01}
+    assert metric_check(0.951, higher)["ok"] and not metric_check(0.94, higher)["ok"]
+    assert metric_check(0.94, higher)["metric_change"] == pytest.approx(-0.02 / 0.96, abs=1e-6)
+
+
+def test_export_names_the_metric_budget_of_quantized_artifacts(tmp_path, capsys):
+    out = tmp_path / "q"
+    code, printed, _ = run_cli(capsys, "export", "forecaster", "--format", "tflite", "--quantize", "int8", "--out", out)
+    report = json.loads((out / "report.json").read_text())
+    entry = report["formats"]["tflite:int8"]
+    assert report["quantized_check"] == {"metric": "rmse", "goal": "min", "allowed": 0.02}
+    assert entry["check"] == "metric budget" and "(budget 2%)" in printed
+    assert entry["ok"] == (entry["metric_change"] <= 0.02) and code == (0 if entry["ok"] else 1)

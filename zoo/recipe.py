@@ -53,8 +53,12 @@ class Recipe:
     reads_text: bool = False
     #: Whether the model samples text one step at a time (``zoo generate``).
     generates_text: bool = False
-    #: The metric that ranks this task's models, as named in ``metrics.json``.
+    #: The metric that ranks this task's models, as named in ``metrics.json``, and which way is better.
     metric: str = ""
+    metric_goal: str = "max"  # or "min" (errors, losses)
+    #: How much worse, relative to the float model, a quantized artifact's metric on the test split
+    #: may be; the export check of quantized artifacts (``zoo export --quantize``).
+    quantized_budget: float = 0.01
     #: Folder of the released checkpoint (a run directory plus card.md), if one ships.
     released = None
     #: Data licence, for the model card.
