@@ -54,6 +54,8 @@ class TextClassifier(Recipe):
         O.Option("max_tokens", 20000, "Word vocabulary size.", low=2),
         O.Option("max_length", 500, "Words read per document.", low=1),
         O.Option("chunk", 100, "Train on overlapping chunks of this many words; 0: whole documents.", low=0),
+        O.Option("bow", 0, "Width of a bag-of-words branch (its own embedding, mean over the words) "
+                 "concatenated with the LSTM's before the classes; 0: none.", low=0),
         O.epochs(15),
         O.batch_size(32),
         O.learning_rate(2e-3),
@@ -115,6 +117,11 @@ class TextClassifier(Recipe):
         x = word_sequence_encoder(inputs, len(data.get("vocabulary", ())) or config["max_tokens"], config["embedding"],
                                   config["units"], cell=config["cell"], dropout=config["dropout"])
         x = keras.layers.GlobalAveragePooling1D(name="mean_over_words")(x)
+        if config.get("bow"):
+            words = keras.layers.Embedding(len(data.get("vocabulary", ())) or config["max_tokens"], config["bow"],
+                                           mask_zero=True, name="bow_embedding")(inputs)
+            words = keras.layers.GlobalAveragePooling1D(name="bag_of_words")(words)
+            x = keras.layers.Concatenate(name="lstm_and_bag_of_words")([x, words])
         x = keras.layers.Dropout(config["dropout"], name="dropout")(x)
         outputs = keras.layers.Dense(data.get("n_classes", 5), activation="softmax", name="classes")(x)
         return keras.Model(inputs, outputs, name="text_classifier")
