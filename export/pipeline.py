@@ -47,15 +47,21 @@ def sample_inputs(model, run_dir, count=8, steps=24, seed=0):
     return rng.standard_normal(shape).astype(dtype), "random normal"
 
 
-def calibration_inputs(run_dir):
-    """Training windows saved by ``zoo train``: int8 ranges come from the model's own data."""
+def calibration_inputs(run_dir, headroom=1.0):
+    """Training windows saved by ``zoo train`` (int8 ranges come from the model's own data); with
+    ``headroom`` > 1 (``Recipe.calibration_headroom``) also the same windows spread that much about
+    their mean, for real-valued inputs. Token ids are calibrated as they are."""
     path = Path(run_dir) / CALIBRATION_INPUTS_NAME if run_dir else None
     if path is None or not path.exists():
         raise UserError(
             "--quantize int8 calibrates on the model's training data: export a run directory made "
             f"by `zoo train` (it holds {CALIBRATION_INPUTS_NAME})"
         )
-    return np.load(path)
+    inputs = np.load(path)
+    if headroom == 1.0 or not np.issubdtype(inputs.dtype, np.floating):
+        return inputs
+    mean = inputs.reshape(-1, inputs.shape[-1]).mean(axis=0)
+    return np.concatenate([inputs, mean + headroom * (inputs - mean)]).astype(inputs.dtype)
 
 
 class _RunnerAsModel:
@@ -88,13 +94,14 @@ def export_checkpoint(checkpoint, out_dir, formats, force=False, opset=onnx_form
     """``judge``: a ``metric_judge`` result to reuse (the benchmark has one already)."""
     check_quantize(formats, quantize)
     checkpoint, run_dir = resolve(checkpoint)
-    calibration = calibration_inputs(run_dir) if quantize == "int8" else None
+    config = load_run_config(run_dir) or {}
+    headroom = get_recipe(config["model"]).calibration_headroom if "model" in config else 1.0
+    calibration = calibration_inputs(run_dir, headroom) if quantize == "int8" else None
     with atomic_directory(out_dir, force=force) as staging:  # checks --force before the work
         keras_runner = KerasRunner(checkpoint)
         model = keras_runner.model
         if streaming:
             _check_streamable(model)
-        config = load_run_config(run_dir) or {}
         inputs, source = sample_inputs(model, run_dir)
         expected = keras_runner(inputs)
         (staging / "test_data").mkdir()

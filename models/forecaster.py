@@ -47,6 +47,9 @@ class Forecaster(Recipe):
     metric = "rmse"
     metric_goal = "min"
     quantized_budget = 0.02
+    # A trending series reaches new highs after its training part. Chosen on the validation split
+    # of the released model: int8 RMSE 11.94 at 1.5, 12.10 at 1 and 1.25, 12.15 at 2 (float 12.06).
+    calibration_headroom = 1.5
     deployment_keys = ("source", "column", "features", "horizon", "multi_step", "mean", "std", "season")
     plots = ("forecast.png",)
     baseline_settings = ("season",)

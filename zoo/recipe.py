@@ -59,6 +59,9 @@ class Recipe:
     #: How much worse, relative to the float model, a quantized artifact's metric on the test split
     #: may be; the export check of quantized artifacts (``zoo export --quantize``).
     quantized_budget: float = 0.01
+    #: int8 calibration also sees the training windows spread this much about their mean (1: not),
+    #: so that values beyond the training range do not saturate the integer input and output.
+    calibration_headroom: float = 1.0
     #: Folder of the released checkpoint (a run directory plus card.md), if one ships.
     released = None
     #: Data licence, for the model card.
