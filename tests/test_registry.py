@@ -84,3 +84,12 @@ def test_set_values_are_typed_by_the_declared_option():
         recipe.config(units=8.5)
     with pytest.raises(UserError, match="data option"):
         recipe.config(column="x")
+
+
+def test_create_model_pretrained_loads_the_released_checkpoint():
+    model = zoo.create_model("forecaster", pretrained=True)
+    released = zoo.get_recipe("forecaster").released
+    x = np.load(released / "test_inputs.npy")[:2]
+    assert model.predict(x, verbose=0).shape[0] == 2 and model.count_params() > 0
+    with pytest.raises(UserError, match="takes no options"):
+        zoo.create_model("forecaster", pretrained=True, units=8)

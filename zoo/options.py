@@ -9,7 +9,7 @@ presets, Python).
 import difflib
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from zoo.errors import UserError, shown  # noqa: F401  (shown: cut values in messages, kept here for callers)
 
@@ -36,7 +36,6 @@ class Option:
     words: tuple = ()
     data: bool = False
     metavar: str = None
-    extra: dict = field(default_factory=dict)  # room for recipe-specific notes, unused by the checks
 
     @property
     def type(self):

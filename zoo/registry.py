@@ -43,7 +43,16 @@ def get_recipe(name):
     return _RECIPES[name]()
 
 
-def create_model(name, **overrides):
-    """Build a registered model, untrained, from its default config updated with ``overrides``."""
+def create_model(name, pretrained=False, **overrides):
+    """Build a registered model, untrained, from its default config updated with ``overrides``;
+    or, with ``pretrained=True``, load its released checkpoint (as ``timm.create_model(...,
+    pretrained=True)`` and keras-hub's ``from_preset`` do)."""
     recipe = get_recipe(name)
-    return recipe.build(recipe.config(**overrides))
+    if not pretrained:
+        return recipe.build(recipe.config(**overrides))
+    if overrides:
+        raise UserError(f"pretrained=True loads the released {name} as trained; it takes no options "
+                        f"({', '.join(sorted(overrides))}): fine-tune with `zoo train {name} --init {name}`")
+    from zoo.checkpoints import load_model
+
+    return load_model(name)  # a model's name resolves to its released checkpoint
