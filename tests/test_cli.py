@@ -272,3 +272,25 @@ def test_export_names_the_metric_budget_of_quantized_artifacts(tmp_path, capsys)
     assert report["quantized_check"] == {"metric": "rmse", "goal": "min", "allowed": 0.02}
     assert entry["check"] == "metric budget" and "(budget 2%)" in printed
     assert entry["ok"] == (entry["metric_change"] <= 0.02) and code == (0 if entry["ok"] else 1)
+
+
+def test_switching_the_fused_kernel_off_says_so(monkeypatch, capsys):
+    from zoo import kernel
+
+    monkeypatch.setenv("ZOO_FUSED_KERNEL", "0")
+    kernel.enabled.cache_clear()
+    try:
+        assert kernel.enabled() is False
+    finally:
+        kernel.enabled.cache_clear()
+    assert "warning: ZOO_FUSED_KERNEL=0" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_text_commands_print_no_runtime_log_noise():
+    """TensorFlow's and oneDNN's C++ logs (``E0000 ...``, ``I0000 ...``) stay muted unless --verbose."""
+    zoo = os.path.join(os.path.dirname(sys.executable), "zoo")
+    result = subprocess.run([zoo, "predict", "text-classifier", "--text", "the market fell sharply"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0 and result.stdout.strip()
+    assert result.stderr.strip() == "", result.stderr
