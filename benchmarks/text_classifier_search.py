@@ -5,6 +5,10 @@ validation accuracy (and loss) at the epoch with the lowest validation loss, the
 weights the checkpoint keeps. Test metrics are written by training but never read here.
 ``--ablate`` also trains the chosen network without its LSTM branch and without its
 bag-of-words branch. Results go to ``benchmarks/results/text_classifier_search.json``.
+The model released before (no bag of words, the first 500 words, dropout 0.3) had validation
+accuracy 0.9575 at its lowest validation loss, 0.0989 (its history.csv); the candidates below
+set the bag of words, the words read, the chunks and dropout; the rest are the recipe's defaults
+(64 units, a 64-wide embedding, learning rate 2e-3, 15 epochs, patience 4, seed 0).
 
     python -m benchmarks.text_classifier_search [--only NAME ...] [--ablate NAME]
 """
@@ -16,11 +20,9 @@ import time
 from pathlib import Path
 
 CANDIDATES = {
-    "released (len 500, chunks 100)": {},
-    "bow 64, len 1000, chunks 100": {"bow": 64, "max_length": 1000},
-    "bow 64, len 1000, whole articles": {"bow": 64, "max_length": 1000, "chunk": 0},
-    "len 1000, whole articles": {"max_length": 1000, "chunk": 0},
-    "bow 64, len 1000, chunks 100, dropout 0.5": {"bow": 64, "max_length": 1000, "dropout": 0.5},
+    "bow 64, len 1000, chunks 100": {"bow": 64, "max_length": 1000, "chunk": 100, "dropout": 0.3},
+    "bow 64, len 1000, whole articles": {"bow": 64, "max_length": 1000, "chunk": 0, "dropout": 0.3},
+    "bow 64, len 1000, chunks 100, dropout 0.5": {"bow": 64, "max_length": 1000, "chunk": 100, "dropout": 0.5},
 }
 RESULTS = Path(__file__).parent / "results" / "text_classifier_search.json"
 
