@@ -166,11 +166,23 @@ class TextClassifier(Recipe):
         return [f"{data['classes'][k]}\t{p[k]:.3f}" for p, k in zip(probabilities, probabilities.argmax(-1))]
 
     def card_notes(self, config):
-        return ("On this split the TF-IDF + logistic regression baseline is about one point more accurate than "
-                "the LSTM (it reads whole articles with bigrams, and 1,500 training articles favour linear "
-                "models); the LSTM meets the 95% target. The input is the article's first "
-                f"{config['max_length']} words; the TF-IDF baseline reads whole articles. Published results on "
-                "BBC News use other splits, so the baseline computed here is the comparison that counts.")
+        return (
+            "The released checkpoint's settings were chosen on the validation split only "
+            "(`benchmarks/text_classifier_search.py`, `benchmarks/results/text_classifier_search.json`; "
+            "accuracy at the epoch of lowest validation loss, 212 articles): the LSTM released before (first 500 "
+            "words, no bag of words, dropout 0.3) 0.9575; with a 64-wide bag-of-words branch and 1,000 words 0.9764 "
+            "on 100-word chunks and 0.9575 on whole articles; the same with dropout 0.5 0.9811 (these defaults). "
+            "TF-IDF + logistic regression scores 0.9764 on validation.\n\n"
+            "Ablation on validation, the same recipe otherwise: without the LSTM branch (the bag of words alone, "
+            "a fastText-style linear model) 0.9811, validation loss 0.0725; without the bag-of-words branch (the "
+            "LSTM alone) 0.9717, loss 0.0673; both 0.9811, loss 0.0796. So on validation the LSTM adds nothing "
+            "measurable beyond the bag of words: the gain over the earlier LSTM comes from the bag-of-words "
+            "branch (and from reading 1,000 words with more dropout). The hybrid was kept over the LSTM alone "
+            "on validation accuracy (two articles of 212), although the LSTM alone has the lower validation "
+            "loss.\n\n"
+            "On the test split the network scores the same accuracy as the TF-IDF + logistic regression "
+            "baseline (0.9742 each, 415 of 426 articles); the LSTM released before scored 0.9624. Published "
+            "results on BBC News use other splits, so the baseline computed here is the comparison that counts.")
 
 
 def _described(texts, data):
