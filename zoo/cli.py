@@ -193,8 +193,15 @@ class _TrainCommands(click.Group):
 
         return _train_command(get_recipe(name))  # an unknown name: one error line with a suggestion
 
+    def format_commands(self, ctx, formatter):
+        """The models and their tasks, without building each command (which loads Keras)."""
+        from zoo.registry import get_recipe, list_models
 
-@cli.group(cls=_TrainCommands)
+        with formatter.section("Models"):
+            formatter.write_dl([(name, get_recipe(name).task) for name in list_models()])
+
+
+@cli.group(cls=_TrainCommands, subcommand_metavar="NAME [OPTIONS]...")
 def train():
     """Train a model: `zoo train NAME --help` lists that model's options."""
 
