@@ -86,7 +86,9 @@ class KerasRunner(Runner):
         from zoo.compat import flatten_layers
 
         sizes = [layer.input_dim for layer in flatten_layers(self.model) if isinstance(layer, keras.layers.Embedding)]
-        return sizes[0] if len(sizes) == 1 else None  # several (words and characters): ids mix, no one bound
+        # One size (a word embedding, or two reading the same ids) bounds the ids; different sizes
+        # (the tagger's words and characters packed in one input) give no one bound.
+        return sizes[0] if sizes and len(set(sizes)) == 1 else None
 
     def __call__(self, x):
         return self._call(x).numpy()
