@@ -168,8 +168,8 @@ class Tagger(Recipe):
             split.extra["baselines"] = cached
         return cached
 
-    def predict_text(self, predict, texts, config):
-        """``zoo predict tagger --text``: ``word/TAG`` per word; unsegmented text is segmented first."""
+    def read_text(self, predict, texts, config):
+        """-> per text its ``(word, tag)`` pairs; unsegmented text is segmented first."""
         from zoo.text import warn_unknown
 
         data = config["data"]
@@ -178,13 +178,22 @@ class Tagger(Recipe):
         rows = tagger_input.encode(sentences_, max(map(len, sentences_)))
         warn_unknown(texts, [tagger_input.knows_any(words) for words in sentences_], "word or character")
         tags = predict(rows).argmax(-1)
-        return [" ".join(f"{w}/{data['tags'][t]}" for w, t in zip(words, row)) for words, row in zip(sentences_, tags)]
+        return [[(w, data["tags"][t]) for w, t in zip(words, row)] for words, row in zip(sentences_, tags)]
+
+    def text_lines(self, results):
+        return [" ".join(f"{word}/{tag}" for word, tag in pairs) for pairs in results]
 
     def card_notes(self, config):
         notes = ("Accuracy counts every word, punctuation included (tag `w`), as the usual PKU evaluations do; "
                  "`oov_accuracy` is on words outside the vocabulary.")
         if _uses_characters(config):
-            return notes + " Each word's characters (convolved and max-pooled) sit beside its embedding."
+            return notes + (
+                " Each word's characters (convolved and max-pooled) sit beside its embedding: the standard fix "
+                "for unseen words (Ma & Hovy 2016; Lample et al. 2016). The released checkpoint is the recipe's "
+                "defaults, trained once (the epoch chosen by validation loss; nothing tuned on test). Against the "
+                "whole-word model released before on the same split: 0.9438 overall and 0.5584 on unseen words. "
+                "Published word-level BiLSTM taggers reach about 0.97 on Chinese POS with gold segmentation, on "
+                "other corpora and splits (e.g. CTB): not like for like, but the figure to aim at.")
         return notes + (" The model sees whole words only (no character features), so most of its errors are on "
                         "those words.")
 
