@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from zoo.export.formats import FORMATS, key_ops
+from zoo.export.formats import DEFAULT_FORMATS, FORMATS, key_ops
 from zoo.export.pipeline import export_checkpoint, metric_judge
 from zoo.export.runtime import KerasRunner, first_line
 from zoo.export.timing import timings
@@ -44,7 +44,7 @@ def bench_model(target, work_dir, repeats=100, quantize="dynamic"):
     name = (load_run_config(run_dir) or {}).get("model", Path(checkpoint).stem)
     export_dir = Path(work_dir) / name
     judge = metric_judge(run_dir, load_run_config(run_dir))  # data and baselines, loaded once
-    report = export_checkpoint(checkpoint, export_dir, list(FORMATS.values()), force=True,
+    report = export_checkpoint(checkpoint, export_dir, [FORMATS[name] for name in DEFAULT_FORMATS], force=True,
                                quantize=quantize, judge=judge)
     _, judge = judge
     inputs = np.load(export_dir / "test_data" / "inputs.npy")

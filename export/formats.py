@@ -37,6 +37,7 @@ class Format:
     suffix: str = ""  # a file artifact's extension; "" for a directory format
     key_ops: tuple = ()  # operators the tables name, from the census, in this order
     takes_providers: bool = False  # `zoo predict --provider` applies
+    default: bool = True  # written by `zoo export` without --format, and benchmarked by `zoo bench`
 
     # -- 1. writing -------------------------------------------------------------------------
 
@@ -51,6 +52,9 @@ class Format:
     def write_step(self, step, path, *, opset):
         """Write ``export.streaming``'s step model -> the artifact's (input names, output names)."""
         raise NotImplementedError
+
+    def preflight(self):
+        """Refuse, before any conversion, an export this machine cannot finish (a missing tool)."""
 
     # -- 2. running -------------------------------------------------------------------------
 
@@ -161,6 +165,51 @@ class OnnxFormat(Format):
         return {"providers": provider_report(path)}
 
 
+@dataclass(frozen=True)
+class WebFormat(Format):
+    """A static web page around the float ONNX model (``export.webpage``); it runs, in Python's
+    verification, as that ONNX model does, and in the browser through onnxruntime-web."""
+
+    def preflight(self):
+        from zoo.export import webpage
+
+        webpage.check_runtime()
+
+    def write(self, model, path, *, opset, metadata):
+        from zoo.export import webpage
+
+        return webpage.write(model, path, opset, metadata)
+
+    def write_step(self, step, path, *, opset):
+        from zoo.export import webpage
+
+        return webpage.write_step(step, path, opset)
+
+    def runner(self, path, *, provider=None, threads=None):
+        from zoo.export.runtime import OnnxRunner
+        from zoo.export.webpage import MODEL_FILE
+
+        check_provider(provider, path, self.name)
+        path = Path(path)
+        return OnnxRunner(path / MODEL_FILE if path.is_dir() else path, threads=threads)
+
+    def recognizes(self, path):
+        """The page folder, or its step model (``web/model.step.onnx``, which ONNX would also claim:
+        the registry lists this format first)."""
+        from zoo.export.webpage import MODEL_FILE, PAGE_FILE
+
+        path = Path(path)
+        if path.is_dir():
+            return (path / PAGE_FILE).exists() and (path / MODEL_FILE).exists()
+        return path.as_posix().endswith("/" + self.step_filename)
+
+    def op_census(self, path):
+        from zoo.export import onnx
+        from zoo.export.webpage import MODEL_FILE
+
+        return onnx.op_census(Path(path) / MODEL_FILE)
+
+
 #: Quantized artifacts trade exactness for size: their check bounds the error relative to the
 #: output scale, and the report gives the task metric next to the float artifact's.
 QUANTIZED_RTOL = 0.1
@@ -175,11 +224,15 @@ FORMATS = {
         TFLiteFormat("tflite", "TFLite", "model.tflite", "model.step.tflite", "ai_edge_litert",
                      "1 (time axis resizable)", rtol=1e-4, atol=1e-4, quantize=("dynamic", "float16", "int8"),
                      suffix=".tflite", key_ops=("UNIDIRECTIONAL_SEQUENCE_LSTM", "BIDIRECTIONAL_SEQUENCE_LSTM", "WHILE")),
+        WebFormat("web", "web page", "web", "web/model.step.onnx", "onnxruntime", "any (onnxruntime-web in a browser)",
+                  rtol=1e-4, atol=1e-4, default=False),
         OnnxFormat("onnx", "ONNX", "model.onnx", "model.step.onnx", "onnxruntime", "any", rtol=1e-4, atol=1e-4,
                    quantize=("dynamic", "float16"), suffix=".onnx",
                    key_ops=("LSTM", "DynamicQuantizeLSTM", "Loop", "Scan"), takes_providers=True),
     )
 }
+#: What `zoo export` writes and `zoo bench` times when no --format is given.
+DEFAULT_FORMATS = tuple(name for name, fmt in FORMATS.items() if fmt.default)
 
 
 def parse_formats(text):

@@ -48,27 +48,39 @@ def _vocabulary(run_dir):
 
 
 def generate(checkpoint, prompt="", length=200, temperature=1.0, seed=0, runtime="keras"):
-    """-> the prompt followed by ``length`` generated characters."""
+    """A checkpoint's text: Keras' step model, or a step artifact written here for ``runtime``
+    -> the prompt followed by ``length`` generated characters."""
     if runtime not in RUNTIMES:
         raise UserError(f"unknown runtime {runtime!r}; choose from: {', '.join(RUNTIMES)}")
-    if temperature < 0:
-        raise UserError("--temperature must be 0 (greedy) or more")
+    check_temperature(temperature)
     keras_path, run_dir = resolve(checkpoint)
     vocabulary = _vocabulary(run_dir)
     model = load_model(keras_path)
-    index = {char: k for k, char in enumerate(vocabulary)}
-    start = [index.get(char, 0) for char in (prompt or "\n")]
     with scratch_directory("zoo-generate-") as work:
-        stepper = _stepper(model, runtime, Path(work))
-        stepper.reset(1)
-        for token in start:
-            probabilities = stepper.step(np.array([token], "int32"))
-        rng = np.random.default_rng(seed)
-        generated = []
-        for _ in range(length):
-            token = sample(probabilities[0], temperature, rng)
-            generated.append(vocabulary[token])
-            probabilities = stepper.step(np.array([token], "int32"))
+        return generate_text(_stepper(model, runtime, Path(work)), vocabulary, prompt, length, temperature, seed)
+
+
+def check_temperature(temperature):
+    if temperature < 0:
+        raise UserError("--temperature must be 0 (greedy) or more")
+
+
+def generate_text(stepper, vocabulary, prompt="", length=200, temperature=1.0, seed=0):
+    """The sampling loop every runtime shares (Keras' step model, an exported step artifact in
+    ONNX Runtime or LiteRT): feed the prompt one character at a time, then sample and feed back,
+    the LSTM states carried by ``stepper`` -> the prompt followed by ``length`` characters."""
+    from zoo.models.char_lm import encode
+
+    check_temperature(temperature)
+    stepper.reset(1)
+    for token in encode(prompt or "\n", vocabulary):
+        probabilities = stepper.step(np.array([token], "int32"))
+    rng = np.random.default_rng(seed)
+    generated = []
+    for _ in range(length):
+        token = sample(probabilities[0], temperature, rng)
+        generated.append(vocabulary[token])
+        probabilities = stepper.step(np.array([token], "int32"))
     return prompt + "".join(generated)
 
 

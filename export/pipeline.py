@@ -64,7 +64,7 @@ def calibration_inputs(run_dir, headroom=1.0):
     return np.concatenate([inputs, mean + headroom * (inputs - mean)]).astype(inputs.dtype)
 
 
-class _RunnerAsModel:
+class RunnerAsModel:
     """Lets a recipe score any runtime with the code it scores Keras with (``model.predict``)."""
 
     def __init__(self, runner):
@@ -83,7 +83,7 @@ def metric_judge(run_dir, config):
     split = recipe.load_data(config["config"], **config.get("data_options", {}))
 
     def judge(runner):
-        metrics = recipe.evaluate(_RunnerAsModel(runner), split, config["config"])
+        metrics = recipe.evaluate(RunnerAsModel(runner), split, config["config"])
         return metrics["test"][recipe.metric]
 
     return recipe.metric, judge
@@ -93,6 +93,8 @@ def export_checkpoint(checkpoint, out_dir, formats, force=False, opset=onnx_form
                       quantize=None, evaluate=True, streaming=False, judge=None):
     """``judge``: a ``metric_judge`` result to reuse (the benchmark has one already)."""
     check_quantize(formats, quantize)
+    for fmt in formats:
+        fmt.preflight()
     checkpoint, run_dir = resolve(checkpoint)
     config = load_run_config(run_dir) or {}
     headroom = get_recipe(config["model"]).calibration_headroom if "model" in config else 1.0
@@ -228,7 +230,7 @@ def metric_check(value, budget):
 
 
 def _metadata(model, config):
-    import zoo
+    from zoo.version import __version__
 
     cells = sorted({type(layer.cell).__name__ for layer in _rnn_layers(model)})
     data = config.get("config", {}).get("data", {})
@@ -236,7 +238,7 @@ def _metadata(model, config):
     # scaling; for text models the vocabularies and label names): each recipe names its keys.
     keep = get_recipe(config["model"]).deployment_keys if "model" in config else ()
     return {
-        "zoo.version": zoo.__version__,
+        "zoo.version": __version__,
         "zoo.model": config.get("model", model.name),
         "zoo.cells": ",".join(cells),
         "zoo.input": _input_description(model),

@@ -50,6 +50,11 @@ class Runner:
         """{input name: array} -> {output name: array}."""
         raise NotImplementedError
 
+    @property
+    def metadata(self):
+        """Deployment facts the artifact carries itself (ONNX's metadata_props); {} for most."""
+        return {}
+
     def reset(self):
         """Forget any state the runtime carries from one call to the next (none by default)."""
 
@@ -236,6 +241,19 @@ class OnnxRunner(Runner):
         except Exception as error:  # ORT raises its own Fail/InvalidGraph/... types
             raise UserError(f"{path} is not a readable ONNX model ({first_line(error)})") from None
         self._input = self._session.get_inputs()[0]
+
+    @property
+    def metadata(self):
+        """The model's metadata_props (an export's deployment facts, JSON values decoded)."""
+        import json
+
+        found = {}
+        for key, value in self._session.get_modelmeta().custom_metadata_map.items():
+            try:
+                found[key] = json.loads(value)
+            except ValueError:
+                found[key] = value
+        return found
 
     @property
     def n_features(self):

@@ -13,8 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from zoo.data.anomaly import LABEL, load, rows_needed
-from zoo.data.series import DataWarning
+from zoo.errors import DataWarning
 from zoo.errors import UserError
 from zoo.files import atomic_write
 from zoo import options as O
@@ -66,6 +65,8 @@ def score_statistics(scores, first_step=0):
 def why_no_roc_auc(labels):
     """'' when ROC-AUC can judge the scores, else the reason (it needs both labels in the test part)."""
     if labels is None:
+        from zoo.data.anomaly import LABEL
+
         return (f"no {LABEL} column: no ROC-AUC without labels; the scores' statistics instead "
                 f"({SCORES_NAME} has every step)")
     if labels.min() == labels.max():
@@ -128,6 +129,8 @@ class AnomalyAutoencoder(Recipe):
                 "column are left out of training).")
 
     def load_data(self, config, data=None, column=None, columns=None):
+        from zoo.data.anomaly import load  # pandas: imported only when data is read
+
         series = load(data or DEFAULT_DATA, config["train_fraction"], input_columns(column, columns))
         window, stride = int(config["window"]), int(config["stride"])
         check_length(series, window)
@@ -204,6 +207,8 @@ class AnomalyAutoencoder(Recipe):
         """scores.csv: every test step's score next to the baseline's (and its label, where given)."""
         import pandas as pd
 
+        from zoo.data.anomaly import LABEL
+
         scores, baseline = split.extra.get("scores") or self.scores(model, split, config)
         table = {"step": split.extra["first_step"] + np.arange(len(scores))}
         if split.extra.get("times") is not None:
@@ -222,6 +227,8 @@ def check_length(series, window):
     if series.train_fraction is None:
         raise UserError(f"{series.source}: too short for window {window}: the training part needs {4 * window} "
                         f"steps (has {train}) and the test part {window} (has {test}); a smaller --window helps")
+    from zoo.data.anomaly import rows_needed
+
     need = rows_needed(series.train_fraction, 4 * window, window)
     raise UserError(f"{series.source}: {train + test} rows are too few for window {window}: need at least {need} rows "
                     f"(the first {series.train_fraction:.0%} train and must span 4 windows), or a smaller --window")

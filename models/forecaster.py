@@ -21,7 +21,6 @@ from pathlib import Path
 import numpy as np
 
 from zoo.models.forecast_baselines import all_baselines, mae, mase_scale, persistence, rmse, seasonal_naive, window_drift
-from zoo.data.series import calendar_features, infer_season, load_series
 from zoo.errors import UserError
 from zoo.files import save_figure
 from zoo import options as O
@@ -88,6 +87,8 @@ class Forecaster(Recipe):
     # -- data --------------------------------------------------------------------------------
     def load_data(self, config, data=None, column=None, season=None, columns=None):
         horizon, multi_step = int(config.get("horizon", 1)), config.get("multi_step", "direct")  # checked options
+        from zoo.data.series import calendar_features, infer_season, load_series  # pandas, only to read data
+
         names = [c.strip() for c in columns.split(",") if c.strip()] if isinstance(columns, str) else list(columns or ())
         series = load_series(data or "sunspots", column, names)
         if multi_step == "recursive" and series.covariates is not None:

@@ -174,15 +174,19 @@ class G2P(Recipe):
             split.extra["baselines"] = cached
         return cached
 
-    def predict_text(self, predict, texts, config):
-        """``zoo predict g2p --text WORD``: the best pronunciations by beam search."""
+    def read_text(self, predict, texts, config):
+        """-> per word (texts split on spaces) ``{"word", "pronunciations": [(phonemes, probability),
+        ...]}``, the best three of a beam search, best first."""
         codec = Codec(config["data"])
         words = [codec.in_known_case(w) for text in texts for w in text.split()]
         codec.check_spellings(words)
-        lines = []
-        for word, hyps in zip(words, codec.beam_search(predict, words, width=max(config.get("beam", 4), 1))):
-            lines.append(f"{word}\t" + "\t".join(f"{' '.join(p)} ({np.exp(score):.2f})" for p, score in hyps[:3]))
-        return lines
+        beams = codec.beam_search(predict, words, width=max(config.get("beam", 4), 1))
+        return [{"word": word, "pronunciations": [(" ".join(p), float(np.exp(score))) for p, score in hyps[:3]]}
+                for word, hyps in zip(words, beams)]
+
+    def text_lines(self, results):
+        return [f"{r['word']}\t" + "\t".join(f"{p} ({probability:.2f})" for p, probability in r["pronunciations"])
+                for r in results]
 
     def card_notes(self, config):
         return ("`per`/`wer` are greedy decoding, `*_beam4` beam search of width 4. A word counts as right "

@@ -151,8 +151,8 @@ class TextClassifier(Recipe):
             split.extra["baselines"] = cached
         return cached
 
-    def predict_text(self, predict, texts, config):
-        """``zoo predict text-classifier --text``: one line per text, the class and its probability."""
+    def read_text(self, predict, texts, config):
+        """-> per text ``{"label": class, "score": its probability}``."""
         from zoo.errors import UserError, shown
         from zoo.text import WordTokenizer, warn_unknown
 
@@ -163,7 +163,11 @@ class TextClassifier(Recipe):
             raise UserError(f"--text {empty[0] + 1} ({shown(texts[empty[0]])}) has no words (no letter or digit)")
         warn_unknown(texts, (ids > 1).any(axis=1), "word")
         probabilities = predict(ids)
-        return [f"{data['classes'][k]}\t{p[k]:.3f}" for p, k in zip(probabilities, probabilities.argmax(-1))]
+        return [{"label": data["classes"][k], "score": float(p[k])}
+                for p, k in zip(probabilities, probabilities.argmax(-1))]
+
+    def text_lines(self, results):
+        return [f"{r['label']}\t{r['score']:.3f}" for r in results]
 
     def card_notes(self, config):
         return (

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 
-from zoo.data.ucr import load_split, pad
 from zoo.errors import UserError
 from zoo import options as O
 from zoo.recipe import DataSplit, Recipe
@@ -78,6 +77,8 @@ class TimeSeriesClassifier(Recipe):
 
     # -- data --------------------------------------------------------------------------------
     def load_data(self, config, data=None):
+        from zoo.data.ucr import load_split, pad  # pandas, only to read data
+
         data = data or "GunPoint"
         train, train_labels = load_split(data, "train")
         test, test_labels = load_split(data, "test")

@@ -154,7 +154,7 @@ def bad_files(tmp_path):
     (["train", "tagger", "--set", "tag_field=" + "x" * 1000], "unknown tag_field 'xxxxx"),
     (["train", "forecaster", "--horizon", "2", "--set", "max_tokens=5"], "forecaster has no option 'max_tokens'"),
     (["train", "tagger", "--season", "4"], "No such option '--season'. Did you mean '--set'? (see 'zoo train tagger --help')"),
-    (["generate", "char-lm", "--runtime", "onx"], "'onx' is not one of keras, savedmodel, tflite, onnx (did you mean 'onnx'?)"),
+    (["generate", "char-lm", "--runtime", "onx"], "'onx' is not one of keras, savedmodel, tflite, web, onnx (did you mean 'onnx'?)"),
     (["export", "forecaster", "--quantize", "int9"], "(did you mean 'int8'?)"),
     (["evaluate", "forcaster"], "no such checkpoint: forcaster (did you mean 'forecaster'?)"),
     (["export", "{d}/missing.keras"], "no such checkpoint"),

@@ -659,8 +659,9 @@ def test_directory_as_data(tmp_path, capsys, model):
 ])
 def test_mistyped_model_name_as_checkpoint(capsys, args):
     code, _, err = run_cli(capsys, *args)
-    # predict takes any artifact (.onnx, .tflite...), so it says "file" where the others say "checkpoint"
-    what = "file or directory" if args[0] == "predict" else "checkpoint"
+    # predict and generate take any artifact or export directory, so they say "file" where the
+    # others say "checkpoint"
+    what = "file or directory" if args[0] in ("predict", "generate") else "checkpoint"
     assert code == 2 and err.strip() == f"error: no such {what}: forcaster (did you mean 'forecaster'?)"
 
 

@@ -12,20 +12,21 @@ ROOT = Path(__file__).resolve().parents[1]
 #: Tier of each part of the installed ``zoo`` namespace, lowest first.
 TIERS = {
     # shared plumbing, no knowledge of LSTMs
-    "zoo.errors": 0, "zoo.files": 0, "zoo.console": 0, "zoo.compat": 0, "zoo.progress": 0,
+    "zoo.errors": 0, "zoo.version": 0, "zoo.files": 0, "zoo.console": 0, "zoo.compat": 0, "zoo.progress": 0,
     # cells and the fused kernel; data readers
     "zoo.cells": 1, "zoo.kernel": 1, "zoo.data": 1,
     # layers built from cells
     "zoo.layers": 2, "zoo.forecast_layers": 2, "zoo.text": 2,
     # training: options, recipes' base class, the registry, checkpoints, releases
-    "zoo": 3, "zoo.options": 3, "zoo.registry": 3, "zoo.recipe": 3, "zoo.training": 3, "zoo.distribute": 3,
+    "zoo.options": 3, "zoo.registry": 3, "zoo.recipe": 3, "zoo.training": 3, "zoo.distribute": 3,
     "zoo.checkpoints": 3, "zoo.finetune": 3, "zoo.release": 3, "zoo.backup": 3,
     # the zoo's recipes
     "zoo.models": 4,
     # export builds on all of the above
     "zoo.export": 5,
-    # the command line sits on top
-    "zoo.cli": 6, "zoo.__main__": 6,
+    # on top: one predictor over every runtime, the command line, and the package's front door
+    # (zoo/__init__.py: create_model, load)
+    "zoo.predictor": 6, "zoo.cli": 6, "zoo.__main__": 6, "zoo": 7,
 }
 _PACKAGES = ("zoo.cells", "zoo.kernel", "zoo.data", "zoo.models", "zoo.export")
 

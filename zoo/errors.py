@@ -5,6 +5,10 @@ class UserError(Exception):
     """Bad input, options or files: the message says what is wrong and how to fix it."""
 
 
+class DataWarning(UserWarning):
+    """Something about the data was repaired; the CLI shows it as one ``warning:`` line."""
+
+
 #: Values longer than this are cut in messages: a 100k-character value is not echoed back.
 SHOWN = 60
 

@@ -49,7 +49,7 @@ class Recipe:
     deployment_keys: tuple = ("source",)
     #: Non-metric settings a baseline reports beside its scores (e.g. a season length).
     baseline_settings: tuple = ()
-    #: Whether ``predict_text`` turns raw text into readable predictions (``zoo predict --text``).
+    #: Whether ``read_text`` turns raw text into predictions (``zoo predict --text``, ``zoo.load``).
     reads_text: bool = False
     #: Whether the model samples text one step at a time (``zoo generate``).
     generates_text: bool = False
@@ -95,9 +95,19 @@ class Recipe:
                 checked[key] = option.check(value)
         return {**self.defaults, **checked}
 
-    def predict_text(self, predict, texts, config):
-        """Raw text -> readable predictions, for recipes with ``reads_text``."""
+    def read_text(self, predict, texts, config):
+        """Raw text -> one prediction per text (per word for g2p), as Python values, for recipes
+        with ``reads_text``. ``predict``: any runner (Keras, ONNX, TFLite) on token ids;
+        ``config`` needs only ``config["data"]``'s ``deployment_keys``, as an export carries."""
         raise UserError(f"{self.name} does not read text; use --input")
+
+    def text_lines(self, results):
+        """``read_text``'s results as the lines ``zoo predict --text`` prints."""
+        raise NotImplementedError
+
+    def predict_text(self, predict, texts, config):
+        """Raw text -> readable lines."""
+        return self.text_lines(self.read_text(predict, texts, config))
 
     def describe(self):
         """One row of ``zoo list``."""

@@ -1,10 +1,15 @@
-"""Word tokenization for the text models, through Keras' ``TextVectorization``.
+"""Word and token vocabularies for the text models, in plain Python and NumPy.
 
 Id 0 is padding (the Embedding masks it) and id 1 any word training never saw. The vocabulary is
-kept in the run's config.json, exported artifacts carry it in their metadata, and this class
-rebuilds the identical tokenizer from it, so text is encoded the same way in training, in
-``zoo predict --text`` and in a deployment that reads the vocabulary.
+kept in the run's config.json and exported artifacts carry it in their metadata, so text is
+encoded by this one module in training, in ``zoo predict --text``, in ``zoo.load`` and in a
+runtime-only install without TensorFlow. ``WordTokenizer`` reproduces Keras' ``TextVectorization``
+(``lower_and_strip_punctuation``, whitespace split) exactly, which the first releases were
+trained with; ``tests/test_text.py`` holds it to Keras' output.
 """
+
+import re
+from collections import Counter
 
 import numpy as np
 
@@ -17,7 +22,7 @@ def warn_unknown(texts, known, what="word"):
     an answer."""
     import warnings
 
-    from zoo.data.series import DataWarning
+    from zoo.errors import DataWarning
     from zoo.errors import shown
 
     for number, (text, ok) in enumerate(zip(texts, known), start=1):
@@ -26,35 +31,44 @@ def warn_unknown(texts, known, what="word"):
                           DataWarning, stacklevel=2)
 
 
+#: What ``TextVectorization``'s standardization does: ``tf.strings.lower`` lower-cases ASCII
+#: letters only (``É`` stays), the punctuation class is ASCII, and ``tf.strings.split`` splits
+#: on ASCII whitespace only (a no-break space or ideographic space stays inside a word).
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+_PUNCTUATION = str.maketrans("", "", "!\"#$%&()*+,-./:;<=>?@[\\]^_`{|}~'")
+_WHITESPACE = re.compile(r"[ \t\n\v\f\r]+")
+
+
+def words(text):
+    """``text`` lower-cased (ASCII), stripped of ASCII punctuation, split on ASCII whitespace."""
+    return [word for word in _WHITESPACE.split(text.translate(_ASCII_LOWER).translate(_PUNCTUATION)) if word]
+
+
 class WordTokenizer:
     """Lower-cases, strips punctuation, splits on whitespace, maps words to ids."""
 
     def __init__(self, vocabulary):
-        import keras
-
         self.vocabulary = [str(token) for token in vocabulary]
         if self.vocabulary[:2] != [PAD, UNKNOWN]:
             raise ValueError("a word vocabulary starts with the padding and unknown tokens")
-        self._layer = keras.layers.TextVectorization(
-            vocabulary=self.vocabulary[2:], standardize="lower_and_strip_punctuation", split="whitespace"
-        )
+        self.index = {word: k for k, word in enumerate(self.vocabulary) if k > 1}
 
     @classmethod
     def fit(cls, texts, max_tokens):
-        """The ``max_tokens`` most frequent words of ``texts`` (padding and unknown included)."""
-        import keras
-
-        layer = keras.layers.TextVectorization(max_tokens=max_tokens, standardize="lower_and_strip_punctuation")
-        layer.adapt(list(texts))
-        return cls(layer.get_vocabulary())
+        """The ``max_tokens`` most frequent words of ``texts`` (padding and unknown included),
+        by falling count, ties in falling UTF-8 byte order (as ``TextVectorization.adapt``)."""
+        counts = Counter(word for text in texts for word in words(text))
+        ranked = sorted(counts, key=lambda word: (counts[word], word.encode()), reverse=True)
+        return cls([PAD, UNKNOWN, *ranked[: max(max_tokens - 2, 0)]])
 
     def encode(self, texts, length=None):
-        """-> int32 ids (N, T): the first ``length`` words, right-padded with 0."""
-        ids = np.asarray(self._layer(list(texts)), dtype="int32")
-        if length is not None:
-            ids = ids[:, :length]
-            if ids.shape[1] < length:
-                ids = np.pad(ids, ((0, 0), (0, length - ids.shape[1])))
+        """-> int32 ids (N, T): the first ``length`` words (all, without), right-padded with 0."""
+        rows = [[self.index.get(word, 1) for word in words(text)] for text in texts]
+        width = max(map(len, rows), default=0) if length is None else length
+        ids = np.zeros((len(rows), width), dtype="int32")
+        for row, codes in zip(ids, rows):
+            codes = codes[:width]
+            row[: len(codes)] = codes
         return ids
 
     def __len__(self):

@@ -61,7 +61,7 @@ def within_limits(entries, max_letters, max_phonemes):
 
 def read_entries(path, max_letters, max_phonemes):
     """A user's lexicon as the model takes it; words too long for it are left out with a warning."""
-    from zoo.data.series import DataWarning
+    from zoo.errors import DataWarning
 
     entries = read_lexicon(path)
     kept = within_limits(entries, max_letters, max_phonemes)

@@ -15,11 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from zoo.errors import UserError, shown, shown_path
-
-
-class DataWarning(UserWarning):
-    """Something about the data was repaired; the CLI shows it as one ``warning:`` line."""
+from zoo.errors import DataWarning, UserError, shown, shown_path  # noqa: F401 (DataWarning: re-exported)
 
 
 @dataclass

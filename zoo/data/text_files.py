@@ -93,7 +93,7 @@ def read_documents(path):
     if not kept:
         raise UserError(f"{path}: every .txt file in it is empty")
     if len(kept) < len(documents):
-        from zoo.data.series import DataWarning
+        from zoo.errors import DataWarning
 
         warnings.warn(f"{path}: left out {len(documents) - len(kept)} empty .txt file(s)", DataWarning, stacklevel=2)
     return kept
