@@ -44,6 +44,7 @@ class G2P(Recipe):
         O.data_option("A lexicon in CMUdict's layout: WORD PH1 PH2 … per line (default: cmudict)."),
         O.cell(),
         O.units(128),
+        O.Option("encoder_layers", 1, "Stacked bidirectional LSTM layers reading the spelling.", low=1, high=4),
         O.embedding(64),
         O.Option("max_letters", 16, "Longest word kept, in letters.", low=1),
         O.Option("max_phonemes", 16, "Longest pronunciation kept, in phonemes.", low=1),
@@ -53,6 +54,7 @@ class G2P(Recipe):
         O.epochs(25),
         O.batch_size(128),
         O.learning_rate(3e-3),
+        O.lr_decay(1.0),
         O.patience(3),
         O.dropout(0.1),
         O.Option("max_train_words", 0, "Cap on training words; 0: all (a cap keeps --quick runs short).", low=0),
@@ -128,8 +130,10 @@ class G2P(Recipe):
         inputs = keras.Input((None,), dtype="int32", name="inputs")
         spelling, previous = inputs[:, :split], inputs[:, split:]
         x = keras.layers.Embedding(letters, config["embedding"], mask_zero=True, name="letter_embedding")(spelling)
-        encoded = bidirectional(units, cell=config["cell"], return_sequences=True, dropout=config["dropout"],
-                                name="encoder")(x)
+        encoded = x
+        for layer in range(config.get("encoder_layers", 1)):  # stored configs from before the option: one
+            encoded = bidirectional(units, cell=config["cell"], return_sequences=True, dropout=config["dropout"],
+                                    name="encoder" if layer == 0 else f"encoder_{layer + 1}")(encoded)
         summary = keras.layers.GlobalAveragePooling1D(name="spelling_summary")(encoded)
         y = keras.layers.Embedding(phonemes, config["embedding"], mask_zero=True, name="phoneme_embedding")(previous)
         y = WithContext(name="with_spelling")([y, summary])

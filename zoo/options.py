@@ -177,6 +177,11 @@ def learning_rate(default):
     return Option("learning_rate", default, "Adam's learning rate.", low=0, high=1, open="low")
 
 
+def lr_decay(default=1.0):
+    return Option("lr_decay", default, "Learning rate multiplied by this every epoch (1: constant).", low=0, high=1,
+                  open="low")
+
+
 def patience(default):
     return Option("patience", default, "Epochs without a better validation loss before stopping.", low=1)
 

@@ -239,6 +239,9 @@ def _fit(model, split, config, callbacks, verbose, distributed=False):
         build_before_fit(model, split.x_train, split.y_train)
     if verbose is None:
         verbose = 1 if sys.stdout.isatty() else 2
+    if config.get("lr_decay", 1.0) < 1.0:  # by epoch number, so a resumed run continues the same schedule
+        rate, decay = config["learning_rate"], config["lr_decay"]
+        callbacks = [keras.callbacks.LearningRateScheduler(lambda epoch: rate * decay ** epoch), *callbacks]
     model.fit(
         split.x_train,
         split.y_train,
