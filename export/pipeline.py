@@ -92,13 +92,15 @@ def metric_judge(run_dir, config):
 def export_checkpoint(checkpoint, out_dir, formats, force=False, opset=onnx_format.DEFAULT_OPSET,
                       quantize=None, evaluate=True, streaming=False, judge=None):
     """``judge``: a ``metric_judge`` result to reuse (the benchmark has one already)."""
-    check_quantize(formats, quantize)
+    modes = quantize_modes(quantize)
+    for mode in modes:
+        check_quantize(formats, mode)
     for fmt in formats:
         fmt.preflight()
     checkpoint, run_dir = resolve(checkpoint)
     config = load_run_config(run_dir) or {}
     headroom = get_recipe(config["model"]).calibration_headroom if "model" in config else 1.0
-    calibration = calibration_inputs(run_dir, headroom) if quantize == "int8" else None
+    calibration = calibration_inputs(run_dir, headroom) if "int8" in modes else None
     with atomic_directory(out_dir, force=force) as staging:  # checks --force before the work
         keras_runner = KerasRunner(checkpoint)
         model = keras_runner.model
@@ -128,7 +130,7 @@ def export_checkpoint(checkpoint, out_dir, formats, force=False, opset=onnx_form
             recipe = get_recipe(config["model"])
             budget = {"metric": metric, "goal": recipe.metric_goal, "allowed": recipe.quantized_budget,
                       "float": report["keras"]["metric"]}
-            if quantize:
+            if modes:
                 report["quantized_check"] = {k: v for k, v in budget.items() if k != "float"}
         metadata = _metadata(model, config)
         write_json(staging / "deployment.json", metadata)  # what ONNX carries inside, for every format
@@ -136,10 +138,10 @@ def export_checkpoint(checkpoint, out_dir, formats, force=False, opset=onnx_form
                    "judge": judge, "opset": opset, "metadata": metadata, "budget": budget}
         for fmt in formats:
             report["formats"][fmt.name] = _export_one(fmt, context)
-            if quantize in fmt.quantize:
-                report["formats"][f"{fmt.name}:{quantize}"] = _export_one(
-                    fmt, context, quantize=quantize, calibration=calibration
-                )
+            for mode in modes:
+                if mode in fmt.quantize:
+                    report["formats"][f"{fmt.name}:{mode}"] = _export_one(fmt, context, quantize=mode,
+                                                                          calibration=calibration)
         if streaming:
             with stage("streaming: writing and checking the step artifacts"):
                 report["streaming"] = _export_streaming(model, staging, formats, inputs, opset)
@@ -216,6 +218,14 @@ def _export_one(fmt, context, quantize=None, calibration=None):
         entry["ops"] = ops
     entry.update(fmt.inspect(target))
     return entry
+
+
+def quantize_modes(quantize):
+    """``--quantize``: None, one mode, or several ("dynamic,int8", or a sequence) -> a tuple."""
+    if not quantize:
+        return ()
+    parts = quantize.split(",") if isinstance(quantize, str) else list(quantize)
+    return tuple(dict.fromkeys(part.strip() for part in parts if part.strip()))
 
 
 def metric_check(value, budget):

@@ -300,7 +300,8 @@ def export(checkpoint, formats, out, opset, quantize, fp16, streaming, force):
 @click.option("--out", type=click.Path(file_okay=False), default="bench", show_default=True,
               help="Where bench.json and bench.md go.")
 @click.option("--repeats", type=click.IntRange(min=5), default=100, show_default=True)
-@click.option("--quantize", type=_Choice(QUANTIZE_MODES), default="dynamic", show_default=True)
+@click.option("--quantize", default="dynamic,int8", show_default=True,
+              help=f"Quantized artifacts to time beside the float ones, comma-separated ({quantize_help()}).")
 def bench(targets, out, repeats, quantize):
     """Export, run and time every format against Keras and the anchors.
 
@@ -314,6 +315,10 @@ def bench(targets, out, repeats, quantize):
         targets = [n for n in list_models() if get_recipe(n).released and get_recipe(n).released.exists()]
     for target in targets:
         resolve(target)  # a bad target fails before any work
+    from zoo.export.pipeline import quantize_modes
+
+    for mode in quantize_modes(quantize):
+        _Choice(QUANTIZE_MODES).convert(mode, None, None)  # an unknown mode: one line, with "did you mean"
     _load_tensorflow()
     from zoo.export.benchmark import markdown, run
 

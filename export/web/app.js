@@ -248,7 +248,7 @@ async function main() {
   results.maxAbsDiff = check.maxAbsDiff;
   results.sameShape = check.sameShape;
   results.batchMs = check.milliseconds;
-  results.p50Ms = await latency(session, check.inputs);
+  results.p50Ms = await latency(session, check.inputs, Number(params.get("repeats") ?? 20));
   // A screenshot is taken under Chromium's virtual time, where the clock does not move: no timings then.
   const timings = params.has("screenshot") ? "" : `; batch ${check.milliseconds.toFixed(1)} ms, one sequence p50 ${results.p50Ms.toFixed(2)} ms`;
   $("selfcheck").textContent = `${check.inputs.shape[0]} test inputs: output ${check.shape.join("×")}, ` +
