@@ -5,6 +5,7 @@ for a private API directly."""
 import ast
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from zoo import compat
@@ -73,6 +74,16 @@ def test_keras_tensorflow_trainer_reduce_per_replica_and_its_helpers():
     strategy = tf.distribute.get_strategy()
     assert compat.is_multi_worker(strategy) is False  # _collective_all_reduce_multi_worker
     assert compat.is_per_replica(tf.constant(1.0)) is False  # _is_per_replica_instance
+
+
+def test_keras_tensorflow_rnn_is_gpu_available_and_lstm():
+    """``_is_gpu_available`` answers on a CPU machine, and Keras' ``lstm`` backend function, which
+    runs cuDNN, refuses (NotImplementedError) where no GPU is, as the cuDNN path expects."""
+    assert compat.gpu_visible() is False
+    x, h = np.zeros((2, 3, 4), "float32"), np.zeros((2, 5), "float32")
+    kernel, recurrent, bias = np.zeros((4, 20), "float32"), np.zeros((5, 20), "float32"), np.zeros(20, "float32")
+    with pytest.raises(NotImplementedError):
+        compat.cudnn_lstm(x, h, h, None, kernel, recurrent, bias, go_backwards=False)
 
 
 def test_litert_get_ops_details(tmp_path):

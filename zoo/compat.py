@@ -81,3 +81,21 @@ def tflite_schema():
     from tensorflow.lite.tools import flatbuffer_utils
 
     return schema, flatbuffer_utils
+
+
+def gpu_visible():
+    """Whether TensorFlow sees a GPU that Keras' cuDNN path would use (``backend.tensorflow.rnn``'s
+    ``_is_gpu_available``)."""
+    from keras.src.backend.tensorflow.rnn import _is_gpu_available
+
+    return bool(_is_gpu_available())
+
+
+def cudnn_lstm(inputs, initial_state_h, initial_state_c, mask, kernel, recurrent_kernel, bias, go_backwards):
+    """Keras' TensorFlow ``lstm`` backend function: cuDNN's fused LSTM, or NotImplementedError
+    where it cannot run (no GPU, a mask that is not right padding...). -> (last, outputs, [h, c])."""
+    from keras.src.backend.tensorflow.rnn import lstm
+
+    return lstm(inputs, initial_state_h, initial_state_c, mask, kernel=kernel, recurrent_kernel=recurrent_kernel,
+                bias=bias, activation="tanh", recurrent_activation="sigmoid", return_sequences=True,
+                go_backwards=go_backwards, unroll=False)

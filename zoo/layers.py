@@ -51,10 +51,23 @@ class LSTM(keras.layers.RNN):
         return self.cell.units
 
     def call(self, sequences, initial_state=None, mask=None, training=False):
-        """Project the inputs of all time steps in one matmul, then loop over the recurrent part."""
+        """Project the inputs of all time steps in one matmul, then loop over the recurrent part;
+        on a GPU, the standard cell trains through cuDNN instead (``training_path``)."""
         cell = self.cell
         if training and 0.0 < cell.dropout < 1.0:  # one mask per sequence, as Keras' cells use
             sequences = sequences * ops.expand_dims(cell.get_dropout_mask(sequences[:, 0]), 1)
+        path, why = self.training_path() if training else (None, "")
+        if training and path != CUDNN and why != NO_GPU and not getattr(self, "_path_logged", False):
+            import logging  # a GPU is there but this cell cannot use cuDNN: say so once per layer
+
+            logging.getLogger("zoo").warning("%s trains with %s, not cuDNN: %s", self.name, path, why)
+            self._path_logged = True
+        if path == CUDNN:
+            self._cudnn_now = True  # inner_loop gets the raw inputs: cuDNN multiplies by the kernel
+            try:
+                return super().call(sequences, initial_state=initial_state, mask=mask, training=training)
+            finally:
+                self._cudnn_now = False
         projected = cell.project_inputs(sequences)
         cell.inputs_projected = True
         try:
@@ -64,8 +77,37 @@ class LSTM(keras.layers.RNN):
 
     @property
     def supports_jit(self):
-        """Keras reads this when compiling; XLA cannot compile the fused kernel's op."""
-        return self._supports_jit and not self.trains_with_fused_kernel()
+        """Keras reads this when compiling; XLA can compile neither the fused kernel's op nor cuDNN's."""
+        return self._supports_jit and self.training_path()[0] == XLA
+
+    def training_path(self):
+        """How training runs this layer -> (path, why not a faster one):
+
+        - ``"cudnn"``: a GPU is visible and the cell is the standard one (tanh/sigmoid, bias, no
+          peepholes, projection, coupling or norm; no recurrent dropout; float32), as
+          ``keras.layers.LSTM`` decides;
+        - ``"kernel"``: on the CPU, cells ``zoo.kernel`` computes;
+        - ``"xla"``: Keras' loop, compiled by XLA, with the reason.
+        """
+        reason = self._cudnn_refusal()
+        if not reason:
+            return CUDNN, ""
+        if self.trains_with_fused_kernel():
+            return KERNEL, reason
+        return XLA, reason
+
+    def _cudnn_refusal(self):
+        """'' when cuDNN can train this layer, else why not."""
+        from zoo.compat import gpu_visible
+
+        cell, lowering = self.cell, describe(self.cell)
+        if not gpu_visible():
+            return NO_GPU
+        if not fits_training_kernel(lowering) or lowering.gate_norm is not None or lowering.bias is None:
+            return f"cuDNN computes the standard LSTM only, not {type(cell).__name__}"
+        if self.unroll or 0.0 < cell.recurrent_dropout < 1.0 or cell.compute_dtype != "float32":
+            return "unroll, recurrent dropout or a non-float32 dtype"
+        return ""
 
     @supports_jit.setter
     def supports_jit(self, value):
@@ -96,8 +138,25 @@ class LSTM(keras.layers.RNN):
         return norm, cell_norm is not None, lowering.gate_norm.epsilon
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
-        """Training may take the fused kernel; inference always runs Keras' loop, the graph every
-        exporter recognises. ``sequences`` arrive already multiplied by the kernel."""
+        """Training may take cuDNN or the fused kernel; inference always runs Keras' loop, the
+        graph every exporter recognises. ``sequences`` arrive already multiplied by the kernel,
+        except on the cuDNN path."""
+        if isinstance(mask, (list, tuple)) and getattr(self, "_cudnn_now", False):
+            mask = mask[0]
+        if getattr(self, "_cudnn_now", False):
+            from zoo.compat import cudnn_lstm
+
+            cell = self.cell
+            try:
+                return cudnn_lstm(sequences, initial_state[0], initial_state[1], mask, cell.kernel,
+                                  cell.recurrent_kernel, cell.bias, self.go_backwards)
+            except NotImplementedError:  # e.g. a mask that is not right padding: Keras' loop
+                self._cudnn_now = False
+                cell.inputs_projected = True
+                try:
+                    return super().inner_loop(cell.project_inputs(sequences), initial_state, mask, training=training)
+                finally:
+                    cell.inputs_projected = False
         if not (training and self.trains_with_fused_kernel()):
             return super().inner_loop(sequences, initial_state, mask, training=training)
         cell, lowering = self.cell, describe(self.cell)
@@ -112,6 +171,11 @@ class LSTM(keras.layers.RNN):
             layer_norm=layer_norm,
         )
         return outputs[:, -1], outputs, [h, c]
+
+
+#: ``LSTM.training_path``'s answers.
+CUDNN, KERNEL, XLA = "cudnn", "kernel", "xla"
+NO_GPU = "no GPU visible"
 
 
 def fits_training_kernel(lowering):
