@@ -9,8 +9,8 @@ from zoo.export.signature import input_spec, serving_function
 SIGNATURE = "serve"
 
 
-def write(model, path, batch=None):
-    _write_endpoint(model, SIGNATURE, serving_function(model), [input_spec(model, batch)], path)
+def write(model, path, batch=None, steps=None):
+    _write_endpoint(model, SIGNATURE, serving_function(model), [input_spec(model, batch, steps)], path)
 
 
 def write_step(step, path, batch=None):

@@ -35,8 +35,9 @@ from zoo.files import scratch_directory
 QUANTIZE = (None, "dynamic", "float16", "int8")
 
 
-def write(model, path, quantize=None, representative_inputs=None):
-    """Write ``path``; -> which recurrent layers became fused ops, which did not and why."""
+def write(model, path, quantize=None, representative_inputs=None, steps=None):
+    """Write ``path``; -> which recurrent layers became fused ops, which did not and why.
+    ``steps``: a fixed time axis, every shape static (what TFLite Micro needs)."""
     import tensorflow as tf
 
     if quantize not in QUANTIZE:
@@ -46,7 +47,7 @@ def write(model, path, quantize=None, representative_inputs=None):
     with scratch_directory("zoo-tflite-") as workdir:
         saved = Path(workdir) / "saved_model"
         with fused_lstm_functions(model) as (plans, fallbacks):
-            savedmodel.write(model, saved, batch=1)
+            savedmodel.write(model, saved, batch=1, steps=steps)
         fused = [plan for plan in plans if plan.calls and not plan.reason]
         while_fallback = [f"{label}: {reason}" for label, reason in fallbacks]
         while_fallback += [f"{plan.name} ({type(plan.layer.cell).__name__}): {plan.reason}"
