@@ -36,10 +36,16 @@ def test_bench_unknown_target_fails_before_work(tmp_path, capsys):
 def test_training_speed_benchmark_runs_and_writes_its_table(tmp_path):
     from benchmarks.train_speed import contenders, main
 
-    result = main(["--quick", "--out", str(tmp_path)])
+    result = main(["--quick", "--load", "--out", str(tmp_path)])
     assert {row["contender"] for row in result["rows"]} == set(contenders())
     assert all(row["step_ms"] > 0 and row["epoch_s"] > 0 and row["ratio_to_faster_keras"] > 0 for row in result["rows"])
-    assert all(row["steps_timed"] == 2 for row in result["rows"])  # 128 samples, batch 64, one epoch
+    assert all(row["steps_timed"] == 4 for row in result["rows"])  # 128 samples, batch 64, two rounds
+    for row in result["rows"] + result["rows_under_load"]:  # whole epochs, paired within each round
+        assert 0 < row["fit_ratio_min"] <= row["fit_ratio_median"] <= row["fit_ratio_max"]
+    keras_rows = [r for r in result["rows"] if r["contender"].startswith("keras:")]
+    assert min(r["fit_ratio_min"] for r in keras_rows) == 1.0  # the faster Keras way is each round's unit
+    assert len(result["rows_under_load"]) == len(result["rows"])
+    assert "one core busy" in (tmp_path / "train_speed.md").read_text()
     assert (tmp_path / "train_speed.json").exists() and (tmp_path / "train_speed.md").exists()
 
 
