@@ -32,9 +32,11 @@ HAND_BUILT_FLOOR_OF = "onnx"
 
 
 def timing_inputs(inputs, steps=STEPS):
-    """Test vectors stretched to ``steps`` time steps: one sequence, and a batch of 32."""
+    """Test vectors at least ``steps`` long: whole test rows repeated along time, never cut (a
+    tagger row is words of 1 + max_word_chars ids each; a cut one is no input) -> one sequence,
+    and a batch of 32."""
     inputs = np.asarray(inputs)
-    stretched = np.concatenate([inputs] * (steps // inputs.shape[1] + 1), axis=1)[:, :steps]
+    stretched = np.concatenate([inputs] * -(-steps // inputs.shape[1]), axis=1)
     return stretched[:1], np.resize(stretched, (32,) + stretched.shape[1:])
 
 
@@ -192,8 +194,8 @@ def markdown(result):
     lines.append("")
     lines.append(f"{machine['cpus']} CPUs, {machine['processor']}, TF {machine['tensorflow']}, Keras {machine['keras']}, "
                  f"ONNX Runtime {machine['onnxruntime']}; "
-                 f"latency: median and 90th percentile of {result['repeats']} calls on one {STEPS}-step sequence "
-                 f"(a fixed-window model: its window); "
+                 f"latency: median and 90th percentile of {result['repeats']} calls on one sequence of at least "
+                 f"{STEPS} steps (whole test rows repeated; a fixed-window model: its window); "
                  f"throughput: batches of 32 such sequences (TFLite runs them one by one).")
     return "\n".join(lines) + "\n"
 
