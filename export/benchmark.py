@@ -177,8 +177,41 @@ def run(targets, out_dir, repeats=100, quantize="dynamic"):
         "rows": rows,
     }
     write_json(out_dir / "bench.json", result)
-    write_text(out_dir / "bench.md", markdown(result))
+    write_text(out_dir / "bench.md", markdown(result) + "\n" + quantization_table(rows) + "\n")
     return result
+
+
+def quantization_table(rows):
+    """Per model and format: the float artifact beside each quantized one, size, p50 and metric
+    (its change against float, and whether it is within the recipe's budget)."""
+    lines = ["| model | format | float | dynamic | float16 | int8 |", "| --- | --- | --- | --- | --- | --- |"]
+    by_artifact = {(row["model"], row["artifact"]): row for row in rows}
+    for model in dict.fromkeys(row["model"] for row in rows):
+        for fmt in DEFAULT_FORMATS:
+            base = by_artifact.get((model, fmt))
+            if base is None:
+                continue
+            cells = [_quantized_cell(base, None)]
+            for mode in ("dynamic", "float16", "int8"):
+                cells.append(_quantized_cell(by_artifact.get((model, f"{fmt}:{mode}")), base))
+            if any(cell != "-" for cell in cells[1:]):
+                lines.append(f"| {model} | {fmt} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _quantized_cell(row, base):
+    if row is None:
+        return "-"
+    if "p50_ms" not in row:
+        return row.get("status", "-")[:60]
+    text = f"{row['bytes'] / 1024:.0f} KB, {row['p50_ms']:.3g} ms"
+    if row.get("metric") is not None:
+        text += f", {row['metric']:.4g}"
+        if base is not None and base.get("metric"):
+            text += f" ({(row['metric'] - base['metric']) / abs(base['metric']):+.1%})"
+    if row.get("status", "ok") != "ok":
+        text += " over budget"
+    return text
 
 
 COLUMNS = (("model", "model"), ("artifact", "artifact"), ("status", "status"), ("size", "bytes"),

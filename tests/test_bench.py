@@ -78,3 +78,17 @@ def test_bench_times_a_single_lstm_against_the_hand_built_onnx_op(tmp_path, caps
     assert code == 0, err
     rows = {row["artifact"]: row for row in json.loads((tmp_path / "b" / "bench.json").read_text())["rows"]}
     assert rows["onnx"]["ratio_to_hand_built"] > 0
+
+
+def test_quantization_table_puts_each_mode_beside_float():
+    from zoo.export.benchmark import quantization_table
+
+    rows = [
+        {"model": "m", "artifact": "tflite", "status": "ok", "bytes": 4096, "p50_ms": 0.2, "metric": 0.9},
+        {"model": "m", "artifact": "tflite:int8", "status": "over budget: accuracy -2.0% (budget 1%)",
+         "bytes": 1024, "p50_ms": 0.3, "metric": 0.882},
+        {"model": "m", "artifact": "onnx", "status": "ok", "bytes": 4096, "p50_ms": 0.1, "metric": 0.9},
+    ]
+    table = quantization_table(rows).splitlines()
+    assert table[2] == "| m | tflite | 4 KB, 0.2 ms, 0.9 | - | - | 1 KB, 0.3 ms, 0.882 (-2.0%) over budget |"
+    assert len(table) == 3  # onnx has no quantized artifact here: no row
