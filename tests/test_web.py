@@ -9,7 +9,6 @@ Where no Chromium is installed the browser tests skip and say so; ``.ci/run`` in
 
 import os
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -67,7 +67,6 @@ class _Source:
     @classmethod
     def find(cls, target):
         from zoo.checkpoints import exists, load_run_config, resolve
-        from zoo.export.formats import FORMATS, detect
         from zoo.export.runtime import artifact_kind
 
         path = Path(target)
@@ -78,12 +77,10 @@ class _Source:
             checkpoint, run_dir = resolve(target)
             config = load_run_config(run_dir) or {}
             return cls(target, _run_metadata(config), {KERAS: Path(checkpoint)}, checkpoint, run_dir)
-        fmt = FORMATS[kind]
         if exists(path.parent / DEPLOYMENT_FILE):  # one file of an export directory
             source = cls._export_directory(path.parent)
             source.artifacts = {kind: path}
             return source
-        assert detect(path) is fmt
         return cls(target, _embedded_metadata(path, kind), {kind: path})
 
     @classmethod
