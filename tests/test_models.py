@@ -120,6 +120,6 @@ def test_text_input_errors_are_one_line(capsys):
     for args, words in [(("predict", "forecaster", "--text", "hi"), "does not read text"),
                         (("predict", "g2p", "--text", "c4t"), "knows only the letters"),
                         (("predict", "text-classifier"), "either --input FILE or --text TEXT"),
-                        (("predict", "tagger", "--text", "读书", "--output", "p.npy"), "go with --input")]:
+                        (("predict", "tagger", "--text", "读书", "--output", "p.npy"), "goes with --input")]:
         code, _, err = run_cli(capsys, *args)
         assert code == 2 and words in err and len(err.strip().splitlines()) == 1, err
