@@ -39,6 +39,10 @@ def test_killed_run_resumes_with_the_same_command(tmp_path):
     process.wait()
     finished_before = rows(killed / "history.csv")
     assert (killed / "backup").exists() and not (killed / "metrics.json").exists()
+    import json
+
+    carried = json.loads((killed / "backup" / "state.json").read_text())["seconds"]
+    assert carried > 0  # the killed run's training time, up to its last complete epoch
 
     resumed = zoo(*ARGS, "--out", killed)
     _, err = resumed.communicate(timeout=300)
@@ -54,3 +58,5 @@ def test_killed_run_resumes_with_the_same_command(tmp_path):
     final, target = history["val_loss"].iloc[-1], expected["val_loss"].iloc[-1]
     assert abs(final - target) <= 0.05 * target
     assert not (killed / "backup").exists() and (killed / "metrics.json").exists()
+    # The card's training time counts the killed run's epochs too, not only the resumed run's.
+    assert json.loads((killed / "config.json").read_text())["training"]["seconds"] > carried

@@ -13,6 +13,7 @@ before its results were written does not train again.
 import json
 import os
 import sys
+import time
 import warnings
 from pathlib import Path
 
@@ -36,6 +37,9 @@ class TrainingState(keras.callbacks.Callback):
         self.early_stopping = early_stopping
         self.state = read_state(self.backup_dir)
         self.resumed_from = None
+        #: Training seconds of the epochs a resumed run starts from (a killed run's time counts).
+        self.carried_seconds = 0.0
+        self._started = time.perf_counter()
 
     @property
     def finished(self):
@@ -46,6 +50,7 @@ class TrainingState(keras.callbacks.Callback):
         return int(self.state["epoch"]) if self.state else 0
 
     def on_train_begin(self, logs=None):
+        self._started = time.perf_counter()
         if not self.state:
             return
         if self.model.optimizer is not None and not self.model.optimizer.built:
@@ -62,6 +67,7 @@ class TrainingState(keras.callbacks.Callback):
                       f"({reason}); falling back to the one before it", file=sys.stderr)
                 continue
             self.resumed_from = int(candidate["epoch"])
+            self.carried_seconds = float(candidate.get("seconds", 0.0))
             if number:
                 self.state = {**candidate, "previous": candidates[number + 1:]}
             set_initial_epoch(self.model, self.resumed_from)
@@ -87,9 +93,14 @@ class TrainingState(keras.callbacks.Callback):
         fsync_directory(self.backup_dir)
         previous = ([{k: v for k, v in self.state.items() if k != "previous"}] if self.state else [])
         state = {"epoch": epoch, "weights": name, "finished": finished, "early_stopping": self._early_stopping(),
-                 "previous": previous[: _KEEP - 1]}
+                 "seconds": round(self.training_seconds(), 3), "previous": previous[: _KEEP - 1]}
         self._write_state(state)
         self._drop_old(keep={name, *(p["weights"] for p in state["previous"])})
+
+    def training_seconds(self):
+        """Seconds of training so far, across every resumed run: the time up to the epoch this
+        run resumed from, plus this run's."""
+        return self.carried_seconds + (time.perf_counter() - self._started)
 
     def _write_state(self, state):
         write_json(self.backup_dir / STATE_NAME, state)

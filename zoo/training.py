@@ -161,7 +161,12 @@ def _train(name, out_dir, *, seed=0, force=False, verbose=None, data_options=Non
     else:  # e.g. a naive forecast won on validation: the built model is final as it is
         BestCheckpoint(out_dir / CHECKPOINT_NAME).save(model, math.inf)
         print(f"not training: {recipe.why_not_trained(config)}", file=sys.stderr)
-    seconds = time.perf_counter() - started
+    # A resumed run counts the time its earlier runs spent on the epochs it starts from; a run
+    # that had finished keeps the time it took.
+    if state.finished and state.resumed_from is None:
+        seconds = float(state.state.get("seconds", time.perf_counter() - started))
+    else:
+        seconds = state.carried_seconds + (time.perf_counter() - started)
     if not (out_dir / CHECKPOINT_NAME).exists():
         raise UserError(f"training produced no usable checkpoint: {guard.message or 'no epoch finished'}")
     if guard.message:
