@@ -17,7 +17,7 @@ from pathlib import Path
 from zoo.errors import UserError
 
 ASSETS = Path(__file__).parent / "web"
-PAGE_FILES = ("index.html", "app.js")
+PAGE_FILES = ("index.html", "app.js", "npy.mjs")
 #: onnxruntime-web's WebAssembly-only ES module bundle, its WebAssembly loader and binary.
 RUNTIME_FILES = ("ort.wasm.bundle.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm")
 MODEL_FILE, STEP_FILE, PAGE_FILE = "model.onnx", "model.step.onnx", "page.json"

@@ -3,21 +3,7 @@
 // is not forced: ONNX Runtime for Node's default, as a user gets it.
 import { readFileSync } from "node:fs";
 import * as ort from "onnxruntime-node";
-
-function parseNpy(buffer) {
-  const bytes = new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const major = bytes[6];
-  const headerLength = major >= 2 ? view.getUint32(8, true) : view.getUint16(8, true);
-  const start = major >= 2 ? 12 : 10;
-  const header = new TextDecoder().decode(bytes.subarray(start, start + headerLength));
-  const descr = /'descr':\s*'([^']+)'/.exec(header)[1];
-  const shape = /'shape':\s*\(([^)]*)\)/.exec(header)[1].split(",").filter((s) => s.trim()).map(Number);
-  const body = bytes.slice(start + headerLength).buffer;
-  const kinds = { "<f4": [Float32Array, "float32"], "<i4": [Int32Array, "int32"] };
-  const [Kind, type] = kinds[descr];
-  return { data: new Kind(body), shape, type };
-}
+import { parseNpy } from "../../export/web/npy.mjs";
 
 const [model, inputsPath, repeatsText] = process.argv.slice(2);
 const inputs = parseNpy(readFileSync(inputsPath));

@@ -5,6 +5,7 @@
 // g2p's beam search (models/g2p.py Codec.beam_search) and char-lm's step-by-step generation with
 // its LSTM state carried (export/generate.py). tests/test_web.py holds the page to Python's outputs.
 import * as ort from "./ort/ort.wasm.bundle.min.mjs";
+import { parseNpy } from "./npy.mjs";
 
 ort.env.wasm.wasmPaths = new URL("./ort/", import.meta.url).href;
 ort.env.wasm.numThreads = 1; // no cross-origin isolation needed; LSTMs are sequential anyway
@@ -13,22 +14,6 @@ const params = new URLSearchParams(location.search);
 const $ = (id) => document.getElementById(id);
 
 // -- .npy files (test_data) -------------------------------------------------------------------
-
-function parseNpy(buffer) {
-  const bytes = new Uint8Array(buffer);
-  const view = new DataView(buffer);
-  const major = bytes[6];
-  const headerLength = major >= 2 ? view.getUint32(8, true) : view.getUint16(8, true);
-  const start = major >= 2 ? 12 : 10;
-  const header = new TextDecoder().decode(bytes.subarray(start, start + headerLength));
-  const descr = /'descr':\s*'([^']+)'/.exec(header)[1];
-  const shape = /'shape':\s*\(([^)]*)\)/.exec(header)[1].split(",").filter((s) => s.trim()).map(Number);
-  if (/'fortran_order':\s*True/.test(header)) throw new Error("Fortran-ordered .npy is not supported");
-  const kinds = { "<f4": [Float32Array, "float32"], "<i4": [Int32Array, "int32"] };
-  if (!kinds[descr]) throw new Error(`unsupported .npy dtype ${descr}`);
-  const [Kind, type] = kinds[descr];
-  return { data: new Kind(buffer.slice(start + headerLength)), shape, type };
-}
 
 async function fetchNpy(path) {
   const response = await fetch(path);
