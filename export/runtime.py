@@ -319,14 +319,6 @@ def artifact_kind(path):
     raise UserError(f"{path}: unknown artifact type (expected {suffixes}, a {directories} or run directory)")
 
 
-def artifact_runtime(path):
-    """The runtime that runs ``path``: "tensorflow" for a Keras checkpoint, else its format's."""
-    from zoo.export.formats import FORMATS
-
-    kind = artifact_kind(path)
-    return "tensorflow" if kind == KerasRunner.kind else FORMATS[kind].runtime
-
-
 #: ``zoo predict --provider``: ONNX Runtime execution providers, each falling back to the CPU.
 PROVIDERS = {
     "cpu": ("CPUExecutionProvider",),
@@ -334,12 +326,3 @@ PROVIDERS = {
     "tensorrt": ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"),
 }
 
-
-def load_runner(path, provider=None):
-    from zoo.export.formats import FORMATS, check_provider
-
-    kind = artifact_kind(path)
-    if kind == KerasRunner.kind:
-        check_provider(provider, path, kind)
-        return KerasRunner(path)
-    return FORMATS[kind].runner(path, provider=provider)

@@ -10,6 +10,7 @@ static file server can serve the folder (``python -m http.server``).
 """
 
 import json
+import math
 import os
 import shutil
 from pathlib import Path
@@ -90,13 +91,6 @@ def _write_step(model, path, opset):
 
     step = step_model(model)
     onnx.write_step(step, path, opset)
-    states = {name: {"shape": list(shape), "dtype": str(dtype), "size": int(_product(shape))}
+    states = {name: {"shape": list(shape), "dtype": str(dtype), "size": math.prod(int(n) for n in shape)}
               for name, shape, dtype in step.streaming["states"]}
     return {"file": path.name, "input": INPUT, "output": OUTPUT, "states": states}
-
-
-def _product(shape):
-    result = 1
-    for n in shape:
-        result *= int(n)
-    return result

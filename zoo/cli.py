@@ -45,12 +45,10 @@ def _load_tensorflow():
 
     from zoo.console import muted_stderr
 
-    try:
-        with nullcontext() if os.environ.get("ZOO_VERBOSE") == "1" else muted_stderr():
-            import tensorflow  # noqa: F401
-    except ImportError:
-        raise UserError("TensorFlow is not installed (a runtime-only install): pip install 'lstm-zoo[cpu]' (or [gpu]), "
-                        "or give an export directory (zoo export NAME, where TensorFlow is)") from None
+    from zoo.predictor import require_tensorflow
+
+    with nullcontext() if os.environ.get("ZOO_VERBOSE") == "1" else muted_stderr():
+        require_tensorflow("this command")
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):

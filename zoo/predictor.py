@@ -31,11 +31,12 @@ TRAINING_EXTRA = "pip install 'lstm-zoo[cpu]'"
 
 
 def require_tensorflow(what):
-    """Import TensorFlow, or say in one line which extra brings it."""
+    """Import TensorFlow, or say in one line which extra brings it (the CLI's message too)."""
     try:
         import tensorflow  # noqa: F401
     except ImportError:
-        raise UserError(f"{what} needs TensorFlow, which this runtime-only install lacks: {TRAINING_EXTRA}") from None
+        raise UserError(f"{what} needs TensorFlow, which this runtime-only install lacks: {TRAINING_EXTRA} "
+                        "(or [gpu]); an export directory (zoo export NAME, where TensorFlow is) runs without it") from None
 
 
 def load(target, runtime=None, provider=None):
@@ -63,6 +64,7 @@ class _Source:
         self.checkpoint, self.run_dir = checkpoint, run_dir
         self.steps = steps or {}  # format -> single-step artifact (char-lm generation)
         self.timings = timings or {}  # format -> p50 ms from the export's report
+        self.opened = {}  # runtime -> a runner already built (with the default provider)
 
     @classmethod
     def find(cls, target):
@@ -81,7 +83,12 @@ class _Source:
             source = cls._export_directory(path.parent)
             source.artifacts = {kind: path}
             return source
-        return cls(target, _embedded_metadata(path, kind), {kind: path})
+        from zoo.export.formats import FORMATS
+
+        runner = FORMATS[kind].runner(path)  # a one-line error for a file that is not readable
+        source = cls(target, runner.metadata, {kind: path})
+        source.opened = {kind: runner}  # what ONNX carries comes from the session that will run it
+        return source
 
     @classmethod
     def _export_directory(cls, directory):
@@ -142,6 +149,8 @@ class Predictor:
     @property
     def runner(self):
         """The runtime's runner on token ids or feature arrays (built on first use)."""
+        if self._runner is None and self._provider is None:
+            self._runner = self._source.opened.get(self.runtime)
         if self._runner is None:
             from zoo.export.formats import FORMATS, check_provider
             from zoo.export.runtime import KerasRunner
@@ -263,10 +272,3 @@ def _run_metadata(config):
     keep = get_recipe(name).deployment_keys if name in list_models() else ()
     data = config.get("config", {}).get("data", {})
     return {"zoo.model": name, "zoo.data": {k: v for k, v in data.items() if k in keep}}
-
-
-def _embedded_metadata(path, kind):
-    """What a lone artifact carries of its deployment facts (ONNX: its metadata_props; TFLite: none)."""
-    from zoo.export.formats import FORMATS
-
-    return FORMATS[kind].runner(path).metadata  # a one-line error for a file that is not readable
