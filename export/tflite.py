@@ -16,7 +16,8 @@ ops that fail or silently return garbage at run time.
 
 Quantization: ``"dynamic"`` (int8 weights, float activations; only weight matrices with more than
 1024 elements are quantized), ``"float16"`` (float16 weights), ``"int8"`` (full integer inside, float
-input and output; needs ``representative_inputs``). Full-int8 calibration of a ``WHILE`` loop
+input and output; needs ``representative_inputs``; traced with ``export.integer_graph``'s
+rewrites, so a softmax model ends in int8 ``LOG_SOFTMAX`` and one float ``EXP``). Full-int8 calibration of a ``WHILE`` loop
 crashes the converter process, so int8 is refused unless every recurrent layer is fused. The
 variant inputs are added after conversion, too late for calibration, so int8 is also refused for
 peephole, CIFG and layer-norm layers. (CIFG's 4-gate traced form, input block = -forget block, is
@@ -27,7 +28,10 @@ from pathlib import Path
 
 import numpy as np
 
+from contextlib import nullcontext
+
 from zoo.export import savedmodel
+from zoo.export.integer_graph import append_exp, integer_friendly
 from zoo.export.tflite_flatbuffer import patch
 from zoo.export.tflite_lstm import fused_lstm_functions
 from zoo.files import scratch_directory
@@ -46,7 +50,8 @@ def write(model, path, quantize=None, representative_inputs=None, steps=None):
         representative_inputs = _checked_representative(representative_inputs, model.inputs[0].dtype)
     with scratch_directory("zoo-tflite-") as workdir:
         saved = Path(workdir) / "saved_model"
-        with fused_lstm_functions(model) as (plans, fallbacks):
+        rewrites = integer_friendly(model) if quantize == "int8" else nullcontext(False)
+        with rewrites as log_probabilities, fused_lstm_functions(model) as (plans, fallbacks):
             savedmodel.write(model, saved, batch=1, steps=steps)
         fused = [plan for plan in plans if plan.calls and not plan.reason]
         while_fallback = [f"{label}: {reason}" for label, reason in fallbacks]
@@ -70,6 +75,8 @@ def write(model, path, quantize=None, representative_inputs=None, steps=None):
             converter.inference_output_type = tf.float32
         flatbuffer = converter.convert()
     flatbuffer, _ = patch(flatbuffer, fused, quantize)  # checks every fused layer has its op
+    if log_probabilities:
+        flatbuffer = append_exp(flatbuffer)
     Path(path).write_bytes(flatbuffer)
     return {
         "fused_lstm": [plan.label for plan in fused],
