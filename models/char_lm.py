@@ -66,6 +66,8 @@ class CharLM(Recipe):
         O.learning_rate(3e-3),
         O.patience(2),
         O.dropout(0.0),
+        O.Option("int8_ready", False, "Train the LSTM's input contributions into the range TFLite's integer "
+                 "kernel keeps (zoo.layers.INTEGER_GATE_RANGE), for a full-int8 artifact close to float."),
         O.Option("max_train_chars", 0, "Cap on training characters; 0: all (a cap keeps --quick runs short).", low=0),
     )
     quick = {"epochs": 1, "units": 16, "max_train_chars": 20000}
@@ -96,14 +98,14 @@ class CharLM(Recipe):
     def build(self, config):
         import keras
 
-        from zoo.layers import LSTM
+        from zoo.layers import INTEGER_GATE_RANGE, LSTM
 
         data = config.get("data", {})
         classes = data.get("n_classes", 64)
         inputs = keras.Input((None,), dtype="int32", name="inputs")
         x = keras.layers.Embedding(classes, config["embedding"], name="embedding")(inputs)
         x = LSTM(config["units"], cell=config["cell"], dropout=config["dropout"], return_sequences=True,
-                 name="lstm")(x)
+                 integer_gate_range=INTEGER_GATE_RANGE if config.get("int8_ready") else 0.0, name="lstm")(x)
         outputs = keras.layers.Dense(classes, activation="softmax", name="next_char")(x)
         return keras.Model(inputs, outputs, name="char_lm")
 

@@ -262,3 +262,23 @@ def test_a_subclass_that_declares_no_lowering_has_none():
 def test_register_cell_refuses_a_taken_name():
     with pytest.raises(ValueError, match="'lstm' is taken by LSTMCell"):
         register_cell("lstm")(type("Other", (LSTMCell,), {}))
+
+
+def test_integer_gate_range_penalises_training_only():
+    """``integer_gate_range`` adds a loss on x·W + b beyond the range in training and changes no output."""
+    from zoo.layers import INTEGER_GATE_RANGE
+
+    x = np.random.default_rng(0).normal(size=(2, 5, 3)).astype("float32")
+    plain, ranged = LSTM(4, cell="lstm"), LSTM(4, cell="lstm", integer_gate_range=INTEGER_GATE_RANGE)
+    plain.build(x.shape)
+    ranged.build(x.shape)
+    kernel, recurrent, bias = plain.get_weights()
+    bias[:] = 9.0  # every contribution starts near or beyond +8
+    for layer in (plain, ranged):
+        layer.set_weights([kernel, recurrent, bias])
+    np.testing.assert_allclose(np.asarray(ranged(x, training=True)), np.asarray(plain(x, training=True)), atol=1e-6)
+    contributions = x @ kernel + bias
+    expected = np.mean(np.maximum(np.abs(contributions) - INTEGER_GATE_RANGE, 0) ** 2)
+    assert expected > 0 and not plain.losses
+    np.testing.assert_allclose(float(ranged.losses[-1]), expected, rtol=1e-5)
+    assert LSTM.from_config(ranged.get_config()).integer_gate_range == INTEGER_GATE_RANGE
