@@ -1,6 +1,7 @@
 """What each released model needs on a microcontroller: its full-integer, fixed-length TFLite
 artifact (``export.microcontroller``), the operators TFLite Micro must register, its flash, the
-tensor arena TFLM itself allocates, TFLM's output against LiteRT's, and which typical parts fit.
+tensor arena TFLM itself allocates, TFLM's and LiteRT's largest error against the float model (over
+the output's scale, one test sequence), and which typical parts fit.
 
     python benchmarks/microcontroller.py            # every released model; about a minute
 """
@@ -35,14 +36,15 @@ def measure(name, work):
     except Exception as error:  # the converter's refusal is the finding
         return {"model": name, "steps": steps, "error": f"{type(error).__name__}: {str(error).splitlines()[0]}"}
     one = microcontroller.fit_steps(np.asarray(inputs)[:1], steps)
-    return {"model": name, "steps": steps, **microcontroller.report(path, one)}
+    reference = np.asarray(model(one))
+    return {"model": name, "steps": steps, **microcontroller.report(path, one, reference)}
 
 
 def markdown(results):
     from zoo.export.microcontroller import PARTS
 
     short = [part.split(",")[0] for part in PARTS]
-    lines = ["| model | steps | flash | TFLM arena | TFLM vs LiteRT | " + " | ".join(f"fits {s}" for s in short)
+    lines = ["| model | steps | flash | TFLM arena | error vs float: TFLM / LiteRT | " + " | ".join(f"fits {s}" for s in short)
              + " | operators |",
              "| --- | --- | --- | --- | --- | " + " | ".join("---" for _ in short) + " | --- |"]
     for r in results:
@@ -50,7 +52,7 @@ def markdown(results):
         if r.get("tflm") == "runs":
             fits = ["yes" if r["fits"][part] else "no" for part in PARTS]
             lines.append(f"| {r['model']} | {r['steps']} | {r['flash_bytes'] / 1024:.1f} KB | "
-                         f"{r['arena_bytes'] / 1024:.0f} KB | {r['tflm_vs_litert_max_abs_diff']:.1e} | "
+                         f"{r['arena_bytes'] / 1024:.0f} KB | {r['tflm_vs_float']:.1%} / {r['litert_vs_float']:.1%} | "
                          + " | ".join(fits) + f" | {ops} |")
         else:
             why = r.get("tflm") or r.get("error")

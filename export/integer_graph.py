@@ -15,6 +15,8 @@ Each rewrite was found on a released model (measured in the issue-16 note):
 - **Embedding as a plain ``GATHER``.** Keras' ``take`` wraps negative ids (``LESS`` +
   ``SELECT_V2`` on int32), which TFLite Micro cannot run and which the 16x8 quantizer refuses.
   Token ids are never negative here (the tokenizers map anything unknown to an id >= 0).
+- **RepeatVector as ``BROADCAST_TO``** instead of ``TILE``, which TFLite Micro lacks (anomaly's
+  decoder input).
 """
 
 from contextlib import contextmanager
@@ -36,6 +38,9 @@ def integer_friendly(model):
     for layer in layers:
         if isinstance(layer, keras.layers.Embedding):
             layer.call = _plain_gather(layer)
+            patched.append(layer)
+        elif isinstance(layer, keras.layers.RepeatVector):
+            layer.call = _broadcast_repeat(layer)
             patched.append(layer)
         elif isinstance(layer, keras.layers.Attention):
             layer._apply_scores = _bounded_mask_scores(layer)
@@ -70,6 +75,16 @@ def _plain_gather(layer):
         import tensorflow as tf
 
         return tf.cast(tf.gather(layer.embeddings, tf.cast(inputs, "int32")), layer.compute_dtype)
+
+    return call
+
+
+def _broadcast_repeat(layer):
+    def call(inputs):
+        import tensorflow as tf
+
+        shape = tf.stack([tf.shape(inputs)[0], layer.n, tf.shape(inputs)[1]])
+        return tf.broadcast_to(tf.expand_dims(inputs, 1), shape)
 
     return call
 

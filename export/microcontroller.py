@@ -47,9 +47,12 @@ def fit_steps(inputs, steps):
     return np.concatenate([inputs] * reps, axis=1)[:, :steps]
 
 
-def report(path, one_sequence):
+def report(path, one_sequence, reference=None):
     """-> ops, flash bytes, TFLM's arena bytes (or why TFLM cannot run it), its output against
-    LiteRT's, and which ``PARTS`` it fits."""
+    LiteRT's, and which ``PARTS`` it fits. With ``reference`` (the float model's output), also
+    each runtime's largest error against it over the output's scale: TFLM's and LiteRT's integer
+    kernels round differently, so they differ from each other by about one int8 step, and float
+    is what says whether either is wrong."""
     from zoo.export.runtime import TFLiteRunner
     from zoo.export.tflite import op_census
 
@@ -63,8 +66,13 @@ def report(path, one_sequence):
     if "arena_bytes" not in measured:
         found["tflm"] = f"does not run: {measured.get('error', 'unknown')}"
         return found
+    output = np.asarray(measured["output"])
+    if reference is not None:
+        scale = float(np.max(np.abs(reference))) or 1.0
+        found["tflm_vs_float"] = float(np.max(np.abs(output - reference))) / scale
+        found["litert_vs_float"] = float(np.max(np.abs(expected - reference))) / scale
     found.update(tflm="runs", arena_bytes=measured["arena_bytes"],
-                 tflm_vs_litert_max_abs_diff=float(np.max(np.abs(np.asarray(measured["output"]) - expected))),
+                 tflm_vs_litert_max_abs_diff=float(np.max(np.abs(output - expected))),
                  fits={part: bool(measured["arena_bytes"] <= ram and found["flash_bytes"] <= flash)
                        for part, (ram, flash) in PARTS.items()})
     return found

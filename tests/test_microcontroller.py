@@ -54,10 +54,31 @@ def test_the_released_forecaster_runs_in_tflite_micro(tmp_path):
 @needs_tflm
 @pytest.mark.slow
 def test_an_operator_tflite_micro_lacks_is_named(tmp_path):
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((None, 3))
+    x = LSTM(4, return_sequences=True)(inputs)
+    tiled = keras.layers.Lambda(lambda h: keras.ops.tile(h, [1, 1, 2]))(x)  # TFLM has no TILE
+    model = keras.Model(inputs, keras.layers.Dense(2)(tiled))
+    calibration = np.random.default_rng(0).standard_normal((16, 6, 3)).astype("float32")
+    microcontroller.write(model, tmp_path / "t.tflite", calibration, steps=6)
+    found = microcontroller.report(tmp_path / "t.tflite", calibration[:1])
+    assert found["tflm"].startswith("does not run") and "TILE" in found["tflm"]
+
+
+@needs_tflm
+@pytest.mark.slow
+@pytest.mark.parametrize("name, steps", [("anomaly", 64), ("char-lm", 100)])
+def test_integer_rewrites_let_token_and_repeat_models_run_in_tflite_micro(name, steps, tmp_path):
+    """The anomaly autoencoder's RepeatVector (as BROADCAST_TO) and char-lm's embedding (a plain
+    GATHER) and log-softmax head run in TFLM, as close to float as LiteRT is."""
     from zoo.checkpoints import load_model, resolve
     from zoo.export.pipeline import calibration_inputs
 
-    checkpoint, run_dir = resolve("anomaly")
-    microcontroller.write(load_model(checkpoint), tmp_path / "a.tflite", calibration_inputs(run_dir), steps=64)
-    found = microcontroller.report(tmp_path / "a.tflite", np.load(run_dir / "test_inputs.npy")[:1])
-    assert found["tflm"].startswith("does not run") and "TILE" in found["tflm"]
+    checkpoint, run_dir = resolve(name)
+    model = load_model(checkpoint)
+    microcontroller.write(model, tmp_path / "m.tflite", calibration_inputs(run_dir), steps=steps)
+    x = microcontroller.fit_steps(np.load(run_dir / "test_inputs.npy")[:1], steps)
+    found = microcontroller.report(tmp_path / "m.tflite", x, reference=np.asarray(model(x)))
+    assert found["tflm"] == "runs", found
+    assert not {"TILE", "LESS", "SELECT", "SELECT_V2"} & set(found["ops"])
+    assert found["tflm_vs_float"] <= max(0.02, 1.5 * found["litert_vs_float"])
