@@ -64,6 +64,7 @@ class CharLM(Recipe):
         O.epochs(6),
         O.batch_size(64),
         O.learning_rate(3e-3),
+        O.lr_decay(1.0),
         O.patience(2),
         O.dropout(0.0),
         O.Option("int8_ready", False, "Train the LSTM's input contributions into the range TFLite's integer "
