@@ -7,7 +7,7 @@ Training feeds the true phonemes (teacher forcing); decoding feeds its own, one 
 greedy or by beam search (``decode``). One input keeps every export format and runtime
 identical: a deployment fills the row and reads the next phoneme at the last filled position.
 
-Encoder: letter embedding + bidirectional LSTM. Decoder: phoneme embedding, beside it at every
+Encoder: letter embedding + stacked bidirectional LSTMs (``encoder_layers``, two by default). Decoder: phoneme embedding, beside it at every
 step the mean of the encoder's outputs, an LSTM, then dot-product attention over the letters
 (Luong et al. 2015) and a softmax over phonemes. The encoder reaches the decoder as an input
 rather than as its initial state, which keeps all three LSTMs fusable into TFLite's fused op.
@@ -44,19 +44,19 @@ class G2P(Recipe):
         O.data_option("A lexicon in CMUdict's layout: WORD PH1 PH2 … per line (default: cmudict)."),
         O.cell(),
         O.units(128),
-        O.Option("encoder_layers", 1, "Stacked bidirectional LSTM layers reading the spelling.", low=1, high=4),
+        O.Option("encoder_layers", 2, "Stacked bidirectional LSTM layers reading the spelling.", low=1, high=4),
         O.embedding(64),
         O.Option("max_letters", 16, "Longest word kept, in letters.", low=1),
         O.Option("max_phonemes", 16, "Longest pronunciation kept, in phonemes.", low=1),
         O.Option("n_val", 3000, "Words held out for validation.", low=1),
         O.Option("n_test", 6000, "Words held out for the test.", low=1),
         O.Option("beam", 4, "Beam width of the decoder (1: greedy).", low=1),
-        O.epochs(25),
+        O.epochs(24),
         O.batch_size(128),
         O.learning_rate(3e-3),
-        O.lr_decay(1.0),
-        O.patience(3),
-        O.dropout(0.1),
+        O.lr_decay(0.88),
+        O.patience(4),
+        O.dropout(0.25),
         O.Option("max_train_words", 0, "Cap on training words; 0: all (a cap keeps --quick runs short).", low=0),
     )
     quick = {"epochs": 1, "units": 8, "embedding": 8, "max_train_words": 2000, "n_val": 200, "n_test": 200}
@@ -195,10 +195,18 @@ class G2P(Recipe):
     def card_notes(self, config):
         return ("`per`/`wer` are greedy decoding, `*_beam4` beam search of width 4. A word counts as right "
                 "when the output equals any of its CMUdict pronunciations; the phoneme error rate is the edit "
-                "distance to the closest one over its length. For comparison, Yao & Zweig (2015, "
-                "arXiv:1506.00196) report encoder-decoder LSTMs at roughly 7-8% PER and 28-30% WER, and "
-                "alignment-based bidirectional LSTMs lower, on their own CMUdict split (about 12k test words): "
-                "a guide, not a like-for-like comparison. "
+                "distance to the closest one over its length. The released checkpoint is the recipe's "
+                "defaults, trained once; the epoch is chosen by validation loss, nothing on test. "
+                "**Target missed:** the zoo aims at WER <= 25% and PER <= 6%; this model reaches 26.2% / "
+                "6.15% with beam search (26.4% / 6.21% greedy). Tried, judged on validation loss: a second "
+                "bidirectional encoder layer with dropout 0.25 and the learning rate times 0.88 per epoch "
+                "(best validation loss 0.168 against 0.195 for one layer at a constant rate, the model "
+                "released before at WER 31.8% / PER 7.7%); a second decoder LSTM after the attention "
+                "(0.242 against 0.221 after two epochs, dropped). Published anchors, on their own CMUdict "
+                "split (about 12k test words) and so a guide rather than like for like: Yao & Zweig (2015, "
+                "arXiv:1506.00196) report an encoder-decoder LSTM at about 7-8% PER and 28-30% WER and a "
+                "bidirectional LSTM at 23.55% WER / 5.45% PER; Rao et al. (2015) DBLSTM-CTC 25.8% WER; "
+                "Toshniwal & Livescu (2016) an attention ensemble at 20.2% WER. "
                 "The computed baseline pronounces each test word like its nearest training spelling.")
 
 
