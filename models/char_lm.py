@@ -61,13 +61,13 @@ class CharLM(Recipe):
         O.units(256),
         O.embedding(64),
         O.Option("window", 100, "Characters per training sequence.", low=2),
-        O.epochs(6),
+        O.epochs(8),
         O.batch_size(64),
         O.learning_rate(3e-3),
-        O.lr_decay(1.0),
+        O.lr_decay(0.85),
         O.patience(2),
         O.dropout(0.0),
-        O.Option("int8_ready", False, "Train the LSTM's input contributions into the range TFLite's integer "
+        O.Option("int8_ready", True, "Train the LSTM's input contributions into the range TFLite's integer "
                  "kernel keeps (zoo.layers.INTEGER_GATE_RANGE), for a full-int8 artifact close to float."),
         O.Option("max_train_chars", 0, "Cap on training characters; 0: all (a cap keeps --quick runs short).", low=0),
     )
@@ -109,6 +109,17 @@ class CharLM(Recipe):
                  integer_gate_range=INTEGER_GATE_RANGE if config.get("int8_ready") else 0.0, name="lstm")(x)
         outputs = keras.layers.Dense(classes, activation="softmax", name="next_char")(x)
         return keras.Model(inputs, outputs, name="char_lm")
+
+    def card_notes(self, config):
+        return ("Trained with `int8_ready`: a loss keeps each gate's input contribution x·W + b within "
+                "±8, the range TFLite's integer LSTM kernel holds it in before adding h·R, so the "
+                "full-int8 artifact scores 1.561 nats/char against float's 1.559 (the model released "
+                "before without it: 2.03 against 1.58). The release is the recipe's defaults, trained "
+                "once; the learning-rate decay and epoch count were judged on validation loss (1.609 "
+                "against 1.627 for the previous release's constant rate and 6 epochs). **Short of the "
+                "zoo's 1.50 target**: a larger or deeper model within the 90-minute budget is not tried "
+                "yet. nanoGPT's transformer reaches 1.47 on tiny-shakespeare, a different text (its "
+                "validation split is the end of the same file, not whole held-out plays).")
 
     def evaluate(self, model, split, config):
         probabilities = np.asarray(model.predict(split.x_test, batch_size=64, verbose=0))
