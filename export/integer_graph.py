@@ -62,9 +62,11 @@ def _softmax_head(model):
     """The output Dense layer when it ends in softmax (every classifier and language model here)."""
     import keras
 
+    from zoo.compat import keras_history
+
     if len(model.outputs) != 1:
         return None
-    layer = model.outputs[0]._keras_history.operation
+    layer = keras_history(model.outputs[0]).operation
     if isinstance(layer, keras.layers.Dense) and layer.activation is keras.activations.softmax:
         return layer
     return None

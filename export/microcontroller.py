@@ -100,6 +100,19 @@ def _in_own_process(path, one_sequence):
     return {"arena_bytes": high, "output": run["output"]}
 
 
+def run_sequences(path, sequences, arena_bytes):
+    """TFLM's outputs for several batch-1 sequences ``(N, T, ...)``, each from a fresh interpreter
+    (zero state), in a child process: what a metric over more than one sequence needs."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="zoo-tflm-") as work:
+        np.save(Path(work) / "input.npy", np.asarray(sequences)[:, None])
+        run = _child(path, arena_bytes, Path(work) / "input.npy")
+    if "output" not in run:
+        raise RuntimeError(f"TFLM did not run {Path(path).name} in {arena_bytes} bytes")
+    return np.asarray(run["output"])
+
+
 def _child(path, arena, input_path=None):
     """``python -m zoo.export.microcontroller PATH ARENA [INPUT.npy]`` -> its JSON, or {} if it crashed."""
     import json
@@ -124,7 +137,10 @@ def probe(path, arena, input_path=None):
         return {"ok": False, "missing": _missing_op(data)}
     if input_path is None:
         return {"ok": True}
-    return {"ok": True, "output": _run_tflm(data, arena, np.load(input_path)).tolist()}
+    inputs = np.load(input_path)
+    if inputs.ndim == 1 + len(_interpreter(data, arena).get_input_details(0)["shape"]):  # several sequences
+        return {"ok": True, "output": [_run_tflm(data, arena, one).tolist() for one in inputs]}
+    return {"ok": True, "output": _run_tflm(data, arena, inputs).tolist()}
 
 
 def _interpreter(data, arena, log=None):

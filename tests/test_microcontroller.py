@@ -81,4 +81,21 @@ def test_integer_rewrites_let_token_and_repeat_models_run_in_tflite_micro(name, 
     found = microcontroller.report(tmp_path / "m.tflite", x, reference=np.asarray(model(x)))
     assert found["tflm"] == "runs", found
     assert not {"TILE", "LESS", "SELECT", "SELECT_V2"} & set(found["ops"])
-    assert found["tflm_vs_float"] <= max(0.02, 1.5 * found["litert_vs_float"])
+    if name == "anomaly":
+        assert found["tflm_vs_float"] <= 0.02  # of the reconstruction's scale
+        return
+    # char-lm: TFLM's and LiteRT's integer kernels round differently (up to ~1/16 nat on single
+    # log-probabilities), so judge the metric on a few test windows against float.
+    import json
+
+    from zoo.registry import get_recipe
+
+    recipe = get_recipe(name)
+    split = recipe.load_data(json.loads((run_dir / "config.json").read_text())["config"])
+    x, y = split.x_test[:4], split.y_test[:4]
+
+    def nats(probabilities):
+        return float(-np.mean(np.log(np.take_along_axis(probabilities, y[..., None], -1))))
+
+    on_tflm = microcontroller.run_sequences(tmp_path / "m.tflite", x, found["arena_bytes"])[:, 0]
+    assert abs(nats(on_tflm) - nats(np.asarray(model(x)))) <= 0.01 * nats(np.asarray(model(x)))
