@@ -132,13 +132,13 @@ def probe(path, arena, input_path=None):
     """In the child: does TFLM allocate the model in ``arena`` bytes (and what does it output)?"""
     data = Path(path).read_bytes()
     try:
-        _interpreter(data, arena)
+        rank = len(_interpreter(data, arena).get_input_details(0)["shape"])
     except RuntimeError:
         return {"ok": False, "missing": _missing_op(data)}
     if input_path is None:
         return {"ok": True}
     inputs = np.load(input_path)
-    if inputs.ndim == 1 + len(_interpreter(data, arena).get_input_details(0)["shape"]):  # several sequences
+    if inputs.ndim == 1 + rank:  # several sequences
         return {"ok": True, "output": [_run_tflm(data, arena, one).tolist() for one in inputs]}
     return {"ok": True, "output": _run_tflm(data, arena, inputs).tolist()}
 
