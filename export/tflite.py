@@ -24,11 +24,10 @@ peephole, CIFG and layer-norm layers. (CIFG's 4-gate traced form, input block = 
 exact in float, but its full-int8 conversion gave errors of the order of the outputs themselves.)
 """
 
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
-
-from contextlib import nullcontext
 
 from zoo.export import savedmodel
 from zoo.export.integer_graph import append_exp, integer_friendly

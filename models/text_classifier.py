@@ -169,7 +169,7 @@ class TextClassifier(Recipe):
     def text_lines(self, results):
         return [f"{r['label']}\t{r['score']:.3f}" for r in results]
 
-    def card_notes(self, config):
+    def release_notes(self):
         return (
             "The released checkpoint's settings were chosen on the validation split only "
             "(`benchmarks/text_classifier_search.py`, `benchmarks/results/text_classifier_search.json`; "

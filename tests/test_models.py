@@ -40,6 +40,9 @@ def test_quick_training_makes_a_complete_run(name, quick_runs):
     assert outputs.shape[0] == len(inputs) and np.isfinite(outputs).all()
     # cross-validation (ts-classifier) may choose fewer epochs than the most it was given
     assert 1 <= json.loads((run / "config.json").read_text())["config"]["epochs"] <= recipe.quick["epochs"]
+    # the release's own figures and history belong on the released card only, never on a user's run
+    if recipe.release_notes():
+        assert recipe.release_notes() not in (run / "card.md").read_text()
 
 
 @pytest.mark.parametrize("name", [n for n in MODELS if zoo.get_recipe(n).released])
@@ -48,6 +51,7 @@ def test_released_checkpoint_matches_its_card(name, capsys):
     stored = json.loads((released / "metrics.json").read_text())
     metric = zoo.get_recipe(name).metric
     assert f"{stored['test'][metric]:.4g}" in (released / "card.md").read_text()
+    assert zoo.get_recipe(name).release_notes() in (released / "card.md").read_text()
     code, out, err = run_cli(capsys, "evaluate", name)
     assert code == 0, err
     assert json.loads(out.strip().splitlines()[-1])["test"][metric] == pytest.approx(stored["test"][metric], rel=1e-5)

@@ -128,6 +128,11 @@ class Recipe:
         """Extra lines for the model card (published baselines, caveats)."""
         return ""
 
+    def release_notes(self):
+        """Lines for the released checkpoint's card only (its figures, what was tried, targets): a
+        user's own run of the recipe must not claim them."""
+        return ""
+
     def select(self, config, split, data_options, seed=0) -> dict:
         """Settings chosen on validation data before the final training, as config updates
         (with a ``"selection"`` entry saying what was compared and why); {} to choose nothing.

@@ -28,7 +28,7 @@ def release(run_dir, destination):
         if (run_dir / name).exists():
             shutil.copy2(run_dir / name, destination / name)
     _drop_optimizer_state(destination / CHECKPOINT_NAME)
-    write_text(destination / "card.md", model_card(destination))
+    write_text(destination / "card.md", model_card(destination, released=True))
     return destination
 
 
@@ -40,8 +40,9 @@ def _drop_optimizer_state(checkpoint):
     load_model(checkpoint).save(checkpoint)  # loaded without compiling, so saved without optimizer
 
 
-def model_card(run_dir, metrics=None):
-    """card.md of a run; ``metrics`` before metrics.json is written (training writes it last)."""
+def model_card(run_dir, metrics=None, released=False):
+    """card.md of a run; ``metrics`` before metrics.json is written (training writes it last);
+    ``released``: the card of the checkpoint the zoo ships, with the recipe's release notes."""
     from zoo.registry import get_recipe
 
     run_dir = Path(run_dir)
@@ -62,7 +63,7 @@ def model_card(run_dir, metrics=None):
         f"- **Task:** {recipe.task}",
         f"- **Data:** {recipe.dataset if not own_data else 'given with --data'}; source `{data.get('source')}`"
         + (f", column `{data['column']}`" if data.get("column") else ""),
-        f"- **Licence of the data:** "
+        "- **Licence of the data:** "
         + (recipe.data_licence or "see the data set" if not own_data else "that of the data given with --data"),
         f"- **Split:** {_split(data)}",
         f"- **Cell:** `{hyper.get('cell')}`; parameters: {training.get('parameters', '?')}",
@@ -78,7 +79,7 @@ def model_card(run_dir, metrics=None):
     ]
     for baseline, values in metrics["baselines"].items():
         lines.append(f"| {baseline_label(baseline, values, settings)} | " + " | ".join(format_number(values.get(n)) for n in names) + " |")
-    notes = recipe.card_notes(config["config"])
+    notes = " ".join(filter(None, [recipe.card_notes(config["config"]), released and recipe.release_notes()]))
     if notes:
         lines += ["", notes]
     comparison = run_dir / "cell_comparison.json"
