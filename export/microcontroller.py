@@ -8,7 +8,10 @@ estimated: the model is loaded into TFLM's own interpreter (the ``tflite-micro``
 the ``mcu`` extra) with growing arenas until allocation succeeds, then refined by bisection to
 1 KB, and one sequence is run to check TFLM's output against LiteRT's on the same artifact; each
 TFLM call runs in a child process of its own.
-An operator TFLM lacks (it has no ``TILE`` or ``SELECT``, for instance) is named instead.
+An operator TFLM lacks (it has no ``TILE`` or ``SELECT``, for instance) is named instead, and so is
+a variant LSTM: TFLM's integer LSTM kernel takes the standard cell only (the projection cell runs,
+as the zoo exports it as a standard LSTM and a matmul), where LiteRT's takes peephole, CIFG and
+layer-norm inputs too.
 """
 
 from pathlib import Path
@@ -55,6 +58,7 @@ def report(path, one_sequence, reference=None):
     is what says whether either is wrong."""
     from zoo.export.runtime import TFLiteRunner
     from zoo.export.tflite import op_census
+    from zoo.export.tflite_flatbuffer import lstm_variants
 
     path = Path(path)
     found = {"path": path.name, "flash_bytes": path.stat().st_size, "ops": op_census(path)}
@@ -65,6 +69,10 @@ def report(path, one_sequence, reference=None):
     measured = _in_own_process(path, one_sequence)
     if "arena_bytes" not in measured:
         found["tflm"] = f"does not run: {measured.get('error', 'unknown')}"
+        variants = lstm_variants(path.read_bytes())
+        if variants and "UNIDIRECTIONAL_SEQUENCE_LSTM" in found["tflm"]:
+            found["tflm"] += (f" (TFLM's integer LSTM kernel takes the standard cell only; this model's "
+                              f"LSTM has {' and '.join(variants)} inputs)")
         return found
     output = np.asarray(measured["output"])
     if reference is not None:

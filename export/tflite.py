@@ -17,11 +17,14 @@ ops that fail or silently return garbage at run time.
 Quantization: ``"dynamic"`` (int8 weights, float activations; only weight matrices with more than
 1024 elements are quantized), ``"float16"`` (float16 weights), ``"int8"`` (full integer inside, float
 input and output; needs ``representative_inputs``; traced with ``export.integer_graph``'s
-rewrites, so a softmax model ends in int8 ``LOG_SOFTMAX`` and one float ``EXP``). Full-int8 calibration of a ``WHILE`` loop
-crashes the converter process, so int8 is refused unless every recurrent layer is fused. The
-variant inputs are added after conversion, too late for calibration, so int8 is also refused for
-peephole, CIFG and layer-norm layers. (CIFG's 4-gate traced form, input block = -forget block, is
-exact in float, but its full-int8 conversion gave errors of the order of the outputs themselves.)
+rewrites, so a softmax model ends in int8 ``LOG_SOFTMAX`` and one float ``EXP``). For int8 the
+graph is converted in float, patched, and only then calibrated and quantized
+(``zoo.compat.tflite_calibrate_and_quantize``), so the calibrator runs the variant inputs too:
+every fused cell (peephole, CIFG, layer norm, projection) converts. Calibration starts each
+sequence from zero state, and each fused layer's cell-state range is measured in Keras over every
+step (``tflite_lstm.cell_state_peaks``), because the calibrator only sees final states. Full-int8
+calibration of a ``WHILE`` loop crashes the converter process, so int8 is refused unless every
+recurrent layer is fused.
 """
 
 from contextlib import nullcontext
@@ -29,10 +32,11 @@ from pathlib import Path
 
 import numpy as np
 
+from zoo.compat import tflite_calibrate_and_quantize
 from zoo.export import savedmodel
 from zoo.export.integer_graph import append_exp, integer_friendly
-from zoo.export.tflite_flatbuffer import patch
-from zoo.export.tflite_lstm import fused_lstm_functions
+from zoo.export.tflite_flatbuffer import cell_state_name, patch
+from zoo.export.tflite_lstm import cell_state_peaks, fused_lstm_functions
 from zoo.files import scratch_directory
 
 QUANTIZE = (None, "dynamic", "float16", "int8")
@@ -57,23 +61,21 @@ def write(model, path, quantize=None, representative_inputs=None, steps=None):
         while_fallback += [f"{plan.name} ({type(plan.layer.cell).__name__}): {plan.reason}"
                            for plan in plans if plan.reason]
         if quantize == "int8":
-            _check_int8_possible(fused, while_fallback)
+            _check_int8_possible(while_fallback)
         converter = tf.lite.TFLiteConverter.from_saved_model(
             str(saved), signature_keys=[savedmodel.SIGNATURE]
         )
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-        if quantize in ("dynamic", "float16", "int8"):
+        if quantize in ("dynamic", "float16"):
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
         if quantize == "float16":
             converter.target_spec.supported_types = [tf.float16]
-        if quantize == "int8":
-            converter.representative_dataset = lambda: ([x[None]] for x in representative_inputs)
-            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-            if not np.issubdtype(np.dtype(model.inputs[0].dtype), np.integer):
-                converter.inference_input_type = tf.float32  # token ids stay int32
-            converter.inference_output_type = tf.float32
         flatbuffer = converter.convert()
     flatbuffer, _ = patch(flatbuffer, fused, quantize)  # checks every fused layer has its op
+    if quantize == "int8":  # calibrated on the patched float graph, so variant inputs are seen
+        peaks = cell_state_peaks(model, fused, representative_inputs)
+        ranges = {cell_state_name(name): (-peak, peak) for name, peak in peaks.items() if peak > 0}
+        flatbuffer = tflite_calibrate_and_quantize(flatbuffer, ([x[None]] for x in representative_inputs), ranges)
     if log_probabilities:
         flatbuffer = append_exp(flatbuffer)
     Path(path).write_bytes(flatbuffer)
@@ -117,19 +119,11 @@ def _checked_representative(inputs, dtype="float32"):
     return inputs
 
 
-def _check_int8_possible(fused, while_fallback):
+def _check_int8_possible(while_fallback):
     if while_fallback:
         raise ValueError(
             "quantize='int8' needs every recurrent layer fused (full-int8 calibration of a WHILE loop "
             f"crashes the TFLite converter); not fused: {'; '.join(while_fallback)}"
-        )
-    variants = [plan.label for plan in fused if plan.kind != "lstm"]
-    if variants:
-        raise ValueError(
-            "quantize='int8' supports the standard LSTM cell only: peephole/CIFG/layer-norm inputs are "
-            "added after conversion, too late for calibration, and projection is not verified at int8 "
-            f"({', '.join(variants)}); "
-            "use quantize='dynamic' or 'float16'"
         )
 
 

@@ -19,6 +19,31 @@ _PEEPHOLE_SLOTS = (9, 10, 11)  # cell_to_input, cell_to_forget, cell_to_output
 _LAYER_NORM_SLOTS = (20, 21, 22, 23)  # i, f, c, o coefficients
 _FINGERPRINT_SLOTS = (2, 6)  # input_to_forget [H,I], recurrent_to_forget [H,H]
 _STATE_SLOTS = (18, 19)  # h and c, variable tensors
+_STATE_NAMES = {18: "output_state", 19: "cell_state"}
+
+
+def cell_state_name(plan_name):
+    """The name ``patch`` gives a fused layer's cell-state tensor, for setting its int8 range."""
+    return f"{plan_name}/{_STATE_NAMES[19]}"
+
+
+def lstm_variants(flatbuffer):
+    """The variant inputs the fused LSTM ops of a .tflite use -> sorted names (empty: standard)."""
+    from zoo.compat import tflite_schema
+
+    schema, flatbuffer_utils = tflite_schema()
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(flatbuffer))
+    found = set()
+    for graph in model.subgraphs:
+        for op in graph.operators:
+            code = model.operatorCodes[op.opcodeIndex]
+            if max(code.builtinCode, code.deprecatedBuiltinCode) != schema.BuiltinOperator.UNIDIRECTIONAL_SEQUENCE_LSTM:
+                continue
+            inputs = list(op.inputs) + [-1] * (24 - len(op.inputs))
+            used = {name for name, slots in (("peephole", _PEEPHOLE_SLOTS), ("layer norm", _LAYER_NORM_SLOTS))
+                    if any(inputs[slot] >= 0 for slot in slots)}
+            found |= used | ({"CIFG"} if inputs[_INPUT_GATE_SLOTS[0]] < 0 else set())
+    return sorted(found)
 
 
 def patch(flatbuffer, plans, quantize=None):
@@ -45,7 +70,7 @@ def patch(flatbuffer, plans, quantize=None):
             plan = _match(model, graph, producers, op, plans)
             matched.add(plan.index)
             _add_variant_inputs(model, graph, op, plan, quantize, schema)
-            _private_states(model, graph, op, schema)
+            _private_states(model, graph, op, plan, schema)
         _drop_unused_tensors(model, graph_index, graph)
     _empty_unused_buffers(model)
     missing = [plan.label for plan in plans if plan.index not in matched]
@@ -117,8 +142,8 @@ def _add_variant_inputs(model, graph, op, plan, quantize, schema):
     op.inputs = inputs
 
 
-def _private_states(model, graph, op, schema):
-    """Give the op its own h/c variable tensors.
+def _private_states(model, graph, op, plan, schema):
+    """Give the op its own h/c variable tensors, named after the layer.
 
     The converter folds the zero initial state into one constant and makes it the op's variable
     state tensor, and other ops that use equal zeros (a WHILE loop's initial state) may read the
@@ -132,7 +157,7 @@ def _private_states(model, graph, op, schema):
         users = [other for other in graph.operators if other is not op and index in list(other.inputs)]
         original = graph.tensors[index]
         clone = copy.deepcopy(original)
-        clone.name = f"{_name(original)}/state{slot}"
+        clone.name = f"{plan.name}/{_STATE_NAMES[slot]}"
         clone.isVariable, clone.buffer = True, 0
         graph.tensors.append(clone)
         inputs = list(op.inputs)
@@ -143,10 +168,6 @@ def _private_states(model, graph, op, schema):
             buffer.data = np.zeros(int(np.prod(original.shape)) * 4, np.uint8)
             model.buffers.append(buffer)
             original.isVariable, original.buffer = False, len(model.buffers) - 1
-
-
-def _name(tensor):
-    return tensor.name.decode() if isinstance(tensor.name, bytes) else str(tensor.name)
 
 
 def _add_constant(model, graph, value, name, schema, int8=False):

@@ -166,7 +166,19 @@ def plan_layers(model):
 
 
 def _traced_weights(plan):
-    """The cell's weights in the fused op's layout: (kernel, recurrent, bias) tensors."""
+    """The cell's weights in the fused op's layout: (kernel, recurrent, bias) constants.
+
+    Computed eagerly: traced as ops on the variables, a product larger than its factors (the
+    projection's W_p·R) stays a MATMUL in the flatbuffer, since constant folding will not grow the
+    model, and the op then has no constant recurrent weights to match or quantize.
+    """
+    import tensorflow as tf
+
+    with tf.init_scope():
+        return tuple(tf.constant(w.numpy()) for w in _layout(plan))
+
+
+def _layout(plan):
     import tensorflow as tf
 
     cell, lowering = plan.layer.cell, plan.lowering
@@ -265,7 +277,7 @@ def _fused_call(plan):
         kernel, recurrent, bias = _traced_weights(plan)
         if not plan.fingerprint:
             with tf.init_scope():  # eager: the values the converter will freeze
-                _record_extras(plan, *(w.numpy() for w in _traced_weights(plan)[:2]))
+                _record_extras(plan, kernel.numpy(), recurrent.numpy())
         zeros = tf.zeros([1, plan.units])
         fused = _fused_function(x.shape[-1], plan.units, layer.go_backwards)
         last, sequence, _, _, _ = fused(x, zeros, zeros, kernel, recurrent, bias)
@@ -317,3 +329,61 @@ def fused_lstm_functions(model):
     finally:
         for plan in plans:
             del plan.layer.call
+
+
+def cell_state_peaks(model, plans, inputs, batch=64):
+    """Each fused layer's largest |c| over every step of ``inputs``, in Keras -> {plan.name: peak}.
+
+    For int8, the cell state gets a power-of-two int16 scale from its calibrated range. TFLite's
+    calibrator reads that range from the op's variable tensor after the op has run, so it sees
+    each sequence's final state only, never the states along it. A GunPoint model's cell state
+    peaked at 1.5 mid-series and ended within ±0.95, so the artifact clipped it at ±1 and its
+    accuracy fell from 0.81 to 0.69. Here each layer's call is wrapped while the model runs
+    eagerly, so nested layers, Bidirectional halves and masks are seen as Keras feeds them.
+    """
+    import keras
+
+    from zoo.compat import flatten_layers, without_fused_bidirectional
+
+    peaks = {plan.name: 0.0 for plan in plans}
+
+    def probe(plan):
+        layer, original = plan.layer, type(plan.layer).call
+
+        def call(sequences, initial_state=None, mask=None, training=None, **kwargs):
+            peaks[plan.name] = max(peaks[plan.name], _peak_cell_state(layer, sequences, mask))
+            return original(layer, sequences, initial_state=initial_state, mask=mask, training=training, **kwargs)
+
+        return call
+
+    wrappers = [layer for layer in flatten_layers(model) if isinstance(layer, keras.layers.Bidirectional)]
+    for plan in plans:
+        plan.layer.call = probe(plan)
+    try:
+        with without_fused_bidirectional(wrappers):
+            for start in range(0, len(inputs), batch):
+                model(inputs[start : start + batch], training=False)
+    finally:
+        for plan in plans:
+            del plan.layer.call
+    return peaks
+
+
+def _peak_cell_state(layer, sequences, mask):
+    """max |c| over the steps a (masked) RNN layer runs its cell on; c is every zoo and Keras
+    LSTM cell's second state."""
+    import tensorflow as tf
+
+    x, cell = tf.cast(sequences, "float32"), layer.cell
+    states = [tf.zeros([x.shape[0], size]) for size in cell.state_size]
+    if mask is not None:
+        mask = tf.cast(mask[0] if isinstance(mask, (list, tuple)) else mask, bool)
+    steps = range(x.shape[1])
+    peak = 0.0
+    for t in reversed(steps) if layer.go_backwards else steps:
+        _, new = cell(x[:, t], states, training=False)
+        if mask is not None:  # padded steps keep the state, as Keras' masked loop does
+            new = [tf.where(mask[:, t, None], n, s) for n, s in zip(new, states)]
+        states = list(new)
+        peak = max(peak, float(tf.reduce_max(tf.abs(states[1]))))
+    return peak

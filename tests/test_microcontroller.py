@@ -67,6 +67,19 @@ def test_an_operator_tflite_micro_lacks_is_named(tmp_path):
 
 @needs_tflm
 @pytest.mark.slow
+def test_a_variant_lstm_tflite_micro_cannot_run_is_named(tmp_path):
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((None, 3))
+    model = keras.Model(inputs, keras.layers.Dense(2)(LSTM(4, cell="peephole")(inputs)))
+    calibration = np.random.default_rng(0).standard_normal((16, 6, 3)).astype("float32")
+    microcontroller.write(model, tmp_path / "p.tflite", calibration, steps=6)
+    found = microcontroller.report(tmp_path / "p.tflite", calibration[:1])
+    assert found["tflm"].startswith("does not run") and "standard cell only" in found["tflm"]
+    assert "peephole" in found["tflm"]
+
+
+@needs_tflm
+@pytest.mark.slow
 @pytest.mark.parametrize("name, steps", [("anomaly", 64), ("char-lm", 100)])
 def test_integer_rewrites_let_token_and_repeat_models_run_in_tflite_micro(name, steps, tmp_path):
     """The anomaly autoencoder's RepeatVector (as BROADCAST_TO) and char-lm's embedding (a plain

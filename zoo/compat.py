@@ -83,6 +83,56 @@ def tflite_schema():
     return schema, flatbuffer_utils
 
 
+def tflite_calibrate_and_quantize(flatbuffer, sequences, ranges=None):
+    """A float .tflite -> full int8 (float input and output), calibrated on ``sequences`` (each a
+    list of input arrays, batch 1): the two steps ``TFLiteConverter`` runs after converting
+    (``_calibrator`` with ``add_intermediate_tensors``, then ``mlir_quantize``), on a flatbuffer
+    we edited.
+
+    Unlike the converter, every sequence starts from zero state. Its calibrator resets the
+    variable tensors once (in ``Prepare``) and then feeds every sample on top of the last one's
+    final h and c. The ranges it records are those of one long sequence, which is wrong for models
+    run a sequence at a time. A peephole cell's state drifted to 150 that way, where a reset one
+    stays below 13, and that broke its int8 artifact. Each ``Prepare`` here also resizes the input,
+    so sequences may differ in length. ``ranges`` {tensor name: (min, max)} replace calibrated
+    ranges the calibrator cannot measure (a fused op's cell state).
+    """
+    import tensorflow as tf
+    from tensorflow.lite.python.convert import mlir_quantize
+    from tensorflow.lite.python.optimize import calibrator
+
+    wrapper = calibrator.Calibrator(calibrator.add_intermediate_tensors(flatbuffer))._calibrator
+    for inputs in sequences:
+        wrapper.Prepare([list(array.shape) for array in inputs])  # AllocateTensors + ResetVariableTensors
+        wrapper.FeedTensor(inputs)
+    calibrated = wrapper.Calibrate()
+    if ranges:
+        calibrated = _with_ranges(calibrated, ranges)
+    return mlir_quantize(calibrated, input_data_type=tf.float32, output_data_type=tf.float32)
+
+
+def _with_ranges(flatbuffer, ranges):
+    import numpy as np
+
+    schema, flatbuffer_utils = tflite_schema()
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(flatbuffer))
+    found = set()
+    for graph in model.subgraphs:
+        for tensor in graph.tensors:
+            name = tensor.name.decode() if isinstance(tensor.name, bytes) else str(tensor.name)
+            if name in ranges:
+                if tensor.quantization is None:
+                    tensor.quantization = schema.QuantizationParametersT()
+                low, high = ranges[name]
+                tensor.quantization.min = np.asarray([low], "float32")
+                tensor.quantization.max = np.asarray([high], "float32")
+                found.add(name)
+    missing = sorted(set(ranges) - found)
+    if missing:
+        raise RuntimeError(f"no tensor named {', '.join(missing)} to set a calibration range on")
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
 def gpu_visible():
     """Whether TensorFlow sees a GPU that Keras' cuDNN path would use (``backend.tensorflow.rnn``'s
     ``_is_gpu_available``)."""
