@@ -99,6 +99,8 @@ def tflite_calibrate_and_quantize(flatbuffer, sequences, ranges=None):
     """
     import tensorflow as tf
     from tensorflow.lite.python.convert import mlir_quantize
+
+    from zoo.console import muted_stderr
     from tensorflow.lite.python.optimize import calibrator
 
     wrapper = calibrator.Calibrator(calibrator.add_intermediate_tensors(flatbuffer))._calibrator
@@ -108,7 +110,8 @@ def tflite_calibrate_and_quantize(flatbuffer, sequences, ranges=None):
     calibrated = wrapper.Calibrate()
     if ranges:
         calibrated = _with_ranges(calibrated, ranges)
-    return mlir_quantize(calibrated, input_data_type=tf.float32, output_data_type=tf.float32)
+    with muted_stderr():  # its C++ prints "fully_quantize: 0, inference_type: 6, ..." on every call
+        return mlir_quantize(calibrated, input_data_type=tf.float32, output_data_type=tf.float32)
 
 
 def _with_ranges(flatbuffer, ranges):
