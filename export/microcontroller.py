@@ -70,7 +70,7 @@ def report(path, one_sequence, reference=None):
     if "arena_bytes" not in measured:
         found["tflm"] = f"does not run: {measured.get('error', 'unknown')}"
         variants = lstm_variants(path.read_bytes())
-        if variants and "UNIDIRECTIONAL_SEQUENCE_LSTM" in found["tflm"]:
+        if variants:
             found["tflm"] += (f" (TFLM's integer LSTM kernel takes the standard cell only; this model's "
                               f"LSTM has {' and '.join(variants)} inputs)")
         return found

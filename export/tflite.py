@@ -40,6 +40,10 @@ from zoo.export.tflite_lstm import cell_state_peaks, fused_lstm_functions
 from zoo.files import scratch_directory
 
 QUANTIZE = (None, "dynamic", "float16", "int8")
+#: int8: the cell state's int16 range is the calibration peak times this (rounded up to a power of
+#: two by the quantizer), so a test sequence that goes a little further is not clipped. At most
+#: one bit of an int16 range: steps of 2^-14 still, for a cell within ±2.
+CELL_STATE_HEADROOM = 1.25
 
 
 def write(model, path, quantize=None, representative_inputs=None, steps=None):
@@ -74,7 +78,8 @@ def write(model, path, quantize=None, representative_inputs=None, steps=None):
     flatbuffer, _ = patch(flatbuffer, fused, quantize)  # checks every fused layer has its op
     if quantize == "int8":  # calibrated on the patched float graph, so variant inputs are seen
         peaks = cell_state_peaks(model, fused, representative_inputs)
-        ranges = {cell_state_name(name): (-peak, peak) for name, peak in peaks.items() if peak > 0}
+        ranges = {cell_state_name(name): (-bound, bound) for name, peak in peaks.items() if peak > 0
+                  for bound in [peak * CELL_STATE_HEADROOM]}
         flatbuffer = tflite_calibrate_and_quantize(flatbuffer, ([x[None]] for x in representative_inputs), ranges)
     if log_probabilities:
         flatbuffer = append_exp(flatbuffer)

@@ -379,11 +379,11 @@ def _peak_cell_state(layer, sequences, mask):
     if mask is not None:
         mask = tf.cast(mask[0] if isinstance(mask, (list, tuple)) else mask, bool)
     steps = range(x.shape[1])
-    peak = 0.0
+    peak = tf.zeros([])
     for t in reversed(steps) if layer.go_backwards else steps:
         _, new = cell(x[:, t], states, training=False)
         if mask is not None:  # padded steps keep the state, as Keras' masked loop does
             new = [tf.where(mask[:, t, None], n, s) for n, s in zip(new, states)]
         states = list(new)
-        peak = max(peak, float(tf.reduce_max(tf.abs(states[1]))))
-    return peak
+        peak = tf.maximum(peak, tf.reduce_max(tf.abs(states[1])))
+    return float(peak)

@@ -67,15 +67,17 @@ def test_an_operator_tflite_micro_lacks_is_named(tmp_path):
 
 @needs_tflm
 @pytest.mark.slow
-def test_a_variant_lstm_tflite_micro_cannot_run_is_named(tmp_path):
+@pytest.mark.parametrize("cell, options, named", [("peephole", {}, "peephole"), ("cifg", {}, "CIFG"),
+                                                   ("layer_norm", {"normalize_cell": False}, "layer norm")])
+def test_a_variant_lstm_tflite_micro_cannot_run_is_named(cell, options, named, tmp_path):
     keras.utils.set_random_seed(0)
     inputs = keras.Input((None, 3))
-    model = keras.Model(inputs, keras.layers.Dense(2)(LSTM(4, cell="peephole")(inputs)))
+    model = keras.Model(inputs, keras.layers.Dense(2)(LSTM(4, cell=cell, **options)(inputs)))
     calibration = np.random.default_rng(0).standard_normal((16, 6, 3)).astype("float32")
     microcontroller.write(model, tmp_path / "p.tflite", calibration, steps=6)
     found = microcontroller.report(tmp_path / "p.tflite", calibration[:1])
     assert found["tflm"].startswith("does not run") and "standard cell only" in found["tflm"]
-    assert "peephole" in found["tflm"]
+    assert named in found["tflm"]
 
 
 @needs_tflm

@@ -5,6 +5,8 @@ state on every call.
 Everything else stays a WHILE loop and says why. Which registered cells fuse follows from their
 lowerings. Quantized artifacts are smaller and close."""
 
+import math
+
 import keras
 import numpy as np
 import pytest
@@ -12,7 +14,7 @@ import pytest
 from conftest import CELL_NAMES
 from zoo.export import tflite
 from zoo.export.runtime import TFLiteRunner
-from zoo.export.tflite_lstm import why_not_fused
+from zoo.export.tflite_lstm import cell_state_peaks, plan_layers, why_not_fused
 from zoo.layers import LSTM
 
 # Every arrangement of every cell, masks, quantization: tests/test_export_cells.py keeps one
@@ -254,6 +256,23 @@ def test_int8_of_every_fused_cell_keeps_a_trained_models_accuracy(cell, gunpoint
     assert accuracy["float"] > 0.65, accuracy  # the model learned something
     assert accuracy["int8"] >= accuracy["float"] - 0.02, accuracy  # three of 150 series at most
     assert float(np.mean(np.abs(found - expected))) < 0.05
+    # Each layer's int16 cell state covers its peak in Keras with the headroom, by less than 2x
+    # (the quantizer renames tensors, so the ops' scales are compared as a set).
+    peaks = cell_state_peaks(model, plan_layers(model)[0], x).values()
+    expected = sorted(2.0 ** math.ceil(math.log2(peak * tflite.CELL_STATE_HEADROOM)) / 32768 for peak in peaks)
+    assert cell_state_scales(path) == pytest.approx(expected)
+
+
+def cell_state_scales(path):
+    """The int16 scale of every fused op's cell state (input 19), sorted."""
+    from zoo.compat import tflite_schema
+
+    schema, flatbuffer_utils = tflite_schema()
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(path.read_bytes()))
+    graph, codes = model.subgraphs[0], model.operatorCodes
+    return sorted(float(graph.tensors[op.inputs[19]].quantization.scale[0]) for op in graph.operators
+                  if max(codes[op.opcodeIndex].builtinCode, codes[op.opcodeIndex].deprecatedBuiltinCode)
+                  == schema.BuiltinOperator.UNIDIRECTIONAL_SEQUENCE_LSTM)
 
 
 def test_export_leaves_the_keras_model_untouched(tmp_path):

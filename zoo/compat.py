@@ -98,10 +98,10 @@ def tflite_calibrate_and_quantize(flatbuffer, sequences, ranges=None):
     ranges the calibrator cannot measure (a fused op's cell state).
     """
     import tensorflow as tf
-    from tensorflow.lite.python.convert import mlir_quantize
-
-    from zoo.console import muted_stderr
+    from tensorflow.lite.python.convert import deduplicate_readonly_buffers, mlir_quantize
     from tensorflow.lite.python.optimize import calibrator
+
+    from zoo.console import stderr_kept_for_errors
 
     wrapper = calibrator.Calibrator(calibrator.add_intermediate_tensors(flatbuffer))._calibrator
     for inputs in sequences:
@@ -110,8 +110,10 @@ def tflite_calibrate_and_quantize(flatbuffer, sequences, ranges=None):
     calibrated = wrapper.Calibrate()
     if ranges:
         calibrated = _with_ranges(calibrated, ranges)
-    with muted_stderr():  # its C++ prints "fully_quantize: 0, inference_type: 6, ..." on every call
-        return mlir_quantize(calibrated, input_data_type=tf.float32, output_data_type=tf.float32)
+    # Its C++ prints "fully_quantize: 0, ..." on every call, and its errors only there.
+    with stderr_kept_for_errors("the TFLite quantizer failed"):
+        quantized = mlir_quantize(calibrated, input_data_type=tf.float32, output_data_type=tf.float32)
+    return deduplicate_readonly_buffers(quantized)  # as the converter does after quantizing
 
 
 def _with_ranges(flatbuffer, ranges):
