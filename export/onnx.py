@@ -93,7 +93,12 @@ def op_census(path):
 
 def quantize_dynamic(source, target):
     """Int8 weights, activations quantized on the fly (ONNX Runtime's dynamic quantization):
-    LSTM nodes become com.microsoft DynamicQuantizeLSTM, MatMuls MatMulInteger."""
+    LSTM nodes become com.microsoft DynamicQuantizeLSTM, MatMuls MatMulInteger.
+
+    Weights per channel in 7 bits (``reduce_range``): CPUs without VNNI multiply uint8 activations
+    by int8 weights with AVX2's ``vpmaddubsw``, which saturates pairs of products at int16, and
+    full 8-bit weights overflow it. On the released forecaster the output moved by 3.3% (mean)
+    with per-tensor 8-bit weights, 7.5% per channel, 0.1% per channel in 7 bits."""
     from onnxruntime.quantization import QuantType
     from onnxruntime.quantization import quantize_dynamic as ort_quantize_dynamic
 
@@ -103,7 +108,8 @@ def quantize_dynamic(source, target):
     level = root.level
     root.setLevel(logging.ERROR)  # it advises "pre-processing" on every call, on the root logger
     try:
-        ort_quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8)
+        ort_quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=True,
+                             reduce_range=True)
     finally:
         root.setLevel(level)
     return {"quantize": "dynamic"}
