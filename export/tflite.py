@@ -44,6 +44,11 @@ QUANTIZE = (None, "dynamic", "float16", "int8")
 #: two by the quantizer), so a test sequence that goes a little further is not clipped. At most
 #: one bit of an int16 range: steps of 2^-14 still, for a cell within ±2.
 CELL_STATE_HEADROOM = 1.25
+#: ... and at most this: the integer kernel's int16 cell has at most 6 integer bits (scale 2^-9;
+#: TFLM refuses more, and LiteRT's tanh of a wider cell is garbage: the 2-layer char-lm's cells
+#: reach ±93, and its int8 artifact scored 5.6 nats/char with that range). Beyond ±64 tanh(c)
+#: is 1 anyway; clipping char-lm's cell at ±16 cost under 0.001 nats/char.
+CELL_STATE_LIMIT = 64.0
 
 
 def write(model, path, quantize=None, representative_inputs=None, steps=None):
@@ -79,7 +84,7 @@ def write(model, path, quantize=None, representative_inputs=None, steps=None):
     if quantize == "int8":  # calibrated on the patched float graph, so variant inputs are seen
         peaks = cell_state_peaks(model, fused, representative_inputs)
         ranges = {cell_state_name(name): (-bound, bound) for name, peak in peaks.items() if peak > 0
-                  for bound in [peak * CELL_STATE_HEADROOM]}
+                  for bound in [min(peak * CELL_STATE_HEADROOM, CELL_STATE_LIMIT)]}
         flatbuffer = tflite_calibrate_and_quantize(flatbuffer, ([x[None]] for x in representative_inputs), ranges)
     if log_probabilities:
         flatbuffer = append_exp(flatbuffer)
