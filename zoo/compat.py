@@ -103,11 +103,15 @@ def tflite_calibrate_and_quantize(flatbuffer, sequences, ranges=None):
 
     from zoo.console import stderr_kept_for_errors
 
-    wrapper = calibrator.Calibrator(calibrator.add_intermediate_tensors(flatbuffer))._calibrator
+    # The Calibrator object must outlive its wrapper: it holds the flatbuffer bytes, which the
+    # C++ model reads in place (dropping it segfaulted a later export, a use after free).
+    owner = calibrator.Calibrator(calibrator.add_intermediate_tensors(flatbuffer))
+    wrapper = owner._calibrator
     for inputs in sequences:
         wrapper.Prepare([list(array.shape) for array in inputs])  # AllocateTensors + ResetVariableTensors
         wrapper.FeedTensor(inputs)
     calibrated = wrapper.Calibrate()
+    del wrapper, owner
     if ranges:
         calibrated = _with_ranges(calibrated, ranges)
     # Its C++ prints "fully_quantize: 0, ..." on every call, and its errors only there.
