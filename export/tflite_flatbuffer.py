@@ -27,18 +27,26 @@ def cell_state_name(plan_name):
     return f"{plan_name}/{_STATE_NAMES[19]}"
 
 
+def fused_lstm_ops(model, graph):
+    """The ``UNIDIRECTIONAL_SEQUENCE_LSTM`` ops of one subgraph of a flatbuffer object model."""
+    from zoo.compat import tflite_schema
+
+    schema, _ = tflite_schema()
+    for op in graph.operators:
+        code = model.operatorCodes[op.opcodeIndex]
+        if max(code.builtinCode, code.deprecatedBuiltinCode) == schema.BuiltinOperator.UNIDIRECTIONAL_SEQUENCE_LSTM:
+            yield op
+
+
 def lstm_variants(flatbuffer):
     """The variant inputs the fused LSTM ops of a .tflite use -> sorted names (empty: standard)."""
     from zoo.compat import tflite_schema
 
-    schema, flatbuffer_utils = tflite_schema()
+    _, flatbuffer_utils = tflite_schema()
     model = flatbuffer_utils.convert_bytearray_to_object(bytearray(flatbuffer))
     found = set()
     for graph in model.subgraphs:
-        for op in graph.operators:
-            code = model.operatorCodes[op.opcodeIndex]
-            if max(code.builtinCode, code.deprecatedBuiltinCode) != schema.BuiltinOperator.UNIDIRECTIONAL_SEQUENCE_LSTM:
-                continue
+        for op in fused_lstm_ops(model, graph):
             inputs = list(op.inputs) + [-1] * (24 - len(op.inputs))
             used = {name for name, slots in (("peephole", _PEEPHOLE_SLOTS), ("layer norm", _LAYER_NORM_SLOTS))
                     if any(inputs[slot] >= 0 for slot in slots)}
@@ -57,14 +65,10 @@ def patch(flatbuffer, plans, quantize=None):
 
     schema, flatbuffer_utils = tflite_schema()
     model = flatbuffer_utils.convert_bytearray_to_object(bytearray(flatbuffer))
-    fused_code = schema.BuiltinOperator.UNIDIRECTIONAL_SEQUENCE_LSTM
     count, matched = 0, set()
     for graph_index, graph in enumerate(model.subgraphs):
         producers = {out: op for op in graph.operators for out in op.outputs}
-        for op in graph.operators:
-            code = model.operatorCodes[op.opcodeIndex]
-            if max(code.builtinCode, code.deprecatedBuiltinCode) != fused_code:
-                continue
+        for op in list(fused_lstm_ops(model, graph)):
             count += 1
             op.builtinOptions.cellClip = 0.0
             plan = _match(model, graph, producers, op, plans)

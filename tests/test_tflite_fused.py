@@ -267,13 +267,12 @@ def test_int8_of_every_fused_cell_keeps_a_trained_models_accuracy(cell, gunpoint
 def cell_state_scales(path):
     """The int16 scale of every fused op's cell state (input 19), sorted."""
     from zoo.compat import tflite_schema
+    from zoo.export.tflite_flatbuffer import fused_lstm_ops
 
-    schema, flatbuffer_utils = tflite_schema()
+    _, flatbuffer_utils = tflite_schema()
     model = flatbuffer_utils.convert_bytearray_to_object(bytearray(path.read_bytes()))
-    graph, codes = model.subgraphs[0], model.operatorCodes
-    return sorted(float(graph.tensors[op.inputs[19]].quantization.scale[0]) for op in graph.operators
-                  if max(codes[op.opcodeIndex].builtinCode, codes[op.opcodeIndex].deprecatedBuiltinCode)
-                  == schema.BuiltinOperator.UNIDIRECTIONAL_SEQUENCE_LSTM)
+    graph = model.subgraphs[0]
+    return sorted(float(graph.tensors[op.inputs[19]].quantization.scale[0]) for op in fused_lstm_ops(model, graph))
 
 
 def test_export_leaves_the_keras_model_untouched(tmp_path):

@@ -6,21 +6,31 @@ from contextlib import contextmanager
 
 
 @contextmanager
-def muted_stderr():
-    """Silence file descriptor 2 (where C++ logs go) for the block; Python exceptions still raise."""
+def _stderr_into(target):
+    """File descriptor 2 (where C++ logs go) into the open file descriptor ``target`` for the
+    block; yields False, doing nothing, where there is no real stderr (embedded use)."""
     sys.stderr.flush()
     try:
         saved = os.dup(2)
-    except OSError:  # no real stderr (embedded use): nothing to mute
-        yield
+    except OSError:
+        yield False
         return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
+    os.dup2(target, 2)
     try:
-        yield
+        yield True
     finally:
         os.dup2(saved, 2)
         os.close(saved)
+
+
+@contextmanager
+def muted_stderr():
+    """Silence file descriptor 2 for the block; Python exceptions still raise."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        with _stderr_into(devnull):
+            yield
+    finally:
         os.close(devnull)
 
 
@@ -30,21 +40,11 @@ def stderr_kept_for_errors(what):
     exception's message if it raises (C++ code that logs its reason and raises without it)."""
     import tempfile
 
-    sys.stderr.flush()
-    try:
-        saved = os.dup(2)
-    except OSError:
-        yield
-        return
     with tempfile.TemporaryFile() as log:
-        os.dup2(log.fileno(), 2)
         try:
-            yield
+            with _stderr_into(log.fileno()):
+                yield
         except Exception as error:
-            os.dup2(saved, 2)
             log.seek(0)
             said = log.read().decode(errors="replace").strip().splitlines()
             raise RuntimeError(f"{what}: {' / '.join(said[-3:]) or error}") from error
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
