@@ -1,6 +1,8 @@
 """The fused training kernel (zoo/kernel): it is built and used here, and it computes exactly what
 Keras' loop computes, values and gradients, in every layout the layer supports."""
 
+import dataclasses
+
 import keras
 import numpy as np
 import pytest
@@ -9,8 +11,9 @@ import tensorflow as tf
 from conftest import CELL_NAMES
 from zoo import kernel
 from zoo.cells import CELLS as REGISTERED
-from zoo.cells.lowering import describe
-from zoo.layers import LSTM, bidirectional, fits_training_kernel
+from zoo.cells.layer_norm import LayerNormLSTMCell
+from zoo.cells.lowering import COUPLED_GATES, describe
+from zoo.layers import KERNEL, LSTM, bidirectional, fits_training_kernel
 from zoo.training import default_jit_compile
 
 pytestmark = pytest.mark.slow  # the kernel build and trainings through it
@@ -62,10 +65,40 @@ LAYOUTS = [
 ]
 
 
+class EveryVariantCell(LayerNormLSTMCell):
+    """Coupled gates, peepholes on f and o, layer norm and a projection at once: the kernel
+    computes any combination the lowering describes, not only the registered cells."""
+
+    gate_names = COUPLED_GATES
+
+    def _build_extra_weights(self):
+        super()._build_extra_weights()
+        self.forget_peephole = self.add_weight(shape=(self.units,), name="forget_peephole")
+        self.output_peephole = self.add_weight(shape=(self.units,), name="output_peephole")
+        self.projection_kernel = self.add_weight(shape=(self.units, self.output_units), name="projection_kernel")
+
+    @property
+    def output_units(self):
+        return self.units - 2
+
+    def _gates(self, z, c_tm1):
+        z_f, z_c, z_o = keras.ops.split(z, 3, axis=-1)
+        f = keras.ops.sigmoid(z_f + self.forget_peephole * c_tm1)
+        c = f * c_tm1 + (1.0 - f) * keras.ops.tanh(z_c)
+        o = keras.ops.sigmoid(z_o + self.output_peephole * c)
+        return keras.ops.matmul(o * keras.ops.tanh(self._shown_cell(c)), self.projection_kernel), c
+
+    def lowering(self):
+        return dataclasses.replace(LayerNormLSTMCell.lowering(self), name="every-variant", coupled_input_forget=True, projection="projection_kernel",
+                                   peepholes=(("forget", "forget_peephole"), ("output", "output_peephole")))
+
+
 # Every registered cell whose lowering the kernel computes, plus option variants that change it.
 CELLS = {name: {"cell": name} for name in CELL_NAMES if fits_training_kernel(describe(REGISTERED[name](H)))}
 CELLS["layer_norm-gates_only"] = {"cell": "layer_norm", "normalize_cell": False}
-assert {"lstm", "layer_norm"} <= set(CELLS)  # guards the descriptions
+CELLS["every-variant"] = {"cell": lambda: EveryVariantCell(H)}
+assert {"lstm", "layer_norm", "peephole", "cifg", "projection"} <= set(CELLS)  # guards the descriptions
+assert fits_training_kernel(describe(EveryVariantCell(H)))
 
 
 @pytest.mark.parametrize("cell", CELLS)
@@ -74,15 +107,17 @@ assert {"lstm", "layer_norm"} <= set(CELLS)  # guards the descriptions
 def test_kernel_matches_keras_loop_in_values_and_gradients(monkeypatch, layout, masked, cell):
     x = tf.constant(sequences(padded=masked))
     mask = tf.reduce_any(x != 0, axis=-1) if masked else None
-    layer = LSTM(H, **CELLS[cell], **layout)
+    options = {k: v() if callable(v) else v for k, v in CELLS[cell].items()}  # a fresh cell instance
+    layer = LSTM(H, **options, **layout)
     layer(x)
     rng = np.random.default_rng(1)
     layer.set_weights([rng.normal(0, 0.5, w.shape).astype("float32") + (1.0 if "gamma" in w.path else 0.0)
                        for w in layer.weights])
     state = None
     if layout.get("return_state"):  # a given initial state gets its gradient too
-        state = [tf.constant(rng.normal(size=(B, H)).astype("float32")) for _ in range(2)]
+        state = [tf.constant(rng.normal(size=(B, size)).astype("float32")) for size in layer.cell.state_size]
     with_kernel(monkeypatch, True)
+    assert layer.training_path()[0] == KERNEL
     fused_out, fused_grads = forward_and_gradients(layer, x, mask, state)
     with_kernel(monkeypatch, False)
     loop_out, loop_grads = forward_and_gradients(layer, x, mask, state)
@@ -96,7 +131,7 @@ def test_kernel_matches_keras_loop_in_values_and_gradients(monkeypatch, layout, 
 
 
 def test_training_with_the_kernel_gives_the_weights_keras_loop_gives(monkeypatch):
-    """A masked stack (bidirectional, layer-norm, dropout) trained a few epochs: same weights."""
+    """A masked stack of every fused cell (bidirectional, dropout) trained a few epochs: same weights."""
     x = sequences(2, padded=True)
     y = np.random.default_rng(3).normal(size=(B, 1)).astype("float32")
 
@@ -106,7 +141,8 @@ def test_training_with_the_kernel_gives_the_weights_keras_loop_gives(monkeypatch
         inputs = keras.Input((T, F))
         hidden = keras.layers.Masking()(inputs)
         hidden = bidirectional(H, return_sequences=True)(hidden)
-        hidden = LSTM(H, cell="layer_norm", return_sequences=True)(hidden)
+        for cell in ("layer_norm", "peephole", "cifg", "projection"):
+            hidden = LSTM(H, cell=cell, return_sequences=True)(hidden)
         hidden = LSTM(H, dropout=0.2)(hidden)
         model = keras.Model(inputs, keras.layers.Dense(1)(hidden))
         model.compile("adam", "mse", jit_compile=False)
@@ -124,11 +160,12 @@ def test_the_kernel_turns_xla_off_only_where_it_runs(monkeypatch):
 
     assert default_jit_compile(model("lstm")) is False  # the kernel runs; XLA cannot compile it
     assert default_jit_compile(model("layer_norm")) is False
-    assert default_jit_compile(model("peephole")) is True  # the other variants train under XLA
+    assert default_jit_compile(model("peephole")) is False
+    assert default_jit_compile(model("forget_gate")) is True  # no lowering: Keras' loop under XLA
     with_kernel(monkeypatch, False)
     assert default_jit_compile(model("lstm")) is True  # no kernel: back to XLA
     monkeypatch.setenv("ZOO_JIT_COMPILE", "0")
-    assert default_jit_compile(model("peephole")) is False
+    assert default_jit_compile(model("forget_gate")) is False
 
 
 def test_inference_graph_never_contains_the_kernel_op():
@@ -146,7 +183,10 @@ def test_kernel_rejects_mismatched_shapes():
     ops = kernel.ops()
     with pytest.raises(tf.errors.InvalidArgumentError, match="shapes do not agree"):
         ops.zoo_lstm_forward(tf.zeros((2, 3, 8)), tf.zeros((2, 8)), tf.zeros((2, 3)), tf.zeros((2, 2)),
-                             tf.ones((2, 3)), tf.zeros((0,)))
+                             tf.ones((2, 3)), tf.zeros((0,)), tf.zeros((0,)), tf.zeros((0,)))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="shapes do not agree"):  # a 2x2 projection
+        ops.zoo_lstm_forward(tf.zeros((2, 3, 8)), tf.zeros((2, 8)), tf.zeros((2, 2)), tf.zeros((2, 2)),
+                             tf.ones((2, 3)), tf.zeros((0,)), tf.zeros((0,)), tf.zeros((2, 3)))
 
 
 def test_a_missing_compiler_falls_back_with_one_warning(monkeypatch, tmp_path):

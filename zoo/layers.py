@@ -12,7 +12,7 @@ from keras import ops
 
 from zoo import kernel
 from zoo.cells import LSTMCell, get_cell_class
-from zoo.cells.lowering import STANDARD_GATES, describe
+from zoo.cells.lowering import COUPLED_GATES, STANDARD_GATES, describe
 
 #: TFLite's integer LSTM kernel (8-bit activations, 16-bit cell) holds each gate's input
 #: contribution x·W + b in Q3.12 and saturates it at ±8 before it adds the recurrent part h·R, so a
@@ -129,7 +129,7 @@ class LSTM(keras.layers.RNN):
         cell, lowering = self.cell, describe(self.cell)
         if not gpu_visible():
             return NO_GPU
-        if not fits_training_kernel(lowering) or lowering.gate_norm is not None or lowering.bias is None:
+        if not fits_training_kernel(lowering) or lowering.variants or lowering.bias is None:
             return f"cuDNN computes the standard LSTM only, not {type(cell).__name__}"
         if self.unroll or 0.0 < cell.recurrent_dropout < 1.0 or cell.compute_dtype != "float32":
             return "unroll, recurrent dropout or a non-float32 dtype"
@@ -163,6 +163,16 @@ class LSTM(keras.layers.RNN):
         norm = ops.concatenate([getattr(cell, lowering.gate_norm.gamma), bias, cell_gamma, cell_beta], axis=0)
         return norm, cell_norm is not None, lowering.gate_norm.epsilon
 
+    def _packed_peepholes(self, lowering):
+        """The peephole weights as the kernel takes them, [p_i | p_f | p_o] (zeros for a gate that
+        has none), or None for a cell without peepholes."""
+        if not lowering.peepholes:
+            return None
+        cell = self.cell
+        parts = [getattr(cell, lowering.peephole(gate)) if lowering.peephole(gate) else ops.zeros((lowering.units,))
+                 for gate in ("input", "forget", "output")]
+        return ops.concatenate(parts, axis=0)
+
     def inner_loop(self, sequences, initial_state, mask, training=False):
         """Training may take cuDNN or the fused kernel; inference always runs Keras' loop, the
         graph every exporter recognises. ``sequences`` arrive already multiplied by the kernel,
@@ -194,7 +204,9 @@ class LSTM(keras.layers.RNN):
         outputs, h, c = kernel.lstm_sequence(
             xw, cell.recurrent_kernel, initial_state[0], initial_state[1],
             mask=mask, zero_output_for_mask=self.zero_output_for_mask, go_backwards=self.go_backwards,
-            layer_norm=layer_norm,
+            layer_norm=layer_norm, peephole=self._packed_peepholes(lowering),
+            projection=getattr(cell, lowering.projection) if lowering.projection else None,
+            coupled=lowering.coupled_input_forget,
         )
         return outputs[:, -1], outputs, [h, c]
 
@@ -205,11 +217,15 @@ NO_GPU = "no GPU visible"
 
 
 def fits_training_kernel(lowering):
-    """Whether ``zoo.kernel`` computes this lowering: the standard gates with tanh/sigmoid, and
-    optionally per-gate layer norm with or without the cell norm (one epsilon for both)."""
-    if not lowering.native or lowering.gates != STANDARD_GATES:
+    """Whether ``zoo.kernel`` computes this lowering: the formula of ``zoo.cells.lowering`` with
+    tanh/sigmoid, its gate blocks standard or coupled, with any of peepholes, projection and
+    per-gate layer norm with or without the cell norm (one epsilon for both)."""
+    if not lowering.native:
         return False
-    if lowering.peepholes or lowering.coupled_input_forget or lowering.projection is not None:
+    if lowering.gates != (COUPLED_GATES if lowering.coupled_input_forget else STANDARD_GATES):
+        return False
+    peephole_gates = {gate for gate, _ in lowering.peepholes}
+    if not peephole_gates <= ({"forget", "output"} if lowering.coupled_input_forget else {"input", "forget", "output"}):
         return False
     if (lowering.activation, lowering.recurrent_activation) != ("tanh", "sigmoid"):
         return False

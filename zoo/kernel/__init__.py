@@ -1,4 +1,5 @@
-"""A fused CPU kernel for training the standard and layer-norm LSTM cells: a sequence in one op.
+"""A fused CPU kernel for training every LSTM cell with a lowering (standard, peephole, CIFG,
+projection, layer norm): a sequence in one op.
 
 On CPU, TensorFlow runs an LSTM as a loop of about twenty small ops per step, and XLA runs a
 loop's work on one core; at 64-128 units either way spends its time running ops, not doing
@@ -97,43 +98,57 @@ def ops():
 
 
 def lstm_sequence(xw, recurrent, h0, c0, mask=None, zero_output_for_mask=False, go_backwards=False,
-                  layer_norm=None):
-    """``xw`` (B, T, 4H) = x·W (+ b) -> (outputs (B, T, H), last h, last c), as Keras' loop.
+                  layer_norm=None, peephole=None, projection=None, coupled=False):
+    """``xw`` (B, T, G·H) = x·W (+ b) -> (outputs (B, T, P), last h, last c), as Keras' loop.
 
     Outputs come in processing order (reversed with ``go_backwards``). ``mask`` (B, T) keeps
     Keras' rules: a masked step keeps the states, and its output is the previous output (zero
-    with ``zero_output_for_mask``). ``layer_norm`` = ``(norm, normalize_cell, epsilon)`` runs the
-    layer-normalised cell, ``norm`` packing [γ (4H) | b (4H) | γ_c (H) | β_c (H)]; otherwise the
-    bias is already in ``xw``. Differentiable: the backward op returns each step's pre-activation
-    gradient dz, and the recurrent kernel's gradient is one matmul over all steps, Σ h(t-1)ᵀ·dz(t).
+    with ``zero_output_for_mask``). The variants of ``zoo.cells.lowering``'s formula:
+    ``layer_norm`` = ``(norm, normalize_cell, epsilon)`` with ``norm`` packing
+    [γ (GH) | b (GH) | γ_c (H) | β_c (H)] (otherwise the bias is already in ``xw``); ``peephole``
+    = [p_i | p_f | p_o] (3H); ``projection`` = W_p (H, P); ``coupled``: the blocks are (f, c, o)
+    and i = 1 - f. Differentiable: the backward op returns each step's pre-activation gradient
+    dz, and the weight gradients summed over steps are one matmul each: R's, Σ h(t-1)ᵀ·dz(t),
+    and W_p's, Σ (o ⊙ tanh c)(t)ᵀ·dh(t).
     """
     import tensorflow as tf
 
     kernel = ops()
-    norm, normalize_cell, epsilon = layer_norm if layer_norm is not None else (tf.zeros((0,)), False, 1e-5)
+    empty = tf.zeros((0,))
+    norm, normalize_cell, epsilon = layer_norm if layer_norm is not None else (empty, False, 1e-5)
     # Read variables here: inside the custom gradient only tensors may appear.
-    xw, recurrent, h0, c0, norm = (tf.convert_to_tensor(v) for v in (xw, recurrent, h0, c0, norm))
+    xw, recurrent, h0, c0, norm, peephole, projection = (
+        tf.convert_to_tensor(v) for v in (xw, recurrent, h0, c0, norm,
+                                          empty if peephole is None else peephole,
+                                          empty if projection is None else projection))
     mask = tf.ones(tf.shape(xw)[:2], xw.dtype) if mask is None else tf.cast(mask, xw.dtype)
     attrs = {"zero_output_for_mask": bool(zero_output_for_mask), "reverse": bool(go_backwards),
-             "layer_norm": layer_norm is not None, "normalize_cell": bool(normalize_cell)}
+             "layer_norm": layer_norm is not None, "normalize_cell": bool(normalize_cell), "coupled": bool(coupled)}
+    projected = projection.shape.rank == 2
 
     @tf.custom_gradient
-    def run(xw, recurrent, h0, c0, norm):
-        outputs, hs, cs, gates, z_hat, c_hat, inv_std = kernel.zoo_lstm_forward(
-            xw, recurrent, h0, c0, mask, norm, epsilon=float(epsilon), **attrs)
+    def run(xw, recurrent, h0, c0, norm, peephole, projection):
+        outputs, hs, cs, gates, z_hat, c_hat, inv_std, shown = kernel.zoo_lstm_forward(
+            xw, recurrent, h0, c0, mask, norm, peephole, projection, epsilon=float(epsilon), **attrs)
         last = 0 if go_backwards else -1  # states are indexed by input step
 
         def backward(d_outputs, d_h_last, d_c_last):
-            dz, dh0, dc0, d_norm = kernel.zoo_lstm_backward(
+            dz, dh0, dc0, d_norm, d_peephole, dh_steps = kernel.zoo_lstm_backward(
                 d_outputs, d_h_last, d_c_last, gates, cs, c0, mask, recurrent, norm, z_hat, c_hat, inv_std,
-                **attrs)
+                peephole, projection, **attrs)
             start = h0[:, None]
             h_before = tf.concat([hs[:, 1:], start] if go_backwards else [start, hs[:, :-1]], 1)
-            units = tf.shape(h0)[1]
-            d_recurrent = tf.matmul(tf.reshape(h_before, (-1, units)), tf.reshape(dz, (-1, 4 * units)),
-                                    transpose_a=True)
-            return dz, d_recurrent, dh0, dc0, d_norm
+            d_recurrent = _summed_over_steps(h_before, dz)
+            d_projection = _summed_over_steps(shown, dh_steps) if projected else tf.zeros_like(projection)
+            return dz, d_recurrent, dh0, dc0, d_norm, d_peephole, d_projection
 
         return (outputs, hs[:, last], cs[:, last]), backward
 
-    return run(xw, recurrent, h0, c0, norm)
+    return run(xw, recurrent, h0, c0, norm, peephole, projection)
+
+
+def _summed_over_steps(a, b):
+    """Σ over batch rows and steps of a(t)ᵀ·b(t): (B, T, M) and (B, T, N) -> (M, N), one matmul."""
+    import tensorflow as tf
+
+    return tf.matmul(tf.reshape(a, (-1, tf.shape(a)[-1])), tf.reshape(b, (-1, tf.shape(b)[-1])), transpose_a=True)

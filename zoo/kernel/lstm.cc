@@ -1,5 +1,6 @@
-// The standard and layer-norm LSTM cells over a whole sequence, forward and backward, as two
-// TensorFlow ops.
+// Every fused LSTM cell of the zoo over a whole sequence, forward and backward, as two TensorFlow
+// ops: the standard cell and its variants (peepholes, coupled input-forget gate, projection,
+// layer norm), alone or combined, as zoo.cells.lowering writes the formula.
 //
 // Why: on CPU, TensorFlow runs an LSTM as a while loop of ~20 small ops per step, forward and
 // backward, and XLA runs a loop's work on one core; at 64-128 units either way spends its time
@@ -7,24 +8,33 @@
 // the gates as vectorised array expressions. The batch is split across the CPU's threads; each
 // slice runs the whole sequence on its own, so the threads never wait for each other.
 //
-// Layout (Keras' gate order i, f, c, o; batch-major, as Keras holds sequences):
-//   ZooLstmForward(xw[B,T,4H] = x·W (+ b), recurrent[H,4H], h0[B,H], c0[B,H], mask[B,T], norm)
-//     -> out[B,T,H] in processing order (reversed with `reverse`, as Keras' loop returns it),
-//        h[B,T,H], c[B,T,H] (the states after each step) and gates[B,T,4H] (activated i, f, g, o),
-//        both indexed by input time step, and z_hat, c_hat, inv_std (layer norm only, else empty)
-//   ZooLstmBackward(d_out[B,T,H], dh_last[B,H], dc_last[B,H], gates, c, c0, mask, recurrent,
-//                   norm, z_hat, c_hat, inv_std)
-//     -> dz[B,T,4H] (gradient of x·W + h·R), dh0[B,H], dc0[B,H], d_norm
-// The kernel's gradient, Σ_t h(t-1)ᵀ·dz(t), is one large matmul done by the caller.
+// Sizes: H = units (c and each gate block), P = width of h (H, or the projection's width),
+// G = gate blocks: 4 (i, f, c, o; Keras' order) or 3 with `coupled` (f, c, o; i = 1 - f).
+// Layout (batch-major, as Keras holds sequences):
+//   ZooLstmForward(xw[B,T,GH] = x·W (+ b), recurrent[P,GH], h0[B,P], c0[B,H], mask[B,T], norm,
+//                  peephole, projection)
+//     -> out[B,T,P] in processing order (reversed with `reverse`, as Keras' loop returns it),
+//        h[B,T,P], c[B,T,H] (the states after each step) and gates[B,T,GH] (activated gates),
+//        all three indexed by input time step; z_hat, c_hat, inv_std (layer norm only, else
+//        empty); shown[B,T,H] = o ⊙ tanh(c), what the projection multiplies (else empty)
+//   ZooLstmBackward(d_out[B,T,P], dh_last[B,P], dc_last[B,H], gates, c, c0, mask, recurrent,
+//                   norm, z_hat, c_hat, inv_std, peephole, projection)
+//     -> dz[B,T,GH] (gradient of x·W + h·R), dh0[B,P], dc0[B,H], d_norm, d_peephole, and
+//        dh_steps[B,T,P], the gradient of each step's projected h (projection only, else empty)
+// The weight gradients that are sums over all steps are single large matmuls done by the caller:
+// R's, Σ_t h(t-1)ᵀ·dz(t), and the projection's, Σ_t shown(t)ᵀ·dh_steps(t).
 // Masks follow Keras' loop: a masked step keeps the states, and its output is the previous
 // output, or zero with zero_output_for_mask. Unmasked sequences pass a mask of ones.
 //
-// With `layer_norm` the cell is the layer-normalised LSTM (zoo.cells.LayerNormLSTMCell): each
-// gate's block of x·W + h·R is normalised, scaled and shifted, a_k = γ_k ⊙ LN(z_k) + b_k, and
-// with `normalize_cell` so is the cell before the output squashing, h = o ⊙ tanh(γ_c ⊙ LN(c) + β_c).
-// Its weights come packed in `norm` = [γ (4H) | b (4H) | γ_c (H) | β_c (H)] (empty otherwise), the
-// forward pass keeps the normalised values and inverse deviations, and the backward pass returns
-// the gradient of `norm`.
+// Variants, each an input that is empty when the cell lacks it:
+// - `peephole` = [p_i | p_f | p_o] (3H; p_i unused when coupled): i = σ(a_i + p_i ⊙ c(t-1)),
+//   f = σ(a_f + p_f ⊙ c(t-1)), o = σ(a_o + p_o ⊙ c(t)).
+// - `projection` = W_p [H, P]: h = (o ⊙ tanh(c))·W_p.
+// - `layer_norm`: each gate's block of x·W + h·R is normalised, scaled and shifted,
+//   a_k = γ_k ⊙ LN(z_k) + b_k, and with `normalize_cell` so is the cell before the output
+//   squashing, h = o ⊙ tanh(γ_c ⊙ LN(c) + β_c). `norm` = [γ (GH) | b (GH) | γ_c (H) | β_c (H)]; the
+//   forward pass keeps the normalised values and inverse deviations, the backward pass returns
+//   the gradient of `norm`. Without layer norm a_k = z_k, the bias already in xw.
 
 #include <mutex>
 
@@ -59,10 +69,13 @@ REGISTER_OP("ZooLstmForward")
     .Input("c0: float")
     .Input("mask: float")
     .Input("norm: float")
+    .Input("peephole: float")
+    .Input("projection: float")
     .Attr("zero_output_for_mask: bool = false")
     .Attr("reverse: bool = false")
     .Attr("layer_norm: bool = false")
     .Attr("normalize_cell: bool = false")
+    .Attr("coupled: bool = false")
     .Attr("epsilon: float = 1e-5")
     .Output("out: float")
     .Output("h: float")
@@ -71,14 +84,16 @@ REGISTER_OP("ZooLstmForward")
     .Output("z_hat: float")
     .Output("c_hat: float")
     .Output("inv_std: float")
+    .Output("shown: float")
     .SetShapeFn([](InferenceContext* ctx) {
       auto xw = ctx->input(0);
-      auto sequence = ctx->MakeShape({ctx->Dim(xw, 0), ctx->Dim(xw, 1), ctx->Dim(ctx->input(2), 1)});
-      ctx->set_output(0, sequence);
-      ctx->set_output(1, sequence);
-      ctx->set_output(2, sequence);
+      auto batch = ctx->Dim(xw, 0), steps = ctx->Dim(xw, 1);
+      auto outputs = ctx->MakeShape({batch, steps, ctx->Dim(ctx->input(2), 1)});
+      ctx->set_output(0, outputs);
+      ctx->set_output(1, outputs);
+      ctx->set_output(2, ctx->MakeShape({batch, steps, ctx->Dim(ctx->input(3), 1)}));
       ctx->set_output(3, xw);
-      for (int k = 4; k < 7; ++k) ctx->set_output(k, ctx->UnknownShape());
+      for (int k = 4; k < 8; ++k) ctx->set_output(k, ctx->UnknownShape());
       return absl::OkStatus();
     });
 
@@ -95,19 +110,26 @@ REGISTER_OP("ZooLstmBackward")
     .Input("z_hat: float")
     .Input("c_hat: float")
     .Input("inv_std: float")
+    .Input("peephole: float")
+    .Input("projection: float")
     .Attr("zero_output_for_mask: bool = false")
     .Attr("reverse: bool = false")
     .Attr("layer_norm: bool = false")
     .Attr("normalize_cell: bool = false")
+    .Attr("coupled: bool = false")
     .Output("dz: float")
     .Output("dh0: float")
     .Output("dc0: float")
     .Output("d_norm: float")
+    .Output("d_peephole: float")
+    .Output("dh_steps: float")
     .SetShapeFn([](InferenceContext* ctx) {
       ctx->set_output(0, ctx->input(3));
-      ctx->set_output(1, ctx->input(2));
+      ctx->set_output(1, ctx->input(1));
       ctx->set_output(2, ctx->input(2));
       ctx->set_output(3, ctx->input(8));
+      ctx->set_output(4, ctx->input(12));
+      ctx->set_output(5, ctx->UnknownShape());
       return absl::OkStatus();
     });
 
@@ -116,6 +138,7 @@ namespace {
 using Array = Eigen::Array<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 using RowVector = Eigen::Array<float, 1, Eigen::Dynamic>;
 using ColumnVector = Eigen::Array<float, Eigen::Dynamic, 1>;
+using ConstRow = Eigen::Map<const RowVector>;
 
 // Runs fn(first_row, end_row) over slices of the batch on the op's CPU threads.
 template <typename Fn>
@@ -125,22 +148,72 @@ void ForBatchSlices(OpKernelContext* ctx, int64_t batch, int64_t cost_per_row, F
                     [&](int64_t first, int64_t end) { fn(first, end); });
 }
 
-bool CheckShapes(OpKernelContext* ctx, const Tensor& xw, const Tensor& recurrent, const Tensor& h0,
-                 const Tensor& c0, const Tensor& mask, const Tensor& norm, bool layer_norm) {
-  if (xw.dims() != 3 || recurrent.dims() != 2 || h0.dims() != 2 || c0.dims() != 2 ||
-      mask.dims() != 2 || norm.dims() != 1) {
+// The cell's structure, from the op's attributes and inputs: sizes, which variants are on, and
+// where each gate block sits in a row of z and of the gates.
+struct Cell {
+  int64_t units = 0, out_units = 0, blocks = 4;  // H, P, G
+  bool coupled = false, peephole = false, projection = false, gate_norm = false, cell_norm = false;
+
+  int64_t width() const { return blocks * units; }
+  int64_t norm_size() const { return gate_norm ? (2 * blocks + 2) * units : 0; }
+  int64_t input_gate() const { return 0; }  // absent when coupled
+  int64_t forget_gate() const { return coupled ? 0 : units; }
+  int64_t candidate() const { return forget_gate() + units; }
+  int64_t output_gate() const { return candidate() + units; }
+};
+
+// Attributes shared by both ops.
+struct Attributes {
+  bool zero_output = false, reverse = false, layer_norm = false, normalize_cell = false, coupled = false;
+
+  explicit Attributes(OpKernelConstruction* ctx) {
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("zero_output_for_mask", &zero_output));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("reverse", &reverse));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("layer_norm", &layer_norm));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("normalize_cell", &normalize_cell));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("coupled", &coupled));
+  }
+
+  Cell Describe(const Tensor& c0, const Tensor& recurrent, const Tensor& peephole, const Tensor& projection) const {
+    Cell cell;
+    cell.units = c0.dims() == 2 ? c0.dim_size(1) : 0;
+    cell.out_units = recurrent.dims() == 2 ? recurrent.dim_size(0) : 0;
+    cell.coupled = coupled;
+    cell.blocks = coupled ? 3 : 4;
+    cell.peephole = peephole.NumElements() > 0;
+    cell.projection = projection.NumElements() > 0;
+    cell.gate_norm = layer_norm;
+    cell.cell_norm = layer_norm && normalize_cell;
+    return cell;
+  }
+};
+
+// The weights every step shares, checked against the cell: R, norm, peepholes, projection.
+bool CheckWeights(OpKernelContext* ctx, const Cell& cell, const Tensor& recurrent, const Tensor& norm,
+                  const Tensor& peephole, const Tensor& projection) {
+  const int64_t units = cell.units, out_units = cell.out_units;
+  const bool ok = recurrent.dims() == 2 && recurrent.dim_size(1) == cell.width() && norm.dims() == 1 &&
+                  norm.dim_size(0) == cell.norm_size() && peephole.dims() == 1 &&
+                  (!cell.peephole || peephole.dim_size(0) == 3 * units) &&
+                  (cell.projection ? projection.dims() == 2 && projection.dim_size(0) == units &&
+                                         projection.dim_size(1) == out_units
+                                   : out_units == units);
+  if (!ok) ctx->CtxFailure(InvalidArgument("ZooLstm: shapes do not agree"));
+  return ok;
+}
+
+bool CheckShapes(OpKernelContext* ctx, const Cell& cell, const Tensor& xw, const Tensor& h0,
+                 const Tensor& c0, const Tensor& mask) {
+  if (xw.dims() != 3 || h0.dims() != 2 || c0.dims() != 2 || mask.dims() != 2) {
     ctx->CtxFailure(InvalidArgument("ZooLstm: xw must be rank 3, mask and states rank 2"));
     return false;
   }
-  const int64_t units = recurrent.dim_size(0);
-  if (recurrent.dim_size(1) != 4 * units || xw.dim_size(2) != 4 * units ||
-      h0.dim_size(1) != units || c0.dim_size(1) != units || h0.dim_size(0) != xw.dim_size(0) ||
-      c0.dim_size(0) != xw.dim_size(0) || mask.dim_size(0) != xw.dim_size(0) ||
-      mask.dim_size(1) != xw.dim_size(1) || norm.dim_size(0) != (layer_norm ? 10 * units : 0)) {
-    ctx->CtxFailure(InvalidArgument("ZooLstm: shapes do not agree"));
-    return false;
-  }
-  return true;
+  const int64_t batch = xw.dim_size(0);
+  const bool ok = xw.dim_size(2) == cell.width() && h0.dim_size(1) == cell.out_units &&
+                  h0.dim_size(0) == batch && c0.dim_size(0) == batch && mask.dim_size(0) == batch &&
+                  mask.dim_size(1) == xw.dim_size(1);
+  if (!ok) ctx->CtxFailure(InvalidArgument("ZooLstm: shapes do not agree"));
+  return ok;
 }
 
 // Which input time step the s-th processed step reads, and which step came before it.
@@ -169,15 +242,14 @@ Array NormalizeBackward(const Dy& dy, const Y& y, const Inv& inv) {
   return ((dy.colwise() - mean_dy) - y.colwise() * mean_dy_y).colwise() * inv;
 }
 
+// Columns of inv_std per (row, step): one per gate block, then the cell's.
+constexpr int64_t kInvColumns = 5;
+
 }  // namespace
 
 class ZooLstmForwardOp : public OpKernel {
  public:
-  explicit ZooLstmForwardOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
-    OP_REQUIRES_OK(ctx, ctx->GetAttr("zero_output_for_mask", &zero_output_));
-    OP_REQUIRES_OK(ctx, ctx->GetAttr("reverse", &reverse_));
-    OP_REQUIRES_OK(ctx, ctx->GetAttr("layer_norm", &layer_norm_));
-    OP_REQUIRES_OK(ctx, ctx->GetAttr("normalize_cell", &normalize_cell_));
+  explicit ZooLstmForwardOp(OpKernelConstruction* ctx) : OpKernel(ctx), attributes_(ctx) {
     OP_REQUIRES_OK(ctx, ctx->GetAttr("epsilon", &epsilon_));
   }
 
@@ -188,19 +260,26 @@ class ZooLstmForwardOp : public OpKernel {
     const Tensor& c0 = ctx->input(3);
     const Tensor& mask = ctx->input(4);
     const Tensor& norm = ctx->input(5);
-    if (!CheckShapes(ctx, xw, recurrent, h0, c0, mask, norm, layer_norm_)) return;
-    const int64_t batch = xw.dim_size(0), steps = xw.dim_size(1), units = recurrent.dim_size(0);
-    const bool gate_norm = layer_norm_, cell_norm = layer_norm_ && normalize_cell_;
-    const TensorShape sequence({batch, steps, units});
-    Tensor *out_tensor, *h_tensor, *c_tensor, *gates_tensor, *z_hat_tensor, *c_hat_tensor, *inv_tensor;
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, sequence, &out_tensor));
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(1, sequence, &h_tensor));
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(2, sequence, &c_tensor));
+    const Tensor& peephole = ctx->input(6);
+    const Tensor& projection = ctx->input(7);
+    const Cell cell = attributes_.Describe(c0, recurrent, peephole, projection);
+    if (!CheckWeights(ctx, cell, recurrent, norm, peephole, projection)) return;
+    if (!CheckShapes(ctx, cell, xw, h0, c0, mask)) return;
+    const int64_t batch = xw.dim_size(0), steps = xw.dim_size(1);
+    const int64_t units = cell.units, out_units = cell.out_units, width = cell.width();
+    const TensorShape cells({batch, steps, units}), outputs({batch, steps, out_units});
+    const TensorShape empty({0});
+    Tensor *out_tensor, *h_tensor, *c_tensor, *gates_tensor, *z_hat_tensor, *c_hat_tensor, *inv_tensor,
+        *shown_tensor;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, outputs, &out_tensor));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(1, outputs, &h_tensor));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(2, cells, &c_tensor));
     OP_REQUIRES_OK(ctx, ctx->allocate_output(3, xw.shape(), &gates_tensor));
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(4, gate_norm ? xw.shape() : TensorShape({0}), &z_hat_tensor));
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(5, cell_norm ? sequence : TensorShape({0}), &c_hat_tensor));
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(6, gate_norm ? TensorShape({batch, steps, 5}) : TensorShape({0}),
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(4, cell.gate_norm ? xw.shape() : empty, &z_hat_tensor));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(5, cell.cell_norm ? cells : empty, &c_hat_tensor));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(6, cell.gate_norm ? TensorShape({batch, steps, kInvColumns}) : empty,
                                              &inv_tensor));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(7, cell.projection ? cells : empty, &shown_tensor));
     if (steps == 0 || batch == 0) return;
 
     const float* xw_data = xw.flat<float>().data();
@@ -208,6 +287,7 @@ class ZooLstmForwardOp : public OpKernel {
     const float* c0_data = c0.flat<float>().data();
     const float* mask_data = mask.flat<float>().data();
     const float* norm_data = norm.flat<float>().data();
+    const float* peephole_data = peephole.flat<float>().data();
     float* out_data = out_tensor->flat<float>().data();
     float* h_data = h_tensor->flat<float>().data();
     float* c_data = c_tensor->flat<float>().data();
@@ -215,55 +295,86 @@ class ZooLstmForwardOp : public OpKernel {
     float* z_hat_data = z_hat_tensor->flat<float>().data();
     float* c_hat_data = c_hat_tensor->flat<float>().data();
     float* inv_data = inv_tensor->flat<float>().data();
-    ConstMatrixMap kernel(recurrent.flat<float>().data(), units, 4 * units);
-    const int64_t width = 4 * units;
-    const bool zero_output = zero_output_;
+    float* shown_data = shown_tensor->flat<float>().data();
+    ConstMatrixMap kernel(recurrent.flat<float>().data(), out_units, width);
+    ConstMatrixMap project(cell.projection ? projection.flat<float>().data() : nullptr, cell.projection ? units : 0,
+                           cell.projection ? out_units : 0);
+    const bool zero_output = attributes_.zero_output;
     const float epsilon = epsilon_;
-    const Order order{steps, reverse_};
-    const Eigen::OuterStride<> wide(steps * width), narrow(steps * units);
+    const Order order{steps, attributes_.reverse};
+    const Eigen::OuterStride<> wide(steps * width), narrow(steps * units), outer(steps * out_units);
+    const int64_t I = cell.input_gate(), F = cell.forget_gate(), C = cell.candidate(), O = cell.output_gate();
 
-    ForBatchSlices(ctx, batch, steps * width * units * 4, [&](int64_t first, int64_t end) {
+    ForBatchSlices(ctx, batch, steps * width * (units + out_units) * 2, [&](int64_t first, int64_t end) {
       const int64_t rows = end - first;
-      Matrix z(rows, width), c_new(rows, units), h_new(rows, units);
+      Matrix z(rows, width), c_new(rows, units), shown(rows, units), h_new(rows, out_units);
       for (int64_t s = 0; s < steps; ++s) {
         const int64_t t = order.time(s), tb = order.before(s);
         const int64_t row0 = first * steps;  // first row of the slice, before the step offset
-        ConstStepMap h_before = s == 0 ? ConstStepMap(h0_data + first * units, rows, units, Eigen::OuterStride<>(units))
-                                       : ConstStepMap(h_data + (row0 + tb) * units, rows, units, narrow);
+        ConstStepMap h_before = s == 0 ? ConstStepMap(h0_data + first * out_units, rows, out_units,
+                                                      Eigen::OuterStride<>(out_units))
+                                       : ConstStepMap(h_data + (row0 + tb) * out_units, rows, out_units, outer);
         ConstStepMap c_before = s == 0 ? ConstStepMap(c0_data + first * units, rows, units, Eigen::OuterStride<>(units))
                                        : ConstStepMap(c_data + (row0 + tb) * units, rows, units, narrow);
         z.noalias() = ConstStepMap(xw_data + (row0 + t) * width, rows, width, wide);
         z.noalias() += h_before * kernel;
-        if (gate_norm) {  // a_k = γ_k ⊙ LN(z_k) + b_k, block by block
+        if (cell.gate_norm) {  // a_k = γ_k ⊙ LN(z_k) + b_k, block by block
           StepMap z_hat(z_hat_data + (row0 + t) * width, rows, width, wide);
-          Eigen::Map<Array, 0, Eigen::OuterStride<>> inv(inv_data + (row0 + t) * 5, rows, 5,
-                                                          Eigen::OuterStride<>(steps * 5));
-          for (int k = 0; k < 4; ++k) {
+          Eigen::Map<Array, 0, Eigen::OuterStride<>> inv(inv_data + (row0 + t) * kInvColumns, rows, kInvColumns,
+                                                          Eigen::OuterStride<>(steps * kInvColumns));
+          for (int64_t k = 0; k < cell.blocks; ++k) {
             inv.col(k) = Normalize(z.middleCols(k * units, units), z_hat.middleCols(k * units, units), epsilon);
           }
-          const Eigen::Map<const RowVector> gamma(norm_data, width), bias(norm_data + width, width);
+          const ConstRow gamma(norm_data, width), bias(norm_data + width, width);
           z = ((z_hat.array().rowwise() * gamma).rowwise() + bias).matrix();
         }
         StepMap gates(gates_data + (row0 + t) * width, rows, width, wide);
-        gates.leftCols(2 * units) = z.leftCols(2 * units).array().logistic().matrix();
-        gates.middleCols(2 * units, units) = z.middleCols(2 * units, units).array().tanh().matrix();
-        gates.rightCols(units) = z.rightCols(units).array().logistic().matrix();
-        c_new = (gates.middleCols(units, units).array() * c_before.array() +
-                 gates.leftCols(units).array() * gates.middleCols(2 * units, units).array())
-                    .matrix();
-        if (cell_norm) {  // h = o ⊙ tanh(γ_c ⊙ LN(c) + β_c)
-          StepMap c_hat(c_hat_data + (row0 + t) * units, rows, units, narrow);
-          Eigen::Map<ColumnVector, 0, Eigen::InnerStride<>> inv(inv_data + (row0 + t) * 5 + 4, rows,
-                                                                 Eigen::InnerStride<>(steps * 5));
-          inv = Normalize(c_new, c_hat, epsilon);
-          const Eigen::Map<const RowVector> gamma(norm_data + 2 * width, units), beta(norm_data + 2 * width + units, units);
-          h_new = (gates.rightCols(units).array() * ((c_hat.array().rowwise() * gamma).rowwise() + beta).tanh()).matrix();
-        } else {
-          h_new = (gates.rightCols(units).array() * c_new.array().tanh()).matrix();
+        if (cell.peephole) {  // i and f also see the old cell
+          const ConstRow p_i(peephole_data, units), p_f(peephole_data + units, units);
+          if (!cell.coupled) {
+            gates.middleCols(I, units) =
+                (z.middleCols(I, units).array() + c_before.array().rowwise() * p_i).logistic().matrix();
+          }
+          gates.middleCols(F, units) =
+              (z.middleCols(F, units).array() + c_before.array().rowwise() * p_f).logistic().matrix();
+        } else {  // the input and forget blocks are adjacent (or the forget block is alone)
+          gates.leftCols(C) = z.leftCols(C).array().logistic().matrix();
         }
-        StepMap h(h_data + (row0 + t) * units, rows, units, narrow);
+        gates.middleCols(C, units) = z.middleCols(C, units).array().tanh().matrix();
+        auto f = gates.middleCols(F, units).array();
+        auto candidate = gates.middleCols(C, units).array();
+        if (cell.coupled) {
+          c_new = (f * c_before.array() + (1.0f - f) * candidate).matrix();
+        } else {
+          c_new = (f * c_before.array() + gates.middleCols(I, units).array() * candidate).matrix();
+        }
+        if (cell.peephole) {  // o sees the new cell
+          const ConstRow p_o(peephole_data + 2 * units, units);
+          gates.middleCols(O, units) =
+              (z.middleCols(O, units).array() + c_new.array().rowwise() * p_o).logistic().matrix();
+        } else {
+          gates.middleCols(O, units) = z.middleCols(O, units).array().logistic().matrix();
+        }
+        auto o = gates.middleCols(O, units).array();
+        // h (before any projection) = o ⊙ tanh(γ_c ⊙ LN(c) + β_c) or o ⊙ tanh(c)
+        Matrix& h_unprojected = cell.projection ? shown : h_new;
+        if (cell.cell_norm) {
+          StepMap c_hat(c_hat_data + (row0 + t) * units, rows, units, narrow);
+          Eigen::Map<ColumnVector, 0, Eigen::InnerStride<>> inv(inv_data + (row0 + t) * kInvColumns + 4, rows,
+                                                                 Eigen::InnerStride<>(steps * kInvColumns));
+          inv = Normalize(c_new, c_hat, epsilon);
+          const ConstRow gamma(norm_data + 2 * width, units), beta(norm_data + 2 * width + units, units);
+          h_unprojected = (o * ((c_hat.array().rowwise() * gamma).rowwise() + beta).tanh()).matrix();
+        } else {
+          h_unprojected = (o * c_new.array().tanh()).matrix();
+        }
+        if (cell.projection) {
+          StepMap(shown_data + (row0 + t) * units, rows, units, narrow) = shown;
+          h_new.noalias() = shown * project;
+        }
+        StepMap h(h_data + (row0 + t) * out_units, rows, out_units, outer);
         StepMap c(c_data + (row0 + t) * units, rows, units, narrow);
-        StepMap out(out_data + (row0 + s) * units, rows, units, narrow);
+        StepMap out(out_data + (row0 + s) * out_units, rows, out_units, outer);
         ConstStepMask keep(mask_data + row0 + t, rows, Eigen::InnerStride<>(steps));
         for (int64_t r = 0; r < rows; ++r) {
           if (keep(r) > 0.0f) {
@@ -276,7 +387,7 @@ class ZooLstmForwardOp : public OpKernel {
             if (zero_output || s == 0) {
               out.row(r).setZero();
             } else {
-              out.row(r) = ConstStepMap(out_data + (row0 + s - 1) * units, rows, units, narrow).row(r);
+              out.row(r) = ConstStepMap(out_data + (row0 + s - 1) * out_units, rows, out_units, outer).row(r);
             }
           }
         }
@@ -285,18 +396,13 @@ class ZooLstmForwardOp : public OpKernel {
   }
 
  private:
-  bool zero_output_, reverse_, layer_norm_, normalize_cell_;
+  Attributes attributes_;
   float epsilon_;
 };
 
 class ZooLstmBackwardOp : public OpKernel {
  public:
-  explicit ZooLstmBackwardOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
-    OP_REQUIRES_OK(ctx, ctx->GetAttr("zero_output_for_mask", &zero_output_));
-    OP_REQUIRES_OK(ctx, ctx->GetAttr("reverse", &reverse_));
-    OP_REQUIRES_OK(ctx, ctx->GetAttr("layer_norm", &layer_norm_));
-    OP_REQUIRES_OK(ctx, ctx->GetAttr("normalize_cell", &normalize_cell_));
-  }
+  explicit ZooLstmBackwardOp(OpKernelConstruction* ctx) : OpKernel(ctx), attributes_(ctx) {}
 
   void Compute(OpKernelContext* ctx) override {
     const Tensor& d_out = ctx->input(0);
@@ -311,27 +417,33 @@ class ZooLstmBackwardOp : public OpKernel {
     const Tensor& z_hat_in = ctx->input(9);
     const Tensor& c_hat_in = ctx->input(10);
     const Tensor& inv_in = ctx->input(11);
-    OP_REQUIRES(ctx, gates.dims() == 3 && d_out.dims() == 3 && c.dims() == 3 && mask.dims() == 2,
-                InvalidArgument("ZooLstmBackward: d_out, gates and c must be rank 3, mask rank 2"));
-    const int64_t batch = gates.dim_size(0), steps = gates.dim_size(1), units = recurrent.dim_size(0);
-    const bool gate_norm = layer_norm_, cell_norm = layer_norm_ && normalize_cell_;
-    OP_REQUIRES(ctx, d_out.shape() == c.shape() && c.dim_size(2) == units &&
-                         gates.dim_size(2) == 4 * units && dc_last.shape() == c0.shape() &&
-                         dh_last.shape() == c0.shape() && c0.dim_size(0) == batch &&
-                         c0.dim_size(1) == units && mask.dim_size(0) == batch &&
-                         mask.dim_size(1) == steps &&
-                         norm.NumElements() == (gate_norm ? 10 * units : 0) &&
-                         z_hat_in.NumElements() == (gate_norm ? gates.NumElements() : 0) &&
-                         c_hat_in.NumElements() == (cell_norm ? c.NumElements() : 0) &&
-                         inv_in.NumElements() == (gate_norm ? batch * steps * 5 : 0),
+    const Tensor& peephole = ctx->input(12);
+    const Tensor& projection = ctx->input(13);
+    const Cell cell = attributes_.Describe(c0, recurrent, peephole, projection);
+    if (!CheckWeights(ctx, cell, recurrent, norm, peephole, projection)) return;
+    OP_REQUIRES(ctx, gates.dims() == 3 && d_out.dims() == 3 && c.dims() == 3 && mask.dims() == 2 &&
+                         c0.dims() == 2 && dh_last.dims() == 2,
+                InvalidArgument("ZooLstmBackward: d_out, gates and c must be rank 3, mask and states rank 2"));
+    const int64_t batch = gates.dim_size(0), steps = gates.dim_size(1);
+    const int64_t units = cell.units, out_units = cell.out_units, width = cell.width();
+    OP_REQUIRES(ctx, d_out.dim_size(0) == batch && d_out.dim_size(1) == steps && d_out.dim_size(2) == out_units &&
+                         c.dim_size(0) == batch && c.dim_size(1) == steps && c.dim_size(2) == units &&
+                         gates.dim_size(2) == width && dc_last.shape() == c0.shape() &&
+                         dh_last.dim_size(0) == batch && dh_last.dim_size(1) == out_units &&
+                         c0.dim_size(0) == batch && mask.dim_size(0) == batch && mask.dim_size(1) == steps &&
+                         z_hat_in.NumElements() == (cell.gate_norm ? gates.NumElements() : 0) &&
+                         c_hat_in.NumElements() == (cell.cell_norm ? c.NumElements() : 0) &&
+                         inv_in.NumElements() == (cell.gate_norm ? batch * steps * kInvColumns : 0),
                 InvalidArgument("ZooLstmBackward: shapes do not agree"));
-    Tensor *dz_tensor, *dh0_tensor, *dc0_tensor, *d_norm_tensor;
+    Tensor *dz_tensor, *dh0_tensor, *dc0_tensor, *d_norm_tensor, *d_peephole_tensor, *dh_steps_tensor;
     OP_REQUIRES_OK(ctx, ctx->allocate_output(0, gates.shape(), &dz_tensor));
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(1, c0.shape(), &dh0_tensor));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(1, dh_last.shape(), &dh0_tensor));
     OP_REQUIRES_OK(ctx, ctx->allocate_output(2, c0.shape(), &dc0_tensor));
     OP_REQUIRES_OK(ctx, ctx->allocate_output(3, norm.shape(), &d_norm_tensor));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(4, peephole.shape(), &d_peephole_tensor));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(5, cell.projection ? d_out.shape() : TensorShape({0}), &dh_steps_tensor));
     d_norm_tensor->flat<float>().setZero();
-    const int64_t width = 4 * units;
+    d_peephole_tensor->flat<float>().setZero();
     const float* d_out_data = d_out.flat<float>().data();
     const float* gates_data = gates.flat<float>().data();
     const float* c_data = c.flat<float>().data();
@@ -343,69 +455,98 @@ class ZooLstmBackwardOp : public OpKernel {
     const float* z_hat_data = z_hat_in.flat<float>().data();
     const float* c_hat_data = c_hat_in.flat<float>().data();
     const float* inv_data = inv_in.flat<float>().data();
+    const float* peephole_data = peephole.flat<float>().data();
     float* dz_data = dz_tensor->flat<float>().data();
     float* dh0_data = dh0_tensor->flat<float>().data();
     float* dc0_data = dc0_tensor->flat<float>().data();
     float* d_norm_data = d_norm_tensor->flat<float>().data();
-    // Rᵀ laid out row-major once: Eigen multiplies by it much faster than by a transposed view.
-    const Matrix kernel_t = ConstMatrixMap(recurrent.flat<float>().data(), units, width).transpose();
-    const bool zero_output = zero_output_;
-    const Order order{steps, reverse_};
-    const Eigen::OuterStride<> wide(steps * width), narrow(steps * units);
-    std::mutex d_norm_lock;
+    float* d_peephole_data = d_peephole_tensor->flat<float>().data();
+    float* dh_steps_data = dh_steps_tensor->flat<float>().data();
+    // Rᵀ and W_pᵀ laid out row-major once: Eigen multiplies by them much faster than by
+    // transposed views.
+    const Matrix kernel_t = ConstMatrixMap(recurrent.flat<float>().data(), out_units, width).transpose();
+    const Matrix project_t = cell.projection
+                                 ? Matrix(ConstMatrixMap(projection.flat<float>().data(), units, out_units).transpose())
+                                 : Matrix();
+    const bool zero_output = attributes_.zero_output;
+    const Order order{steps, attributes_.reverse};
+    const Eigen::OuterStride<> wide(steps * width), narrow(steps * units), outer(steps * out_units);
+    const int64_t I = cell.input_gate(), F = cell.forget_gate(), C = cell.candidate(), O = cell.output_gate();
+    std::mutex sums_lock;
 
-    ForBatchSlices(ctx, batch, steps * width * units * 8, [&](int64_t first, int64_t end) {
+    ForBatchSlices(ctx, batch, steps * width * (units + out_units) * 4, [&](int64_t first, int64_t end) {
       const int64_t rows = end - first, row0 = first * steps;
       // Gradients flowing into step s from later steps: of the h and c states, and of out(s)
       // through the outputs that masked later steps copied from it.
-      Matrix dh_next = ConstMatrixMap(dh_last_data + first * units, rows, units);
+      Matrix dh_next = ConstMatrixMap(dh_last_data + first * out_units, rows, out_units);
       Matrix dc_next = ConstMatrixMap(dc_last_data + first * units, rows, units);
-      Matrix d_out_carried = Matrix::Zero(rows, units);
-      Matrix d_out_total(rows, units), dh(rows, units), dc(rows, units), tanh_c(rows, units);
+      Matrix d_out_carried = Matrix::Zero(rows, out_units);
+      Matrix d_out_total(rows, out_units), dh(rows, out_units), d_shown_h(rows, units), dc(rows, units),
+          tanh_c(rows, units);
       Matrix da(rows, width);
       RowVector d_norm = RowVector::Zero(norm.NumElements());
+      RowVector d_peephole = RowVector::Zero(peephole.NumElements());
       for (int64_t s = steps - 1; s >= 0; --s) {
         const int64_t t = order.time(s), tb = order.before(s);
-        auto keep = ConstStepMask(mask_data + row0 + t, rows, Eigen::InnerStride<>(steps)).replicate(1, units);
+        ConstStepMask step_mask(mask_data + row0 + t, rows, Eigen::InnerStride<>(steps));
+        auto keep = step_mask.replicate(1, units);  // the step's mask over c's width, then over h's
+        auto keep_h = step_mask.replicate(1, out_units);
         ConstStepMap g(gates_data + (row0 + t) * width, rows, width, wide);
-        auto i = g.leftCols(units).array();
-        auto f = g.middleCols(units, units).array();
-        auto candidate = g.middleCols(2 * units, units).array();
-        auto o = g.rightCols(units).array();
+        auto f = g.middleCols(F, units).array();
+        auto candidate = g.middleCols(C, units).array();
+        auto o = g.middleCols(O, units).array();
         ConstStepMap c_before = s == 0 ? ConstStepMap(c0_data + first * units, rows, units, Eigen::OuterStride<>(units))
                                        : ConstStepMap(c_data + (row0 + tb) * units, rows, units, narrow);
+        ConstStepMap c_now(c_data + (row0 + t) * units, rows, units, narrow);
         const Eigen::Map<const Array, 0, Eigen::OuterStride<>> inv(
-            inv_data + (row0 + t) * 5, gate_norm ? rows : 0, gate_norm ? 5 : 0, Eigen::OuterStride<>(steps * 5));
-        if (cell_norm) {  // what tanh squashed: γ_c ⊙ ĉ + β_c
-          const Eigen::Map<const RowVector> gamma(norm_data + 2 * width, units), beta(norm_data + 2 * width + units, units);
+            inv_data + (row0 + t) * kInvColumns, cell.gate_norm ? rows : 0, cell.gate_norm ? kInvColumns : 0,
+            Eigen::OuterStride<>(steps * kInvColumns));
+        if (cell.cell_norm) {  // what tanh squashed: γ_c ⊙ ĉ + β_c
+          const ConstRow gamma(norm_data + 2 * width, units), beta(norm_data + 2 * width + units, units);
           ConstStepMap c_hat(c_hat_data + (row0 + t) * units, rows, units, narrow);
           tanh_c = ((c_hat.array().rowwise() * gamma).rowwise() + beta).tanh().matrix();
         } else {
-          tanh_c = ConstStepMap(c_data + (row0 + t) * units, rows, units, narrow).array().tanh().matrix();
+          tanh_c = c_now.array().tanh().matrix();
         }
-        d_out_total = ConstStepMap(d_out_data + (row0 + s) * units, rows, units, narrow) + d_out_carried;
-        dh = (keep * (d_out_total + dh_next).array()).matrix();
-        Array d_shown = dh.array() * o * (1.0f - tanh_c.array() * tanh_c.array());
-        if (cell_norm) {  // back through γ_c ⊙ LN(c) + β_c
-          const Eigen::Map<const RowVector> gamma(norm_data + 2 * width, units);
+        d_out_total = ConstStepMap(d_out_data + (row0 + s) * out_units, rows, out_units, outer) + d_out_carried;
+        dh = (keep_h * (d_out_total + dh_next).array()).matrix();
+        if (cell.projection) {  // h = shown·W_p: the caller sums shownᵀ·dh over steps
+          StepMap(dh_steps_data + (row0 + t) * out_units, rows, out_units, outer) = dh;
+          d_shown_h.noalias() = dh * project_t;
+        }
+        const Matrix& dm = cell.projection ? d_shown_h : dh;  // gradient of o ⊙ tanh(...)
+        Array d_shown = dm.array() * o * (1.0f - tanh_c.array() * tanh_c.array());
+        if (cell.cell_norm) {  // back through γ_c ⊙ LN(c) + β_c
+          const ConstRow gamma(norm_data + 2 * width, units);
           ConstStepMap c_hat(c_hat_data + (row0 + t) * units, rows, units, narrow);
           d_norm.segment(2 * width, units) += (d_shown * c_hat.array()).colwise().sum();
           d_norm.segment(2 * width + units, units) += d_shown.colwise().sum();
           d_shown = NormalizeBackward(Array(d_shown.rowwise() * gamma), c_hat.array(), inv.col(4));
         }
+        da.middleCols(O, units) = (dm.array() * tanh_c.array() * o * (1.0f - o)).matrix();
         dc = (keep * (dc_next.array() + d_shown)).matrix();
-        da.leftCols(units) = (dc.array() * candidate * i * (1.0f - i)).matrix();
-        da.middleCols(units, units) = (dc.array() * c_before.array() * f * (1.0f - f)).matrix();
-        da.middleCols(2 * units, units) = (dc.array() * i * (1.0f - candidate * candidate)).matrix();
-        da.rightCols(units) = (dh.array() * tanh_c.array() * o * (1.0f - o)).matrix();
+        if (cell.peephole) {  // o saw the new cell: o = σ(a_o + p_o ⊙ c)
+          const ConstRow p_o(peephole_data + 2 * units, units);
+          dc = (dc.array() + da.middleCols(O, units).array().rowwise() * p_o).matrix();
+          d_peephole.segment(2 * units, units) += (da.middleCols(O, units).array() * c_now.array()).colwise().sum();
+        }
+        if (cell.coupled) {  // i = 1 - f: f both keeps c(t-1) and scales the new memory
+          da.middleCols(F, units) = (dc.array() * (c_before.array() - candidate) * f * (1.0f - f)).matrix();
+          da.middleCols(C, units) = (dc.array() * (1.0f - f) * (1.0f - candidate * candidate)).matrix();
+        } else {
+          auto i = g.middleCols(I, units).array();
+          da.middleCols(I, units) = (dc.array() * candidate * i * (1.0f - i)).matrix();
+          da.middleCols(F, units) = (dc.array() * c_before.array() * f * (1.0f - f)).matrix();
+          da.middleCols(C, units) = (dc.array() * i * (1.0f - candidate * candidate)).matrix();
+        }
         StepMap dz(dz_data + (row0 + t) * width, rows, width, wide);
-        if (gate_norm) {  // back through a_k = γ_k ⊙ LN(z_k) + b_k
-          const Eigen::Map<const RowVector> gamma(norm_data, width);
+        if (cell.gate_norm) {  // back through a_k = γ_k ⊙ LN(z_k) + b_k
+          const ConstRow gamma(norm_data, width);
           ConstStepMap z_hat(z_hat_data + (row0 + t) * width, rows, width, wide);
           d_norm.segment(0, width) += (da.array() * z_hat.array()).colwise().sum();
           d_norm.segment(width, width) += da.array().colwise().sum();
           const Array d_hat = da.array().rowwise() * gamma;
-          for (int k = 0; k < 4; ++k) {
+          for (int64_t k = 0; k < cell.blocks; ++k) {
             dz.middleCols(k * units, units) =
                 NormalizeBackward(d_hat.middleCols(k * units, units), z_hat.middleCols(k * units, units).array(),
                                   inv.col(k))
@@ -414,27 +555,36 @@ class ZooLstmBackwardOp : public OpKernel {
         } else {
           dz = da;
         }
-        const auto skip = 1.0f - keep;
-        dh_next = (skip * dh_next.array()).matrix();
+        dh_next = ((1.0f - keep_h) * dh_next.array()).matrix();
         dh_next.noalias() += dz * kernel_t;
-        dc_next = (dc.array() * f + skip * dc_next.array()).matrix();
+        dc_next = (dc.array() * f + (1.0f - keep) * dc_next.array()).matrix();
+        if (cell.peephole) {  // i and f saw the old cell
+          const ConstRow p_i(peephole_data, units), p_f(peephole_data + units, units);
+          dc_next = (dc_next.array() + da.middleCols(F, units).array().rowwise() * p_f).matrix();
+          d_peephole.segment(units, units) += (da.middleCols(F, units).array() * c_before.array()).colwise().sum();
+          if (!cell.coupled) {
+            dc_next = (dc_next.array() + da.middleCols(I, units).array().rowwise() * p_i).matrix();
+            d_peephole.segment(0, units) += (da.middleCols(I, units).array() * c_before.array()).colwise().sum();
+          }
+        }
         if (zero_output) {
           d_out_carried.setZero();
         } else {
-          d_out_carried = (skip * d_out_total.array()).matrix();
+          d_out_carried = ((1.0f - keep_h) * d_out_total.array()).matrix();
         }
       }
-      Eigen::Map<Matrix>(dh0_data + first * units, rows, units) = dh_next;
+      Eigen::Map<Matrix>(dh0_data + first * out_units, rows, out_units) = dh_next;
       Eigen::Map<Matrix>(dc0_data + first * units, rows, units) = dc_next;
-      if (d_norm.size() > 0) {
-        std::lock_guard<std::mutex> hold(d_norm_lock);
+      if (d_norm.size() > 0 || d_peephole.size() > 0) {
+        std::lock_guard<std::mutex> hold(sums_lock);
         Eigen::Map<RowVector>(d_norm_data, d_norm.size()) += d_norm;
+        Eigen::Map<RowVector>(d_peephole_data, d_peephole.size()) += d_peephole;
       }
     });
   }
 
  private:
-  bool zero_output_, reverse_, layer_norm_, normalize_cell_;
+  Attributes attributes_;
 };
 
 REGISTER_KERNEL_BUILDER(Name("ZooLstmForward").Device(DEVICE_CPU), ZooLstmForwardOp);
