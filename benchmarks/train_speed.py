@@ -33,11 +33,54 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 FEATURES, BATCH = 16, 64
 
 
+TORCH = "torch:nn.LSTM"
+
+
 def contenders():
+    """Every zoo cell, Keras' two ways, and PyTorch's ``nn.LSTM`` where torch is installed."""
+    import importlib.util
+
     from zoo.cells import CELLS
 
-    names = [f"zoo:{cell}" for cell in CELLS]
-    return names + ["keras:LSTM", "keras:RNN(LSTMCell)"]
+    names = [f"zoo:{cell}" for cell in CELLS] + ["keras:LSTM", "keras:RNN(LSTMCell)"]
+    return names + ([TORCH] if importlib.util.find_spec("torch") is not None else [])
+
+
+class TorchModel:
+    """PyTorch's ``nn.LSTM`` with the same head, loss, optimiser and batches, behind the one call
+    the benchmark makes of a Keras model (``fit`` one epoch, shuffled, with the step timer), so it
+    runs in the same interleaved rounds."""
+
+    def __init__(self, units, seed=0):
+        import torch
+
+        torch.manual_seed(seed)
+        self.lstm = torch.nn.LSTM(FEATURES, units, batch_first=True)
+        self.head = torch.nn.Linear(units, 1)
+        self.optimizer = torch.optim.Adam([*self.lstm.parameters(), *self.head.parameters()], lr=1e-3)
+        self.path = f"PyTorch {torch.__version__.split('+')[0]}"
+
+    def fit(self, x, y, batch_size, epochs=1, verbose=0, callbacks=()):
+        import torch
+
+        x, y = torch.from_numpy(x), torch.from_numpy(y)
+        for epoch in range(epochs):
+            for callback in callbacks:
+                callback.on_epoch_begin(epoch)
+            order = torch.randperm(len(x))
+            for batch, start in enumerate(range(0, len(x), batch_size)):
+                for callback in callbacks:
+                    callback.on_train_batch_begin(batch)
+                rows = order[start:start + batch_size]
+                self.optimizer.zero_grad()
+                sequence, _ = self.lstm(x[rows])
+                loss = torch.nn.functional.mse_loss(self.head(sequence[:, -1]), y[rows])
+                loss.backward()
+                self.optimizer.step()
+                for callback in callbacks:
+                    callback.on_train_batch_end(batch)
+            for callback in callbacks:
+                callback.on_epoch_end(epoch)
 
 
 def build(contender, units, steps):
@@ -46,8 +89,10 @@ def build(contender, units, steps):
     from zoo.layers import LSTM
     from zoo.training import default_jit_compile
 
-    inputs = keras.Input((steps, FEATURES))
     kind, _, name = contender.partition(":")
+    if kind == "torch":
+        return TorchModel(units)
+    inputs = keras.Input((steps, FEATURES))
     if kind == "zoo":
         layer = LSTM(units, cell=name)
     elif name == "LSTM":
@@ -153,6 +198,8 @@ def path(model):
     """How a contender trains: the fused kernel, XLA, or TensorFlow's graph loop."""
     from zoo.layers import LSTM
 
+    if isinstance(model, TorchModel):
+        return model.path
     if any(isinstance(layer, LSTM) and layer.trains_with_fused_kernel() for layer in model._flatten_layers()):
         return "fused kernel"
     return "XLA" if model.jit_compile else "TF loop"
@@ -196,7 +243,9 @@ def markdown(result):
                   f"epoch per contender (every step timed; whole-epoch ratios paired within each round); zoo cells "
                   f"at the zoo's training default "
                   f"(column 'runs as'), Keras at its own "
-                  f"(jit_compile='auto', which is off on CPU)."]
+                  f"(jit_compile='auto', which is off on CPU)"
+                  + ("; PyTorch's `nn.LSTM` + `nn.Linear` with Adam and MSE on the same batches, in the same "
+                     "rounds." if any(row["contender"] == TORCH for row in result["rows"]) else ".")]
     return "\n".join(lines) + "\n"
 
 
