@@ -89,8 +89,9 @@ class EveryVariantCell(LayerNormLSTMCell):
         return keras.ops.matmul(o * keras.ops.tanh(self._shown_cell(c)), self.projection_kernel), c
 
     def lowering(self):
-        return dataclasses.replace(LayerNormLSTMCell.lowering(self), name="every-variant", coupled_input_forget=True, projection="projection_kernel",
-                                   peepholes=(("forget", "forget_peephole"), ("output", "output_peephole")))
+        return dataclasses.replace(
+            LayerNormLSTMCell.lowering(self), name="every-variant", coupled_input_forget=True,
+            projection="projection_kernel", peepholes=(("forget", "forget_peephole"), ("output", "output_peephole")))
 
 
 # Every registered cell whose lowering the kernel computes, plus option variants that change it.
