@@ -56,7 +56,10 @@ class G2P(Recipe):
         O.learning_rate(3e-3),
         O.lr_decay(0.88),
         O.patience(4),
-        O.dropout(0.25),
+        O.dropout(0.3),
+        O.Option("output_dropout", 0.3, "Dropout on the decoder state joined with its attention context, "
+                 "before the output layers (the LSTMs' dropout acts on their inputs only).",
+                 low=0, high=1, open="high"),
         O.Option("max_train_words", 0, "Cap on training words; 0: all (a cap keeps --quick runs short).", low=0),
     )
     quick = {"epochs": 1, "units": 8, "embedding": 8, "max_train_words": 2000, "n_val": 200, "n_test": 200}
@@ -141,6 +144,8 @@ class G2P(Recipe):
                        name="decoder")(y)
         context = keras.layers.Attention(use_scale=True, name="attention")([decoded, encoded])
         z = keras.layers.Concatenate(name="with_context")([decoded, context])
+        if config.get("output_dropout"):  # stored configs from before the option: none
+            z = keras.layers.Dropout(config["output_dropout"], name="context_dropout")(z)
         z = keras.layers.Dense(2 * units, activation="tanh", name="combine")(z)
         outputs = keras.layers.Dense(phonemes, activation="softmax", name="next_phoneme")(z)
         return keras.Model(inputs, outputs, name="g2p")
