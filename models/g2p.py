@@ -57,9 +57,8 @@ class G2P(Recipe):
         O.lr_decay(0.88),
         O.patience(4),
         O.dropout(0.3),
-        O.Option("output_dropout", 0.3, "Dropout on the decoder state joined with its attention context, "
-                 "before the output layers (the LSTMs' dropout acts on their inputs only).",
-                 low=0, high=1, open="high"),
+        O.dropout(0.3, "Dropout on the decoder state joined with its attention context, before the output "
+                  "layers (the LSTMs' dropout acts on their inputs only).", name="output_dropout"),
         O.Option("max_train_words", 0, "Cap on training words; 0: all (a cap keeps --quick runs short).", low=0),
     )
     quick = {"epochs": 1, "units": 8, "embedding": 8, "max_train_words": 2000, "n_val": 200, "n_test": 200}

@@ -186,8 +186,8 @@ def patience(default):
     return Option("patience", default, "Epochs without a better validation loss before stopping.", low=1)
 
 
-def dropout(default, help="Dropout rate."):
-    return Option("dropout", default, help, low=0, high=1, open="high")
+def dropout(default, help="Dropout rate.", name="dropout"):
+    return Option(name, default, help, low=0, high=1, open="high")
 
 
 def embedding(default):
