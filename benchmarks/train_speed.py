@@ -29,6 +29,7 @@ import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import zoo  # noqa: E402  before any TensorFlow op: zoo chooses TensorFlow's CPU allocator
 
 FEATURES, BATCH = 16, 64
 
@@ -243,7 +244,8 @@ def markdown(result):
                   f"epoch per contender (every step timed; whole-epoch ratios paired within each round); zoo cells "
                   f"at the zoo's training default "
                   f"(column 'runs as'), Keras at its own "
-                  f"(jit_compile='auto', which is off on CPU)"
+                  f"(jit_compile='auto', which is off on CPU); TensorFlow's CPU allocator "
+                  f"{result.get('cpu_allocator', 'not recorded')} for every contender (one per process)"
                   + ("; PyTorch's `nn.LSTM` + `nn.Linear` with Adam and MSE on the same batches, in the same "
                      "rounds." if any(row["contender"] == TORCH for row in result["rows"]) else ".")]
     return "\n".join(lines) + "\n"
@@ -286,6 +288,8 @@ def main(argv=None):
     import keras
     import tensorflow as tf
 
+    from zoo.kernel import cpu_memory_pooled
+
     rows = time_sizes(sizes, samples, repeats)
     rows_under_load = []
     if args.load:
@@ -298,6 +302,8 @@ def main(argv=None):
         "machine": {"cpus": os.cpu_count(), "cpu": cpu_name(), "machine": platform.machine(),
                     "tensorflow": tf.__version__,
                     "keras": keras.__version__},
+        # The allocator is one per process, so Keras' contenders ran with it too.
+        "cpu_allocator": "pooled (BFC)" if cpu_memory_pooled() else "TensorFlow's default",
         "samples": samples, "repeats": repeats, "rows": rows, "rows_under_load": rows_under_load,
     }
     os.makedirs(args.out, exist_ok=True)

@@ -184,10 +184,13 @@ def test_kernel_rejects_mismatched_shapes():
     ops = kernel.ops()
     with pytest.raises(tf.errors.InvalidArgumentError, match="shapes do not agree"):
         ops.zoo_lstm_forward(tf.zeros((2, 3, 8)), tf.zeros((2, 8)), tf.zeros((2, 3)), tf.zeros((2, 2)),
-                             tf.ones((2, 3)), tf.zeros((0,)), tf.zeros((0,)), tf.zeros((0,)))
+                             tf.ones((2, 3)), tf.zeros((0,)), tf.zeros((0,)), tf.zeros((0,)), tf.zeros((0,)))
     with pytest.raises(tf.errors.InvalidArgumentError, match="shapes do not agree"):  # a 2x2 projection
         ops.zoo_lstm_forward(tf.zeros((2, 3, 8)), tf.zeros((2, 8)), tf.zeros((2, 2)), tf.zeros((2, 2)),
-                             tf.ones((2, 3)), tf.zeros((0,)), tf.zeros((0,)), tf.zeros((2, 3)))
+                             tf.ones((2, 3)), tf.zeros((0,)), tf.zeros((0,)), tf.zeros((2, 3)), tf.zeros((0,)))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="shapes do not agree"):  # a bias of the wrong width
+        ops.zoo_lstm_forward(tf.zeros((2, 3, 8)), tf.zeros((2, 8)), tf.zeros((2, 2)), tf.zeros((2, 2)),
+                             tf.ones((2, 3)), tf.zeros((0,)), tf.zeros((0,)), tf.zeros((0,)), tf.zeros((4,)))
 
 
 def test_a_missing_compiler_falls_back_with_one_warning(monkeypatch, tmp_path):

@@ -9,8 +9,11 @@ exports to SavedModel, TFLite and ONNX that are checked in the runtimes they dep
     tagger = zoo.load("exports/tagger")                   # a predictor in ONNX Runtime or LiteRT
 """
 
+from zoo.kernel import pool_cpu_memory
 from zoo.registry import create_model, get_recipe, list_models, register_model
 from zoo.version import __version__
+
+pool_cpu_memory()  # before TensorFlow's first op, which fixes its CPU allocator
 
 __all__ = ["create_model", "get_recipe", "list_models", "load", "register_model", "__version__"]
 

@@ -197,18 +197,18 @@ class LSTM(keras.layers.RNN):
             return super().inner_loop(sequences, initial_state, mask, training=training)
         cell, lowering = self.cell, describe(self.cell)
         layer_norm = self._packed_norm(lowering) if lowering.gate_norm is not None else None
-        bias = getattr(cell, lowering.bias) if lowering.bias else None
-        xw = ops.add(sequences, bias) if bias is not None and layer_norm is None else sequences
+        bias = getattr(cell, lowering.bias) if lowering.bias and layer_norm is None else None
         if isinstance(mask, (list, tuple)):
             mask = mask[0]
         outputs, h, c = kernel.lstm_sequence(
-            xw, cell.recurrent_kernel, initial_state[0], initial_state[1],
+            sequences, cell.recurrent_kernel, initial_state[0], initial_state[1], bias=bias,
             mask=mask, zero_output_for_mask=self.zero_output_for_mask, go_backwards=self.go_backwards,
             layer_norm=layer_norm, peephole=self._packed_peepholes(lowering),
             projection=getattr(cell, lowering.projection) if lowering.projection else None,
             coupled=lowering.coupled_input_forget,
         )
-        return outputs[:, -1], outputs, [h, c]
+        # Unmasked, the last output is the last h: no slice, and no scatter of its gradient.
+        return (h if mask is None else outputs[:, -1]), outputs, [h, c]
 
 
 #: ``LSTM.training_path``'s answers.

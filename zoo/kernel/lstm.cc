@@ -11,18 +11,21 @@
 // Sizes: H = units (c and each gate block), P = width of h (H, or the projection's width),
 // G = gate blocks: 4 (i, f, c, o; Keras' order) or 3 with `coupled` (f, c, o; i = 1 - f).
 // Layout (batch-major, as Keras holds sequences):
-//   ZooLstmForward(xw[B,T,GH] = x·W (+ b), recurrent[P,GH], h0[B,P], c0[B,H], mask[B,T], norm,
-//                  peephole, projection)
+//   ZooLstmForward(xw[B,T,GH] = x·W, recurrent[P,GH], h0[B,P], c0[B,H], mask[B,T], norm,
+//                  peephole, projection, bias[GH])
 //     -> out[B,T,P] in processing order (reversed with `reverse`, as Keras' loop returns it),
-//        h[B,T,P], c[B,T,H] (the states after each step) and gates[B,T,GH] (activated gates),
-//        all three indexed by input time step; z_hat, c_hat, inv_std (layer norm only, else
-//        empty); shown[B,T,H] = o ⊙ tanh(c), what the projection multiplies (else empty)
+//        h_before[B,T,P] (the h each step started from), h_last[B,P], c[B,T,H] (the cell after
+//        each step) and gates[B,T,GH] (activated gates), the per-step tensors indexed by input
+//        time step; z_hat, c_hat, inv_std (layer norm only, else empty); shown[B,T,H] =
+//        o ⊙ tanh(c), what the projection multiplies (else empty)
 //   ZooLstmBackward(d_out[B,T,P], dh_last[B,P], dc_last[B,H], gates, c, c0, mask, recurrent,
-//                   norm, z_hat, c_hat, inv_std, peephole, projection)
-//     -> dz[B,T,GH] (gradient of x·W + h·R), dh0[B,P], dc0[B,H], d_norm, d_peephole, and
-//        dh_steps[B,T,P], the gradient of each step's projected h (projection only, else empty)
-// The weight gradients that are sums over all steps are single large matmuls done by the caller:
-// R's, Σ_t h(t-1)ᵀ·dz(t), and the projection's, Σ_t shown(t)ᵀ·dh_steps(t).
+//                   norm, z_hat, c_hat, inv_std, peephole, projection, bias, h_before)
+//     -> dz[B,T,GH] (gradient of x·W + h·R), dh0[B,P], dc0[B,H], d_norm, d_peephole,
+//        dh_steps[B,T,P], the gradient of each step's projected h (projection only, else empty),
+//        d_bias[GH] = Σ dz (with a bias, else empty), summed while dz is in cache, and
+//        d_recurrent[P,GH] = Σ_t h_before(t)ᵀ·dz(t), one matmul per batch slice
+// The forward op keeps h_before rather than the h after each step so that R's gradient needs no
+// shifted copy. The projection's gradient, Σ_t shown(t)ᵀ·dh_steps(t), is one matmul by the caller.
 // Masks follow Keras' loop: a masked step keeps the states, and its output is the previous
 // output, or zero with zero_output_for_mask. Unmasked sequences pass a mask of ones.
 //
@@ -34,10 +37,11 @@
 //   a_k = γ_k ⊙ LN(z_k) + b_k, and with `normalize_cell` so is the cell before the output
 //   squashing, h = o ⊙ tanh(γ_c ⊙ LN(c) + β_c). `norm` = [γ (GH) | b (GH) | γ_c (H) | β_c (H)]; the
 //   forward pass keeps the normalised values and inverse deviations, the backward pass returns
-//   the gradient of `norm`. Without layer norm a_k = z_k, the bias already in xw.
+//   the gradient of `norm`. Without layer norm a_k = z_k + b_k with `bias` (empty: no bias), added
+//   here rather than by a separate pass over the [B,T,GH] tensor.
 
 #include <algorithm>
-#include <mutex>
+#include <vector>
 
 #include "tensorflow/core/framework/op.h"
 #include "tensorflow/core/framework/op_kernel.h"
@@ -72,6 +76,7 @@ REGISTER_OP("ZooLstmForward")
     .Input("norm: float")
     .Input("peephole: float")
     .Input("projection: float")
+    .Input("bias: float")
     .Attr("zero_output_for_mask: bool = false")
     .Attr("reverse: bool = false")
     .Attr("layer_norm: bool = false")
@@ -79,7 +84,8 @@ REGISTER_OP("ZooLstmForward")
     .Attr("coupled: bool = false")
     .Attr("epsilon: float = 1e-5")
     .Output("out: float")
-    .Output("h: float")
+    .Output("h_before: float")
+    .Output("h_last: float")
     .Output("c: float")
     .Output("gates: float")
     .Output("z_hat: float")
@@ -92,9 +98,10 @@ REGISTER_OP("ZooLstmForward")
       auto outputs = ctx->MakeShape({batch, steps, ctx->Dim(ctx->input(2), 1)});
       ctx->set_output(0, outputs);
       ctx->set_output(1, outputs);
-      ctx->set_output(2, ctx->MakeShape({batch, steps, ctx->Dim(ctx->input(3), 1)}));
-      ctx->set_output(3, xw);
-      for (int k = 4; k < 8; ++k) ctx->set_output(k, ctx->UnknownShape());
+      ctx->set_output(2, ctx->input(2));
+      ctx->set_output(3, ctx->MakeShape({batch, steps, ctx->Dim(ctx->input(3), 1)}));
+      ctx->set_output(4, xw);
+      for (int k = 5; k < 9; ++k) ctx->set_output(k, ctx->UnknownShape());
       return absl::OkStatus();
     });
 
@@ -113,6 +120,8 @@ REGISTER_OP("ZooLstmBackward")
     .Input("inv_std: float")
     .Input("peephole: float")
     .Input("projection: float")
+    .Input("bias: float")
+    .Input("h_before: float")
     .Attr("zero_output_for_mask: bool = false")
     .Attr("reverse: bool = false")
     .Attr("layer_norm: bool = false")
@@ -124,6 +133,8 @@ REGISTER_OP("ZooLstmBackward")
     .Output("d_norm: float")
     .Output("d_peephole: float")
     .Output("dh_steps: float")
+    .Output("d_bias: float")
+    .Output("d_recurrent: float")
     .SetShapeFn([](InferenceContext* ctx) {
       ctx->set_output(0, ctx->input(3));
       ctx->set_output(1, ctx->input(1));
@@ -131,6 +142,8 @@ REGISTER_OP("ZooLstmBackward")
       ctx->set_output(3, ctx->input(8));
       ctx->set_output(4, ctx->input(12));
       ctx->set_output(5, ctx->UnknownShape());
+      ctx->set_output(6, ctx->input(14));
+      ctx->set_output(7, ctx->input(7));
       return absl::OkStatus();
     });
 
@@ -141,17 +154,26 @@ using RowVector = Eigen::Array<float, 1, Eigen::Dynamic>;
 using ColumnVector = Eigen::Array<float, Eigen::Dynamic, 1>;
 using ConstRow = Eigen::Map<const RowVector>;
 
-// Runs fn(first_row, end_row) over one slice of the batch per CPU thread. One slice per thread,
-// not the cost model's smaller shards (8 rows each at batch 64): the step's matmul h·R runs
-// 25-30% faster on 32 rows than on 8 (Eigen's kernel tiles rows), and no more threads run
-// than there are cores.
-template <typename Fn>
-void ForBatchSlices(OpKernelContext* ctx, int64_t batch, Fn fn) {
-  auto* threads = ctx->device()->tensorflow_cpu_worker_threads();
-  const int64_t slices = std::max<int64_t>(1, std::min<int64_t>(threads->num_threads, batch));
-  threads->workers->TransformRangeConcurrently((batch + slices - 1) / slices, batch,
-                                               [&](int64_t first, int64_t end) { fn(first, end); });
-}
+// How the batch is cut: one slice per CPU thread, not the cost model's smaller shards (8 rows
+// each at batch 64): the step's matmul h·R runs 25-30% faster on 32 rows than on 8 (Eigen's
+// kernel tiles rows), and no more threads run than there are cores.
+struct BatchSlices {
+  int64_t batch, rows_per_slice, count;
+
+  BatchSlices(OpKernelContext* ctx, int64_t batch) : batch(batch) {
+    const int64_t threads = ctx->device()->tensorflow_cpu_worker_threads()->num_threads;
+    const int64_t wanted = std::max<int64_t>(1, std::min<int64_t>(threads, batch));
+    rows_per_slice = std::max<int64_t>(1, (batch + wanted - 1) / wanted);
+    count = (batch + rows_per_slice - 1) / rows_per_slice;
+  }
+
+  // Runs fn(slice, first_row, end_row) for every slice, concurrently.
+  template <typename Fn>
+  void Run(OpKernelContext* ctx, Fn fn) const {
+    ctx->device()->tensorflow_cpu_worker_threads()->workers->TransformRangeConcurrently(
+        rows_per_slice, batch, [&](int64_t first, int64_t end) { fn(first / rows_per_slice, first, end); });
+  }
+};
 
 // Whether every row of a slice is kept at this step (no masking to apply).
 bool AllKept(const float* mask, int64_t rows, int64_t stride) {
@@ -201,11 +223,13 @@ struct Attributes {
   }
 };
 
-// The weights every step shares, checked against the cell: R, norm, peepholes, projection.
+// The weights every step shares, checked against the cell: R, norm, peepholes, projection, bias
+// (which a layer-normalised cell keeps in `norm`).
 bool CheckWeights(OpKernelContext* ctx, const Cell& cell, const Tensor& recurrent, const Tensor& norm,
-                  const Tensor& peephole, const Tensor& projection) {
+                  const Tensor& peephole, const Tensor& projection, const Tensor& bias) {
   const int64_t units = cell.units, out_units = cell.out_units;
   const bool ok = recurrent.dims() == 2 && recurrent.dim_size(1) == cell.width() && norm.dims() == 1 &&
+                  bias.dims() == 1 && (bias.dim_size(0) == 0 || (bias.dim_size(0) == cell.width() && !cell.gate_norm)) &&
                   norm.dim_size(0) == cell.norm_size() && peephole.dims() == 1 &&
                   (!cell.peephole || peephole.dim_size(0) == 3 * units) &&
                   (cell.projection ? projection.dims() == 2 && projection.dim_size(0) == units &&
@@ -293,25 +317,31 @@ class ZooLstmForwardOp : public OpKernel {
     const Tensor& norm = ctx->input(5);
     const Tensor& peephole = ctx->input(6);
     const Tensor& projection = ctx->input(7);
+    const Tensor& bias = ctx->input(8);
     const Cell cell = attributes_.Describe(c0, recurrent, peephole, projection);
-    if (!CheckWeights(ctx, cell, recurrent, norm, peephole, projection)) return;
+    if (!CheckWeights(ctx, cell, recurrent, norm, peephole, projection, bias)) return;
     if (!CheckShapes(ctx, cell, xw, h0, c0, mask)) return;
     const int64_t batch = xw.dim_size(0), steps = xw.dim_size(1);
     const int64_t units = cell.units, out_units = cell.out_units, width = cell.width();
     const TensorShape cells({batch, steps, units}), outputs({batch, steps, out_units});
     const TensorShape empty({0});
-    Tensor *out_tensor, *h_tensor, *c_tensor, *gates_tensor, *z_hat_tensor, *c_hat_tensor, *inv_tensor,
-        *shown_tensor;
+    Tensor *out_tensor, *h_tensor, *h_last_tensor, *c_tensor, *gates_tensor, *z_hat_tensor, *c_hat_tensor,
+        *inv_tensor, *shown_tensor;
     OP_REQUIRES_OK(ctx, ctx->allocate_output(0, outputs, &out_tensor));
     OP_REQUIRES_OK(ctx, ctx->allocate_output(1, outputs, &h_tensor));
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(2, cells, &c_tensor));
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(3, xw.shape(), &gates_tensor));
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(4, cell.gate_norm ? xw.shape() : empty, &z_hat_tensor));
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(5, cell.cell_norm ? cells : empty, &c_hat_tensor));
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(6, cell.gate_norm ? TensorShape({batch, steps, kInvColumns}) : empty,
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(2, h0.shape(), &h_last_tensor));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(3, cells, &c_tensor));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(4, xw.shape(), &gates_tensor));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(5, cell.gate_norm ? xw.shape() : empty, &z_hat_tensor));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(6, cell.cell_norm ? cells : empty, &c_hat_tensor));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(7, cell.gate_norm ? TensorShape({batch, steps, kInvColumns}) : empty,
                                              &inv_tensor));
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(7, cell.projection ? cells : empty, &shown_tensor));
-    if (steps == 0 || batch == 0) return;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(8, cell.projection ? cells : empty, &shown_tensor));
+    if (batch == 0) return;
+    if (steps == 0) {  // no step ran: the state is the initial one
+      h_last_tensor->flat<float>() = h0.flat<float>();
+      return;
+    }
 
     const float* xw_data = xw.flat<float>().data();
     const float* h0_data = h0.flat<float>().data();
@@ -319,8 +349,11 @@ class ZooLstmForwardOp : public OpKernel {
     const float* mask_data = mask.flat<float>().data();
     const float* norm_data = norm.flat<float>().data();
     const float* peephole_data = peephole.flat<float>().data();
+    const bool with_bias = bias.NumElements() > 0;
+    const ConstRow bias_row(with_bias ? bias.flat<float>().data() : nullptr, with_bias ? width : 0);
     float* out_data = out_tensor->flat<float>().data();
-    float* h_data = h_tensor->flat<float>().data();
+    float* h_data = h_tensor->flat<float>().data();  // h before each step
+    float* h_last_data = h_last_tensor->flat<float>().data();
     float* c_data = c_tensor->flat<float>().data();
     float* gates_data = gates_tensor->flat<float>().data();
     float* z_hat_data = z_hat_tensor->flat<float>().data();
@@ -336,18 +369,23 @@ class ZooLstmForwardOp : public OpKernel {
     const Eigen::OuterStride<> wide(steps * width), narrow(steps * units), outer(steps * out_units);
     const int64_t I = cell.input_gate(), F = cell.forget_gate(), C = cell.candidate(), O = cell.output_gate();
 
-    ForBatchSlices(ctx, batch, [&](int64_t first, int64_t end) {
+    BatchSlices(ctx, batch).Run(ctx, [&](int64_t, int64_t first, int64_t end) {
       const int64_t rows = end - first;
       Matrix z(rows, width), c_new(rows, units), shown(rows, units), h_new(rows, out_units);
+      const int64_t row0 = first * steps;  // first row of the slice, before the step offset
+      StepMap(h_data + (row0 + order.time(0)) * out_units, rows, out_units, outer) =
+          ConstMatrixMap(h0_data + first * out_units, rows, out_units);
       for (int64_t s = 0; s < steps; ++s) {
         const int64_t t = order.time(s), tb = order.before(s);
-        const int64_t row0 = first * steps;  // first row of the slice, before the step offset
-        ConstStepMap h_before = s == 0 ? ConstStepMap(h0_data + first * out_units, rows, out_units,
-                                                      Eigen::OuterStride<>(out_units))
-                                       : ConstStepMap(h_data + (row0 + tb) * out_units, rows, out_units, outer);
+        ConstStepMap h_before(h_data + (row0 + t) * out_units, rows, out_units, outer);
         ConstStepMap c_before = s == 0 ? ConstStepMap(c0_data + first * units, rows, units, Eigen::OuterStride<>(units))
                                        : ConstStepMap(c_data + (row0 + tb) * units, rows, units, narrow);
-        z.noalias() = ConstStepMap(xw_data + (row0 + t) * width, rows, width, wide);
+        ConstStepMap xw_step(xw_data + (row0 + t) * width, rows, width, wide);
+        if (with_bias) {
+          z.noalias() = (xw_step.array().rowwise() + bias_row).matrix();
+        } else {
+          z.noalias() = xw_step;
+        }
         z.noalias() += h_before * kernel;
         if (cell.gate_norm) {  // a_k = γ_k ⊙ LN(z_k) + b_k, block by block
           StepMap z_hat(z_hat_data + (row0 + t) * width, rows, width, wide);
@@ -403,7 +441,9 @@ class ZooLstmForwardOp : public OpKernel {
           StepMap(shown_data + (row0 + t) * units, rows, units, narrow) = shown;
           h_new.noalias() = shown * project;
         }
-        StepMap h(h_data + (row0 + t) * out_units, rows, out_units, outer);
+        // The new h is where the next step starts from (or the last state).
+        StepMap h = s + 1 < steps ? StepMap(h_data + (row0 + order.time(s + 1)) * out_units, rows, out_units, outer)
+                                  : StepMap(h_last_data + first * out_units, rows, out_units, Eigen::OuterStride<>(out_units));
         StepMap c(c_data + (row0 + t) * units, rows, units, narrow);
         StepMap out(out_data + (row0 + s) * out_units, rows, out_units, outer);
         ConstStepMask keep(mask_data + row0 + t, rows, Eigen::InnerStride<>(steps));
@@ -456,8 +496,10 @@ class ZooLstmBackwardOp : public OpKernel {
     const Tensor& inv_in = ctx->input(11);
     const Tensor& peephole = ctx->input(12);
     const Tensor& projection = ctx->input(13);
+    const Tensor& bias = ctx->input(14);
+    const Tensor& h_before = ctx->input(15);
     const Cell cell = attributes_.Describe(c0, recurrent, peephole, projection);
-    if (!CheckWeights(ctx, cell, recurrent, norm, peephole, projection)) return;
+    if (!CheckWeights(ctx, cell, recurrent, norm, peephole, projection, bias)) return;
     OP_REQUIRES(ctx, gates.dims() == 3 && d_out.dims() == 3 && c.dims() == 3 && mask.dims() == 2 &&
                          c0.dims() == 2 && dh_last.dims() == 2,
                 InvalidArgument("ZooLstmBackward: d_out, gates and c must be rank 3, mask and states rank 2"));
@@ -470,17 +512,25 @@ class ZooLstmBackwardOp : public OpKernel {
                          c0.dim_size(0) == batch && mask.dim_size(0) == batch && mask.dim_size(1) == steps &&
                          z_hat_in.NumElements() == (cell.gate_norm ? gates.NumElements() : 0) &&
                          c_hat_in.NumElements() == (cell.cell_norm ? c.NumElements() : 0) &&
-                         inv_in.NumElements() == (cell.gate_norm ? batch * steps * kInvColumns : 0),
+                         inv_in.NumElements() == (cell.gate_norm ? batch * steps * kInvColumns : 0) &&
+                         h_before.shape() == d_out.shape(),
                 InvalidArgument("ZooLstmBackward: shapes do not agree"));
-    Tensor *dz_tensor, *dh0_tensor, *dc0_tensor, *d_norm_tensor, *d_peephole_tensor, *dh_steps_tensor;
+    Tensor *dz_tensor, *dh0_tensor, *dc0_tensor, *d_norm_tensor, *d_peephole_tensor, *dh_steps_tensor, *d_bias_tensor,
+        *d_recurrent_tensor;
     OP_REQUIRES_OK(ctx, ctx->allocate_output(0, gates.shape(), &dz_tensor));
     OP_REQUIRES_OK(ctx, ctx->allocate_output(1, dh_last.shape(), &dh0_tensor));
     OP_REQUIRES_OK(ctx, ctx->allocate_output(2, c0.shape(), &dc0_tensor));
     OP_REQUIRES_OK(ctx, ctx->allocate_output(3, norm.shape(), &d_norm_tensor));
     OP_REQUIRES_OK(ctx, ctx->allocate_output(4, peephole.shape(), &d_peephole_tensor));
     OP_REQUIRES_OK(ctx, ctx->allocate_output(5, cell.projection ? d_out.shape() : TensorShape({0}), &dh_steps_tensor));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(6, bias.shape(), &d_bias_tensor));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(7, recurrent.shape(), &d_recurrent_tensor));
     d_norm_tensor->flat<float>().setZero();
     d_peephole_tensor->flat<float>().setZero();
+    d_bias_tensor->flat<float>().setZero();
+    Eigen::Map<Matrix> d_recurrent(d_recurrent_tensor->flat<float>().data(), out_units, width);
+    d_recurrent.setZero();
+    const bool with_bias = bias.NumElements() > 0;
     const float* d_out_data = d_out.flat<float>().data();
     const float* gates_data = gates.flat<float>().data();
     const float* c_data = c.flat<float>().data();
@@ -499,6 +549,7 @@ class ZooLstmBackwardOp : public OpKernel {
     float* d_norm_data = d_norm_tensor->flat<float>().data();
     float* d_peephole_data = d_peephole_tensor->flat<float>().data();
     float* dh_steps_data = dh_steps_tensor->flat<float>().data();
+    float* d_bias_data = d_bias_tensor->flat<float>().data();
     // Rᵀ and W_pᵀ laid out row-major once: Eigen multiplies by them much faster than by
     // transposed views.
     const Matrix kernel_t = ConstMatrixMap(recurrent.flat<float>().data(), out_units, width).transpose();
@@ -510,9 +561,13 @@ class ZooLstmBackwardOp : public OpKernel {
     const Order order{steps, attributes_.reverse};
     const Eigen::OuterStride<> wide(steps * width), narrow(steps * units), outer(steps * out_units);
     const int64_t I = cell.input_gate(), F = cell.forget_gate(), C = cell.candidate(), O = cell.output_gate();
-    std::mutex sums_lock;
+    // Each slice sums its own share of the weight gradients (d_norm, d_peephole, d_bias); the
+    // shares are added in slice order afterwards, so results do not depend on thread timing.
+    const BatchSlices slices(ctx, batch);
+    std::vector<RowVector> norm_shares(slices.count), peephole_shares(slices.count), bias_shares(slices.count);
+    std::vector<Matrix> recurrent_shares(slices.count);
 
-    ForBatchSlices(ctx, batch, [&](int64_t first, int64_t end) {
+    slices.Run(ctx, [&](int64_t slice, int64_t first, int64_t end) {
       const int64_t rows = end - first, row0 = first * steps;
       // Gradients flowing into step s from later steps: of the h and c states, and of out(s)
       // through the outputs that masked later steps copied from it.
@@ -522,8 +577,9 @@ class ZooLstmBackwardOp : public OpKernel {
       Matrix d_out_total(rows, out_units), dh(rows, out_units), d_shown_h(rows, units), dc(rows, units),
           tanh_c(rows, units);
       Matrix da(rows, width);
-      RowVector d_norm = RowVector::Zero(norm.NumElements());
-      RowVector d_peephole = RowVector::Zero(peephole.NumElements());
+      RowVector& d_norm = norm_shares[slice] = RowVector::Zero(norm.NumElements());
+      RowVector& d_peephole = peephole_shares[slice] = RowVector::Zero(peephole.NumElements());
+      RowVector& d_bias = bias_shares[slice] = RowVector::Zero(bias.NumElements());
       for (int64_t s = steps - 1; s >= 0; --s) {
         const int64_t t = order.time(s), tb = order.before(s);
         ConstStepMask step_mask(mask_data + row0 + t, rows, Eigen::InnerStride<>(steps));
@@ -564,6 +620,7 @@ class ZooLstmBackwardOp : public OpKernel {
             StandardGateGradients(&g(r, 0), &tanh_c(r, 0), &c_before(r, 0), &dm(r, 0), &dc_next(r, 0), &dz(r, 0),
                                   units);
           }
+          if (with_bias) d_bias += dz.array().colwise().sum();
           dh_next.noalias() = dz * kernel_t;
           d_out_carried.setZero();
           continue;
@@ -612,6 +669,7 @@ class ZooLstmBackwardOp : public OpKernel {
         } else {
           dz = da;
         }
+        if (with_bias) d_bias += dz.array().colwise().sum();
         if (all_kept) {
           dh_next.noalias() = dz * kernel_t;
           dc_next = (dc.array() * f).matrix();
@@ -637,12 +695,20 @@ class ZooLstmBackwardOp : public OpKernel {
       }
       Eigen::Map<Matrix>(dh0_data + first * out_units, rows, out_units) = dh_next;
       Eigen::Map<Matrix>(dc0_data + first * units, rows, units) = dc_next;
-      if (d_norm.size() > 0 || d_peephole.size() > 0) {
-        std::lock_guard<std::mutex> hold(sums_lock);
-        Eigen::Map<RowVector>(d_norm_data, d_norm.size()) += d_norm;
-        Eigen::Map<RowVector>(d_peephole_data, d_peephole.size()) += d_peephole;
-      }
+      // R's share of this slice, Σ over its rows and steps of h_before(t)ᵀ·dz(t): the slice's
+      // rows are one contiguous block of (rows·T) rows, so this is one matmul with a long inner
+      // dimension, each thread on its own rows (one large matmul after the op splits its small
+      // (P, GH) output across threads poorly).
+      recurrent_shares[slice].noalias() =
+          ConstMatrixMap(h_before.flat<float>().data() + row0 * out_units, rows * steps, out_units).transpose() *
+          ConstMatrixMap(dz_data + row0 * width, rows * steps, width);
     });
+    for (int64_t slice = 0; slice < slices.count; ++slice) {
+      Eigen::Map<RowVector>(d_norm_data, norm.NumElements()) += norm_shares[slice];
+      Eigen::Map<RowVector>(d_peephole_data, peephole.NumElements()) += peephole_shares[slice];
+      Eigen::Map<RowVector>(d_bias_data, bias.NumElements()) += bias_shares[slice];
+      d_recurrent += recurrent_shares[slice];
+    }
   }
 
  private:
