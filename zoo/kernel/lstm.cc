@@ -271,30 +271,119 @@ ColumnVector Normalize(const In& x, Out x_hat, float epsilon) {
   return inv;
 }
 
-// Gradient through y = LN(x), given dy, y and each row's inverse deviation.
-template <typename Dy, typename Y, typename Inv>
-Array NormalizeBackward(const Dy& dy, const Y& y, const Inv& inv) {
-  const ColumnVector mean_dy = dy.rowwise().mean();
-  const ColumnVector mean_dy_y = (dy * y).rowwise().mean();
-  return ((dy.colwise() - mean_dy) - y.colwise() * mean_dy_y).colwise() * inv;
+// ∂L/∂x from ∂L/∂y through y = LN(x), in place over one row of n values: dy = g, y = x̂, and
+// inv = 1/sqrt(var + ε) of the row.
+void NormalizeBackwardRow(float* __restrict g, const float* __restrict y, float inv, int64_t n) {
+  const Eigen::Map<const RowVector> gs(g, n), ys(y, n);  // Eigen's sums vectorise; a plain loop's may not
+  const float mean_g = gs.mean(), mean_gy = (gs * ys).mean();
+  for (int64_t j = 0; j < n; ++j) g[j] = (g[j] - mean_g - y[j] * mean_gy) * inv;
 }
 
-// One row of one step of the standard cell's backward pass, in a single loop the compiler
-// vectorises (the general path makes one pass over memory per expression): given the activated
-// gates [i|f|c|o], tanh(c(t)), c(t-1), dm = ∂L/∂(o ⊙ tanh c) and dc_next = ∂L/∂c(t) from later
-// steps, writes dz = ∂L/∂z for the four blocks and replaces dc_next by ∂L/∂c(t-1).
-void StandardGateGradients(const float* __restrict gates, const float* __restrict tanh_c,
-                           const float* __restrict c_before, const float* __restrict dm, float* __restrict dc_next,
-                           float* __restrict dz, int64_t units) {
-  const float *i = gates, *f = gates + units, *candidate = gates + 2 * units, *o = gates + 3 * units;
-  for (int64_t j = 0; j < units; ++j) {
-    const float dc = dc_next[j] + dm[j] * o[j] * (1.0f - tanh_c[j] * tanh_c[j]);
-    dz[j] = dc * candidate[j] * i[j] * (1.0f - i[j]);
-    dz[units + j] = dc * c_before[j] * f[j] * (1.0f - f[j]);
-    dz[2 * units + j] = dc * i[j] * (1.0f - candidate[j] * candidate[j]);
-    dz[3 * units + j] = dm[j] * tanh_c[j] * o[j] * (1.0f - o[j]);
-    dc_next[j] = dc * f[j];
+// Where one row of one step of the backward pass reads and writes. Pointers a cell lacks are null.
+struct RowGradient {
+  const float* gates;     // activated gate blocks, [i|f|c|o] or [f|c|o] when coupled
+  const float* tanh_c;    // tanh of the cell as h saw it: tanh(c), or tanh(γ_c ⊙ ĉ + β_c)
+  const float* c_before;  // c(t-1)
+  const float* c_now;     // c(t)
+  const float* c_hat;     // ĉ(t) (cell norm)
+  const float* z_hat;     // ẑ(t) (gate norm)
+  const float* inv;       // the row's inverse deviations, one per block and the cell's (layer norm)
+  const float* dm;        // ∂L/∂(o ⊙ tanh(...)) at this step
+  float* dc_next;         // in: ∂L/∂c(t) from later steps; out: ∂L/∂c(t-1)
+  float* dz;              // out: ∂L/∂z, z = x·W + h·R (+ b)
+};
+
+// Weights and per-slice sums the row gradients share.
+struct RowWeights {
+  const float* norm;      // [γ | b | γ_c | β_c]
+  const float* peephole;  // [p_i | p_f | p_o]
+  float* d_norm;
+  float* d_peephole;
+  float* d_bias;          // null without a bias
+  float* scratch;         // G·H + H floats
+};
+
+// One row of one step of the backward pass, every variant, as a few loops over the row the
+// compiler vectorises: gate gradients da, then (gate norm) back through each block's LN into dz.
+// One pass per stage, not one per array expression, and no temporaries. Kept rows only: a masked
+// row's dz is zero and its dc_next passes through unchanged.
+template <bool kPeephole, bool kCoupled>
+void GateGradientsRow(const Cell& cell, const RowGradient& row, const RowWeights& weights) {
+  const int64_t units = cell.units, width = cell.width();
+  const float* __restrict gates = row.gates;
+  const float* __restrict tanh_c = row.tanh_c;
+  const float* __restrict c_before = row.c_before;
+  const float* __restrict dm = row.dm;
+  float* __restrict dc_next = row.dc_next;
+  const float *f = gates + cell.forget_gate(), *candidate = gates + cell.candidate(), *o = gates + cell.output_gate();
+  const float* i = gates + cell.input_gate();  // unused when coupled
+  float* __restrict d_shown = weights.scratch + width;  // ∂L/∂c(t) through h, before the state's own
+  for (int64_t j = 0; j < units; ++j) d_shown[j] = dm[j] * o[j] * (1.0f - tanh_c[j] * tanh_c[j]);
+  if (cell.cell_norm) {  // back through γ_c ⊙ LN(c) + β_c
+    const float* gamma = weights.norm + 2 * width;
+    float *d_gamma = weights.d_norm + 2 * width, *d_beta = d_gamma + units;
+    for (int64_t j = 0; j < units; ++j) {
+      d_gamma[j] += d_shown[j] * row.c_hat[j];
+      d_beta[j] += d_shown[j];
+      d_shown[j] *= gamma[j];
+    }
+    NormalizeBackwardRow(d_shown, row.c_hat, row.inv[4], units);
   }
+  // da = ∂L/∂a, the gate pre-activations after any norm: into dz directly without gate norm.
+  float* __restrict da = cell.gate_norm ? weights.scratch : row.dz;
+  float *da_i = da + cell.input_gate(), *da_f = da + cell.forget_gate(), *da_c = da + cell.candidate(),
+        *da_o = da + cell.output_gate();
+  const float *p_i = weights.peephole, *p_f = weights.peephole + units, *p_o = weights.peephole + 2 * units;
+  for (int64_t j = 0; j < units; ++j) {
+    da_o[j] = dm[j] * tanh_c[j] * o[j] * (1.0f - o[j]);
+    float dc = dc_next[j] + d_shown[j];
+    if (kPeephole) dc += da_o[j] * p_o[j];  // o saw the new cell
+    if (kCoupled) {  // i = 1 - f: f both keeps c(t-1) and scales the new memory
+      da_f[j] = dc * (c_before[j] - candidate[j]) * f[j] * (1.0f - f[j]);
+      da_c[j] = dc * (1.0f - f[j]) * (1.0f - candidate[j] * candidate[j]);
+    } else {
+      da_i[j] = dc * candidate[j] * i[j] * (1.0f - i[j]);
+      da_f[j] = dc * c_before[j] * f[j] * (1.0f - f[j]);
+      da_c[j] = dc * i[j] * (1.0f - candidate[j] * candidate[j]);
+    }
+    float dc_before = dc * f[j];
+    if (kPeephole) {  // i and f saw the old cell
+      dc_before += da_f[j] * p_f[j];
+      if (!kCoupled) dc_before += da_i[j] * p_i[j];
+    }
+    dc_next[j] = dc_before;
+  }
+  if (kPeephole) {
+    float *dp_i = weights.d_peephole, *dp_f = dp_i + units, *dp_o = dp_i + 2 * units;
+    for (int64_t j = 0; j < units; ++j) {
+      dp_o[j] += da_o[j] * row.c_now[j];
+      dp_f[j] += da_f[j] * c_before[j];
+      if (!kCoupled) dp_i[j] += da_i[j] * c_before[j];
+    }
+  }
+  if (cell.gate_norm) {  // back through a_k = γ_k ⊙ LN(z_k) + b_k, block by block
+    const float* gamma = weights.norm;
+    float *d_gamma = weights.d_norm, *d_beta = weights.d_norm + width;
+    float* __restrict dz = row.dz;
+    for (int64_t j = 0; j < width; ++j) {
+      d_gamma[j] += da[j] * row.z_hat[j];
+      d_beta[j] += da[j];
+      dz[j] = da[j] * gamma[j];
+    }
+    for (int64_t k = 0; k < cell.blocks; ++k) {
+      NormalizeBackwardRow(dz + k * units, row.z_hat + k * units, row.inv[k], units);
+    }
+  }
+  if (weights.d_bias != nullptr) {
+    for (int64_t j = 0; j < width; ++j) weights.d_bias[j] += row.dz[j];
+  }
+}
+
+using GateGradientsFn = void (*)(const Cell&, const RowGradient&, const RowWeights&);
+
+GateGradientsFn GateGradientsFor(const Cell& cell) {
+  if (cell.peephole) return cell.coupled ? GateGradientsRow<true, true> : GateGradientsRow<true, false>;
+  return cell.coupled ? GateGradientsRow<false, true> : GateGradientsRow<false, false>;
 }
 
 // Columns of inv_std per (row, step): one per gate block, then the cell's.
@@ -398,17 +487,14 @@ class ZooLstmForwardOp : public OpKernel {
           z = ((z_hat.array().rowwise() * gamma).rowwise() + bias).matrix();
         }
         StepMap gates(gates_data + (row0 + t) * width, rows, width, wide);
+        // The peepholes add into z first, so every activation below runs over a plain block of z
+        // (Eigen vectorises logistic() there, not over a sum with a broadcast row).
         if (cell.peephole) {  // i and f also see the old cell
           const ConstRow p_i(peephole_data, units), p_f(peephole_data + units, units);
-          if (!cell.coupled) {
-            gates.middleCols(I, units) =
-                (z.middleCols(I, units).array() + c_before.array().rowwise() * p_i).logistic().matrix();
-          }
-          gates.middleCols(F, units) =
-              (z.middleCols(F, units).array() + c_before.array().rowwise() * p_f).logistic().matrix();
-        } else {  // the input and forget blocks are adjacent (or the forget block is alone)
-          gates.leftCols(C) = z.leftCols(C).array().logistic().matrix();
+          if (!cell.coupled) z.middleCols(I, units).array() += c_before.array().rowwise() * p_i;
+          z.middleCols(F, units).array() += c_before.array().rowwise() * p_f;
         }
+        gates.leftCols(C) = z.leftCols(C).array().logistic().matrix();  // i and f are adjacent (or f is alone)
         gates.middleCols(C, units) = z.middleCols(C, units).array().tanh().matrix();
         auto f = gates.middleCols(F, units).array();
         auto candidate = gates.middleCols(C, units).array();
@@ -419,11 +505,9 @@ class ZooLstmForwardOp : public OpKernel {
         }
         if (cell.peephole) {  // o sees the new cell
           const ConstRow p_o(peephole_data + 2 * units, units);
-          gates.middleCols(O, units) =
-              (z.middleCols(O, units).array() + c_new.array().rowwise() * p_o).logistic().matrix();
-        } else {
-          gates.middleCols(O, units) = z.middleCols(O, units).array().logistic().matrix();
+          z.middleCols(O, units).array() += c_new.array().rowwise() * p_o;
         }
+        gates.middleCols(O, units) = z.middleCols(O, units).array().logistic().matrix();
         auto o = gates.middleCols(O, units).array();
         // h (before any projection) = o ⊙ tanh(γ_c ⊙ LN(c) + β_c) or o ⊙ tanh(c)
         Matrix& h_unprojected = cell.projection ? shown : h_new;
@@ -557,11 +641,10 @@ class ZooLstmBackwardOp : public OpKernel {
                                  ? Matrix(ConstMatrixMap(projection.flat<float>().data(), units, out_units).transpose())
                                  : Matrix();
     const bool zero_output = attributes_.zero_output;
-    const bool plain = !cell.gate_norm && !cell.peephole && !cell.coupled;  // i, f, c, o as Keras' cell
     const Order order{steps, attributes_.reverse};
     const Eigen::OuterStride<> wide(steps * width), narrow(steps * units), outer(steps * out_units);
-    const int64_t I = cell.input_gate(), F = cell.forget_gate(), C = cell.candidate(), O = cell.output_gate();
-    // Each slice sums its own share of the weight gradients (d_norm, d_peephole, d_bias); the
+    const GateGradientsFn gate_gradients = GateGradientsFor(cell);
+    // Each slice sums its own share of the weight gradients (d_norm, d_peephole, d_bias, R's); the
     // shares are added in slice order afterwards, so results do not depend on thread timing.
     const BatchSlices slices(ctx, batch);
     std::vector<RowVector> norm_shares(slices.count), peephole_shares(slices.count), bias_shares(slices.count);
@@ -574,28 +657,19 @@ class ZooLstmBackwardOp : public OpKernel {
       Matrix dh_next = ConstMatrixMap(dh_last_data + first * out_units, rows, out_units);
       Matrix dc_next = ConstMatrixMap(dc_last_data + first * units, rows, units);
       Matrix d_out_carried = Matrix::Zero(rows, out_units);
-      Matrix d_out_total(rows, out_units), dh(rows, out_units), d_shown_h(rows, units), dc(rows, units),
-          tanh_c(rows, units);
-      Matrix da(rows, width);
+      Matrix d_out_total(rows, out_units), dh(rows, out_units), d_shown_h(rows, units), tanh_c(rows, units),
+          dh_new(rows, out_units);
       RowVector& d_norm = norm_shares[slice] = RowVector::Zero(norm.NumElements());
       RowVector& d_peephole = peephole_shares[slice] = RowVector::Zero(peephole.NumElements());
       RowVector& d_bias = bias_shares[slice] = RowVector::Zero(bias.NumElements());
+      RowVector scratch(width + units);
+      const RowWeights weights{norm_data, peephole_data, d_norm.data(), d_peephole.data(),
+                               with_bias ? d_bias.data() : nullptr, scratch.data()};
       for (int64_t s = steps - 1; s >= 0; --s) {
         const int64_t t = order.time(s), tb = order.before(s);
-        ConstStepMask step_mask(mask_data + row0 + t, rows, Eigen::InnerStride<>(steps));
-        const bool all_kept = AllKept(mask_data + row0 + t, rows, steps);  // the common case: plain arithmetic
-        auto keep = step_mask.replicate(1, units);  // the step's mask over c's width, then over h's
-        auto keep_h = step_mask.replicate(1, out_units);
-        ConstStepMap g(gates_data + (row0 + t) * width, rows, width, wide);
-        auto f = g.middleCols(F, units).array();
-        auto candidate = g.middleCols(C, units).array();
-        auto o = g.middleCols(O, units).array();
-        ConstStepMap c_before = s == 0 ? ConstStepMap(c0_data + first * units, rows, units, Eigen::OuterStride<>(units))
-                                       : ConstStepMap(c_data + (row0 + tb) * units, rows, units, narrow);
+        const float* step_mask = mask_data + row0 + t;  // row r's at step_mask[r * steps]
+        const bool all_kept = AllKept(step_mask, rows, steps);  // the common case
         ConstStepMap c_now(c_data + (row0 + t) * units, rows, units, narrow);
-        const Eigen::Map<const Array, 0, Eigen::OuterStride<>> inv(
-            inv_data + (row0 + t) * kInvColumns, cell.gate_norm ? rows : 0, cell.gate_norm ? kInvColumns : 0,
-            Eigen::OuterStride<>(steps * kInvColumns));
         if (cell.cell_norm) {  // what tanh squashed: γ_c ⊙ ĉ + β_c
           const ConstRow gamma(norm_data + 2 * width, units), beta(norm_data + 2 * width + units, units);
           ConstStepMap c_hat(c_hat_data + (row0 + t) * units, rows, units, narrow);
@@ -604,93 +678,51 @@ class ZooLstmBackwardOp : public OpKernel {
           tanh_c = c_now.array().tanh().matrix();
         }
         d_out_total = ConstStepMap(d_out_data + (row0 + s) * out_units, rows, out_units, outer) + d_out_carried;
-        if (all_kept) {
-          dh = d_out_total + dh_next;
-        } else {
-          dh = (keep_h * (d_out_total + dh_next).array()).matrix();
+        dh = d_out_total + dh_next;
+        if (!all_kept) {  // a masked step passes no gradient into its own gates
+          for (int64_t r = 0; r < rows; ++r) {
+            if (step_mask[r * steps] <= 0.0f) dh.row(r).setZero();
+          }
         }
         if (cell.projection) {  // h = shown·W_p: the caller sums shownᵀ·dh over steps
           StepMap(dh_steps_data + (row0 + t) * out_units, rows, out_units, outer) = dh;
           d_shown_h.noalias() = dh * project_t;
         }
         const Matrix& dm = cell.projection ? d_shown_h : dh;  // gradient of o ⊙ tanh(...)
-        if (plain && all_kept) {  // the standard cell's gate gradients in one pass over each row
-          StepMap dz(dz_data + (row0 + t) * width, rows, width, wide);
-          for (int64_t r = 0; r < rows; ++r) {
-            StandardGateGradients(&g(r, 0), &tanh_c(r, 0), &c_before(r, 0), &dm(r, 0), &dc_next(r, 0), &dz(r, 0),
-                                  units);
+        StepMap dz(dz_data + (row0 + t) * width, rows, width, wide);
+        for (int64_t r = 0; r < rows; ++r) {
+          if (!all_kept && step_mask[r * steps] <= 0.0f) {  // states pass through unchanged
+            dz.row(r).setZero();
+            continue;
           }
-          if (with_bias) d_bias += dz.array().colwise().sum();
+          const int64_t at = row0 + r * steps + t;  // row r at input step t
+          const float* c_before = s == 0 ? c0_data + (first + r) * units : c_data + (row0 + r * steps + tb) * units;
+          const RowGradient row{gates_data + at * width,
+                                &tanh_c(r, 0),
+                                c_before,
+                                c_data + at * units,
+                                cell.cell_norm ? c_hat_data + at * units : nullptr,
+                                cell.gate_norm ? z_hat_data + at * width : nullptr,
+                                cell.gate_norm ? inv_data + at * kInvColumns : nullptr,
+                                &dm(r, 0),
+                                &dc_next(r, 0),
+                                &dz(r, 0)};
+          gate_gradients(cell, row, weights);
+        }
+        if (all_kept) {
           dh_next.noalias() = dz * kernel_t;
           d_out_carried.setZero();
           continue;
         }
-        Array d_shown = dm.array() * o * (1.0f - tanh_c.array() * tanh_c.array());
-        if (cell.cell_norm) {  // back through γ_c ⊙ LN(c) + β_c
-          const ConstRow gamma(norm_data + 2 * width, units);
-          ConstStepMap c_hat(c_hat_data + (row0 + t) * units, rows, units, narrow);
-          d_norm.segment(2 * width, units) += (d_shown * c_hat.array()).colwise().sum();
-          d_norm.segment(2 * width + units, units) += d_shown.colwise().sum();
-          d_shown = NormalizeBackward(Array(d_shown.rowwise() * gamma), c_hat.array(), inv.col(4));
-        }
-        da.middleCols(O, units) = (dm.array() * tanh_c.array() * o * (1.0f - o)).matrix();
-        if (all_kept) {
-          dc = (dc_next.array() + d_shown).matrix();
-        } else {
-          dc = (keep * (dc_next.array() + d_shown)).matrix();
-        }
-        if (cell.peephole) {  // o saw the new cell: o = σ(a_o + p_o ⊙ c)
-          const ConstRow p_o(peephole_data + 2 * units, units);
-          dc = (dc.array() + da.middleCols(O, units).array().rowwise() * p_o).matrix();
-          d_peephole.segment(2 * units, units) += (da.middleCols(O, units).array() * c_now.array()).colwise().sum();
-        }
-        if (cell.coupled) {  // i = 1 - f: f both keeps c(t-1) and scales the new memory
-          da.middleCols(F, units) = (dc.array() * (c_before.array() - candidate) * f * (1.0f - f)).matrix();
-          da.middleCols(C, units) = (dc.array() * (1.0f - f) * (1.0f - candidate * candidate)).matrix();
-        } else {
-          auto i = g.middleCols(I, units).array();
-          da.middleCols(I, units) = (dc.array() * candidate * i * (1.0f - i)).matrix();
-          da.middleCols(F, units) = (dc.array() * c_before.array() * f * (1.0f - f)).matrix();
-          da.middleCols(C, units) = (dc.array() * i * (1.0f - candidate * candidate)).matrix();
-        }
-        StepMap dz(dz_data + (row0 + t) * width, rows, width, wide);
-        if (cell.gate_norm) {  // back through a_k = γ_k ⊙ LN(z_k) + b_k
-          const ConstRow gamma(norm_data, width);
-          ConstStepMap z_hat(z_hat_data + (row0 + t) * width, rows, width, wide);
-          d_norm.segment(0, width) += (da.array() * z_hat.array()).colwise().sum();
-          d_norm.segment(width, width) += da.array().colwise().sum();
-          const Array d_hat = da.array().rowwise() * gamma;
-          for (int64_t k = 0; k < cell.blocks; ++k) {
-            dz.middleCols(k * units, units) =
-                NormalizeBackward(d_hat.middleCols(k * units, units), z_hat.middleCols(k * units, units).array(),
-                                  inv.col(k))
-                    .matrix();
+        dh_new.noalias() = dz * kernel_t;
+        for (int64_t r = 0; r < rows; ++r) {  // masked rows: h passes through, its output was copied
+          const bool kept = step_mask[r * steps] > 0.0f;
+          if (kept) dh_next.row(r) = dh_new.row(r);
+          if (kept || zero_output) {
+            d_out_carried.row(r).setZero();
+          } else {
+            d_out_carried.row(r) = d_out_total.row(r);
           }
-        } else {
-          dz = da;
-        }
-        if (with_bias) d_bias += dz.array().colwise().sum();
-        if (all_kept) {
-          dh_next.noalias() = dz * kernel_t;
-          dc_next = (dc.array() * f).matrix();
-        } else {
-          dh_next = ((1.0f - keep_h) * dh_next.array()).matrix();
-          dh_next.noalias() += dz * kernel_t;
-          dc_next = (dc.array() * f + (1.0f - keep) * dc_next.array()).matrix();
-        }
-        if (cell.peephole) {  // i and f saw the old cell
-          const ConstRow p_i(peephole_data, units), p_f(peephole_data + units, units);
-          dc_next = (dc_next.array() + da.middleCols(F, units).array().rowwise() * p_f).matrix();
-          d_peephole.segment(units, units) += (da.middleCols(F, units).array() * c_before.array()).colwise().sum();
-          if (!cell.coupled) {
-            dc_next = (dc_next.array() + da.middleCols(I, units).array().rowwise() * p_i).matrix();
-            d_peephole.segment(0, units) += (da.middleCols(I, units).array() * c_before.array()).colwise().sum();
-          }
-        }
-        if (zero_output || all_kept) {
-          d_out_carried.setZero();
-        } else {
-          d_out_carried = ((1.0f - keep_h) * d_out_total.array()).matrix();
         }
       }
       Eigen::Map<Matrix>(dh0_data + first * out_units, rows, out_units) = dh_next;
