@@ -181,16 +181,18 @@ def test_inference_graph_never_contains_the_kernel_op():
 
 
 def test_kernel_rejects_mismatched_shapes():
-    ops = kernel.ops()
-    with pytest.raises(tf.errors.InvalidArgumentError, match="shapes do not agree"):
-        ops.zoo_lstm_forward(tf.zeros((2, 3, 8)), tf.zeros((2, 8)), tf.zeros((2, 3)), tf.zeros((2, 2)),
-                             tf.ones((2, 3)), tf.zeros((0,)), tf.zeros((0,)), tf.zeros((0,)), tf.zeros((0,)))
-    with pytest.raises(tf.errors.InvalidArgumentError, match="shapes do not agree"):  # a 2x2 projection
-        ops.zoo_lstm_forward(tf.zeros((2, 3, 8)), tf.zeros((2, 8)), tf.zeros((2, 2)), tf.zeros((2, 2)),
-                             tf.ones((2, 3)), tf.zeros((0,)), tf.zeros((0,)), tf.zeros((2, 3)), tf.zeros((0,)))
-    with pytest.raises(tf.errors.InvalidArgumentError, match="shapes do not agree"):  # a bias of the wrong width
-        ops.zoo_lstm_forward(tf.zeros((2, 3, 8)), tf.zeros((2, 8)), tf.zeros((2, 2)), tf.zeros((2, 2)),
-                             tf.ones((2, 3)), tf.zeros((0,)), tf.zeros((0,)), tf.zeros((0,)), tf.zeros((4,)))
+    ops, empty = kernel.ops(), tf.zeros((0,))
+
+    def forward(h0=(2, 2), projection=empty, bias=empty, input_kernel=(4, 8)):
+        # x (2, 3, 4), R (2, 8): two units, four gates
+        return ops.zoo_lstm_forward(tf.zeros((2, 3, 4)), tf.zeros((2, 8)), tf.zeros(h0), tf.zeros((2, 2)),
+                                    tf.ones((2, 3)), empty, empty, projection, bias, tf.zeros(input_kernel))
+
+    forward()  # the shapes below differ from these in one place each
+    for wrong in ({"h0": (2, 3)}, {"projection": tf.zeros((2, 3))}, {"bias": tf.zeros((4,))},
+                  {"input_kernel": (5, 8)}):
+        with pytest.raises(tf.errors.InvalidArgumentError, match="shapes do not agree"):
+            forward(**wrong)
 
 
 def test_a_missing_compiler_falls_back_with_one_warning(monkeypatch, tmp_path):

@@ -62,7 +62,8 @@ class LSTM(keras.layers.RNN):
 
     def call(self, sequences, initial_state=None, mask=None, training=False):
         """Project the inputs of all time steps in one matmul, then loop over the recurrent part;
-        on a GPU, the standard cell trains through cuDNN instead (``training_path``)."""
+        training through cuDNN or the fused kernel (``training_path``), the raw inputs go to them,
+        which multiply by the kernel themselves."""
         cell = self.cell
         if training and 0.0 < cell.dropout < 1.0:  # one mask per sequence, as Keras' cells use
             sequences = sequences * ops.expand_dims(cell.get_dropout_mask(sequences[:, 0]), 1)
@@ -72,14 +73,14 @@ class LSTM(keras.layers.RNN):
 
             logging.getLogger("zoo").warning("%s trains with %s, not cuDNN: %s", self.name, path, why)
             self._path_logged = True
-        if path == CUDNN:
+        if path in (CUDNN, KERNEL):
             if self.integer_gate_range > 0:
                 self.add_loss(self._integer_range_penalty(cell.project_inputs(sequences)))
-            self._cudnn_now = True  # inner_loop gets the raw inputs: cuDNN multiplies by the kernel
+            self._raw_inputs_path = path  # what inner_loop hands the raw inputs to
             try:
                 return super().call(sequences, initial_state=initial_state, mask=mask, training=training)
             finally:
-                self._cudnn_now = False
+                self._raw_inputs_path = None
         projected = cell.project_inputs(sequences)
         if training and self.integer_gate_range > 0:
             self.add_loss(self._integer_range_penalty(projected))
@@ -176,10 +177,11 @@ class LSTM(keras.layers.RNN):
     def inner_loop(self, sequences, initial_state, mask, training=False):
         """Training may take cuDNN or the fused kernel; inference always runs Keras' loop, the
         graph every exporter recognises. ``sequences`` arrive already multiplied by the kernel,
-        except on the cuDNN path."""
-        if isinstance(mask, (list, tuple)) and getattr(self, "_cudnn_now", False):
+        except on those two paths (``call``)."""
+        path = getattr(self, "_raw_inputs_path", None)
+        if isinstance(mask, (list, tuple)) and path is not None:
             mask = mask[0]
-        if getattr(self, "_cudnn_now", False):
+        if path == CUDNN:
             from zoo.compat import cudnn_lstm
 
             cell = self.cell
@@ -187,21 +189,19 @@ class LSTM(keras.layers.RNN):
                 return cudnn_lstm(sequences, initial_state[0], initial_state[1], mask, cell.kernel,
                                   cell.recurrent_kernel, cell.bias, self.go_backwards)
             except NotImplementedError:  # e.g. a mask that is not right padding: Keras' loop
-                self._cudnn_now = False
+                self._raw_inputs_path = None
                 cell.inputs_projected = True
                 try:
                     return super().inner_loop(cell.project_inputs(sequences), initial_state, mask, training=training)
                 finally:
                     cell.inputs_projected = False
-        if not (training and self.trains_with_fused_kernel()):
+        if path != KERNEL:
             return super().inner_loop(sequences, initial_state, mask, training=training)
         cell, lowering = self.cell, describe(self.cell)
         layer_norm = self._packed_norm(lowering) if lowering.gate_norm is not None else None
         bias = getattr(cell, lowering.bias) if lowering.bias and layer_norm is None else None
-        if isinstance(mask, (list, tuple)):
-            mask = mask[0]
         outputs, h, c = kernel.lstm_sequence(
-            sequences, cell.recurrent_kernel, initial_state[0], initial_state[1], bias=bias,
+            sequences, getattr(cell, lowering.kernel), cell.recurrent_kernel, initial_state[0], initial_state[1], bias=bias,
             mask=mask, zero_output_for_mask=self.zero_output_for_mask, go_backwards=self.go_backwards,
             layer_norm=layer_norm, peephole=self._packed_peepholes(lowering),
             projection=getattr(cell, lowering.projection) if lowering.projection else None,

@@ -129,53 +129,59 @@ def ops():
         return None
 
 
-def lstm_sequence(xw, recurrent, h0, c0, mask=None, zero_output_for_mask=False, go_backwards=False,
+def lstm_sequence(x, kernel, recurrent, h0, c0, mask=None, zero_output_for_mask=False, go_backwards=False,
                   layer_norm=None, peephole=None, projection=None, coupled=False, bias=None):
-    """``xw`` (B, T, G·H) = x·W -> (outputs (B, T, P), last h, last c), as Keras' loop.
+    """``x`` (B, T, I) through an LSTM with input kernel W (I, G·H) and recurrent kernel R
+    (P, G·H) -> (outputs (B, T, P), last h, last c), as Keras' loop.
 
     Outputs come in processing order (reversed with ``go_backwards``). ``mask`` (B, T) keeps
     Keras' rules: a masked step keeps the states, and its output is the previous output (zero
     with ``zero_output_for_mask``). The variants of ``zoo.cells.lowering``'s formula:
     ``layer_norm`` = ``(norm, normalize_cell, epsilon)`` with ``norm`` packing
-    [γ (GH) | b (GH) | γ_c (H) | β_c (H)]; otherwise ``bias`` (G·H), which the op adds as it
-    reads ``xw`` (a separate add would be one more pass over (B, T, G·H), and its gradient another);
-    ``peephole`` = [p_i | p_f | p_o] (3H); ``projection`` = W_p (H, P); ``coupled``: the blocks
-    are (f, c, o) and i = 1 - f. Differentiable: the backward op returns each step's
-    pre-activation gradient dz, the bias's Σ dz and R's Σ h(t-1)ᵀ·dz(t) (over the h each step
-    started from, which the forward op keeps); W_p's, Σ (o ⊙ tanh c)(t)ᵀ·dh(t), is one matmul.
+    [γ (GH) | b (GH) | γ_c (H) | β_c (H)]; otherwise ``bias`` (G·H); ``peephole`` =
+    [p_i | p_f | p_o] (3H); ``projection`` = W_p (H, P); ``coupled``: the blocks are (f, c, o)
+    and i = 1 - f.
+
+    The op computes x·W itself, per batch slice into the buffer the gates take, and adds the bias
+    as it reads it: a separate matmul and add would each be one more pass over (B, T, G·H), and
+    their gradients more. Differentiable: the backward op returns each step's pre-activation
+    gradient dz, the bias's Σ dz, W's Σ x(t)ᵀ·dz(t) and R's Σ h(t-1)ᵀ·dz(t) (over the h each step
+    started from, which the forward op keeps); x's gradient dz·Wᵀ and W_p's,
+    Σ (o ⊙ tanh c)(t)ᵀ·dh(t), are one matmul each, which TensorFlow drops where unused.
     """
     import tensorflow as tf
 
-    kernel = ops()
+    library = ops()
     empty = tf.zeros((0,))
     norm, normalize_cell, epsilon = layer_norm if layer_norm is not None else (empty, False, 1e-5)
     # Read variables here: inside the custom gradient only tensors may appear.
-    xw, recurrent, h0, c0, norm, peephole, projection, bias = (
-        tf.convert_to_tensor(v) for v in (xw, recurrent, h0, c0, norm,
+    x, kernel, recurrent, h0, c0, norm, peephole, projection, bias = (
+        tf.convert_to_tensor(v) for v in (x, kernel, recurrent, h0, c0, norm,
                                           empty if peephole is None else peephole,
                                           empty if projection is None else projection,
                                           empty if bias is None else bias))
-    mask = tf.ones(tf.shape(xw)[:2], xw.dtype) if mask is None else tf.cast(mask, xw.dtype)
+    mask = tf.ones(tf.shape(x)[:2], x.dtype) if mask is None else tf.cast(mask, x.dtype)
     attrs = {"zero_output_for_mask": bool(zero_output_for_mask), "reverse": bool(go_backwards),
              "layer_norm": layer_norm is not None, "normalize_cell": bool(normalize_cell), "coupled": bool(coupled)}
     projected = projection.shape.rank == 2
 
     @tf.custom_gradient
-    def run(xw, recurrent, h0, c0, norm, peephole, projection, bias):
-        outputs, h_before, h_last, cs, gates, z_hat, c_hat, inv_std, shown = kernel.zoo_lstm_forward(
-            xw, recurrent, h0, c0, mask, norm, peephole, projection, bias, epsilon=float(epsilon), **attrs)
+    def run(x, kernel, recurrent, h0, c0, norm, peephole, projection, bias):
+        outputs, h_before, h_last, cs, gates, z_hat, c_hat, inv_std, shown = library.zoo_lstm_forward(
+            x, recurrent, h0, c0, mask, norm, peephole, projection, bias, kernel, epsilon=float(epsilon), **attrs)
         last = 0 if go_backwards else -1  # cells are indexed by input step
 
         def backward(d_outputs, d_h_last, d_c_last):
-            dz, dh0, dc0, d_norm, d_peephole, dh_steps, d_bias, d_recurrent = kernel.zoo_lstm_backward(
+            dz, dh0, dc0, d_norm, d_peephole, dh_steps, d_bias, d_recurrent, d_kernel = library.zoo_lstm_backward(
                 d_outputs, d_h_last, d_c_last, gates, cs, c0, mask, recurrent, norm, z_hat, c_hat, inv_std,
-                peephole, projection, bias, h_before, **attrs)
+                peephole, projection, bias, h_before, x, **attrs)
+            dx = tf.reshape(tf.matmul(tf.reshape(dz, (-1, tf.shape(dz)[-1])), kernel, transpose_b=True), tf.shape(x))
             d_projection = _summed_over_steps(shown, dh_steps) if projected else tf.zeros_like(projection)
-            return dz, d_recurrent, dh0, dc0, d_norm, d_peephole, d_projection, d_bias
+            return dx, d_kernel, d_recurrent, dh0, dc0, d_norm, d_peephole, d_projection, d_bias
 
         return (outputs, h_last, cs[:, last]), backward
 
-    return run(xw, recurrent, h0, c0, norm, peephole, projection, bias)
+    return run(x, kernel, recurrent, h0, c0, norm, peephole, projection, bias)
 
 
 def _summed_over_steps(a, b):

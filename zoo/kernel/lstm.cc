@@ -11,19 +11,20 @@
 // Sizes: H = units (c and each gate block), P = width of h (H, or the projection's width),
 // G = gate blocks: 4 (i, f, c, o; Keras' order) or 3 with `coupled` (f, c, o; i = 1 - f).
 // Layout (batch-major, as Keras holds sequences):
-//   ZooLstmForward(xw[B,T,GH] = x·W, recurrent[P,GH], h0[B,P], c0[B,H], mask[B,T], norm,
-//                  peephole, projection, bias[GH])
+//   ZooLstmForward(x[B,T,I], recurrent[P,GH], h0[B,P], c0[B,H], mask[B,T], norm, peephole,
+//                  projection, bias[GH], kernel[I,GH])
 //     -> out[B,T,P] in processing order (reversed with `reverse`, as Keras' loop returns it),
 //        h_before[B,T,P] (the h each step started from), h_last[B,P], c[B,T,H] (the cell after
 //        each step) and gates[B,T,GH] (activated gates), the per-step tensors indexed by input
 //        time step; z_hat, c_hat, inv_std (layer norm only, else empty); shown[B,T,H] =
 //        o ⊙ tanh(c), what the projection multiplies (else empty)
 //   ZooLstmBackward(d_out[B,T,P], dh_last[B,P], dc_last[B,H], gates, c, c0, mask, recurrent,
-//                   norm, z_hat, c_hat, inv_std, peephole, projection, bias, h_before)
+//                   norm, z_hat, c_hat, inv_std, peephole, projection, bias, h_before, x)
 //     -> dz[B,T,GH] (gradient of x·W + h·R), dh0[B,P], dc0[B,H], d_norm, d_peephole,
 //        dh_steps[B,T,P], the gradient of each step's projected h (projection only, else empty),
 //        d_bias[GH] = Σ dz (with a bias, else empty), summed while dz is in cache, and
-//        d_recurrent[P,GH] = Σ_t h_before(t)ᵀ·dz(t), one matmul per batch slice
+//        d_recurrent[P,GH] = Σ_t h_before(t)ᵀ·dz(t) and d_kernel[I,GH] = Σ_t x(t)ᵀ·dz(t), one
+//        matmul each per batch slice; the caller computes x's gradient dz·Wᵀ only where it is needed
 // The forward op keeps h_before rather than the h after each step so that R's gradient needs no
 // shifted copy. The projection's gradient, Σ_t shown(t)ᵀ·dh_steps(t), is one matmul by the caller.
 // Masks follow Keras' loop: a masked step keeps the states, and its output is the previous
@@ -68,7 +69,7 @@ using ConstStepMap = Eigen::Map<const Matrix, 0, Eigen::OuterStride<>>;
 using ConstStepMask = Eigen::Map<const Eigen::Array<float, Eigen::Dynamic, 1>, 0, Eigen::InnerStride<>>;
 
 REGISTER_OP("ZooLstmForward")
-    .Input("xw: float")
+    .Input("x: float")
     .Input("recurrent: float")
     .Input("h0: float")
     .Input("c0: float")
@@ -77,6 +78,7 @@ REGISTER_OP("ZooLstmForward")
     .Input("peephole: float")
     .Input("projection: float")
     .Input("bias: float")
+    .Input("kernel: float")
     .Attr("zero_output_for_mask: bool = false")
     .Attr("reverse: bool = false")
     .Attr("layer_norm: bool = false")
@@ -93,14 +95,15 @@ REGISTER_OP("ZooLstmForward")
     .Output("inv_std: float")
     .Output("shown: float")
     .SetShapeFn([](InferenceContext* ctx) {
-      auto xw = ctx->input(0);
-      auto batch = ctx->Dim(xw, 0), steps = ctx->Dim(xw, 1);
+      auto x = ctx->input(0);
+      auto batch = ctx->Dim(x, 0), steps = ctx->Dim(x, 1);
+      auto gates = ctx->MakeShape({batch, steps, ctx->Dim(ctx->input(1), 1)});
       auto outputs = ctx->MakeShape({batch, steps, ctx->Dim(ctx->input(2), 1)});
       ctx->set_output(0, outputs);
       ctx->set_output(1, outputs);
       ctx->set_output(2, ctx->input(2));
       ctx->set_output(3, ctx->MakeShape({batch, steps, ctx->Dim(ctx->input(3), 1)}));
-      ctx->set_output(4, xw);
+      ctx->set_output(4, gates);
       for (int k = 5; k < 9; ++k) ctx->set_output(k, ctx->UnknownShape());
       return absl::OkStatus();
     });
@@ -122,6 +125,7 @@ REGISTER_OP("ZooLstmBackward")
     .Input("projection: float")
     .Input("bias: float")
     .Input("h_before: float")
+    .Input("x: float")
     .Attr("zero_output_for_mask: bool = false")
     .Attr("reverse: bool = false")
     .Attr("layer_norm: bool = false")
@@ -135,6 +139,7 @@ REGISTER_OP("ZooLstmBackward")
     .Output("dh_steps: float")
     .Output("d_bias: float")
     .Output("d_recurrent: float")
+    .Output("d_kernel: float")
     .SetShapeFn([](InferenceContext* ctx) {
       ctx->set_output(0, ctx->input(3));
       ctx->set_output(1, ctx->input(1));
@@ -144,6 +149,7 @@ REGISTER_OP("ZooLstmBackward")
       ctx->set_output(5, ctx->UnknownShape());
       ctx->set_output(6, ctx->input(14));
       ctx->set_output(7, ctx->input(7));
+      ctx->set_output(8, ctx->MakeShape({ctx->Dim(ctx->input(16), 2), ctx->Dim(ctx->input(3), 2)}));
       return absl::OkStatus();
     });
 
@@ -239,16 +245,17 @@ bool CheckWeights(OpKernelContext* ctx, const Cell& cell, const Tensor& recurren
   return ok;
 }
 
-bool CheckShapes(OpKernelContext* ctx, const Cell& cell, const Tensor& xw, const Tensor& h0,
+bool CheckShapes(OpKernelContext* ctx, const Cell& cell, const Tensor& x, const Tensor& kernel, const Tensor& h0,
                  const Tensor& c0, const Tensor& mask) {
-  if (xw.dims() != 3 || h0.dims() != 2 || c0.dims() != 2 || mask.dims() != 2) {
-    ctx->CtxFailure(InvalidArgument("ZooLstm: xw must be rank 3, mask and states rank 2"));
+  if (x.dims() != 3 || kernel.dims() != 2 || h0.dims() != 2 || c0.dims() != 2 || mask.dims() != 2) {
+    ctx->CtxFailure(InvalidArgument("ZooLstm: x must be rank 3, the kernel, mask and states rank 2"));
     return false;
   }
-  const int64_t batch = xw.dim_size(0);
-  const bool ok = xw.dim_size(2) == cell.width() && h0.dim_size(1) == cell.out_units &&
+  const int64_t batch = x.dim_size(0);
+  const bool ok = kernel.dim_size(0) == x.dim_size(2) && kernel.dim_size(1) == cell.width() &&
+                  h0.dim_size(1) == cell.out_units &&
                   h0.dim_size(0) == batch && c0.dim_size(0) == batch && mask.dim_size(0) == batch &&
-                  mask.dim_size(1) == xw.dim_size(1);
+                  mask.dim_size(1) == x.dim_size(1);
   if (!ok) ctx->CtxFailure(InvalidArgument("ZooLstm: shapes do not agree"));
   return ok;
 }
@@ -398,7 +405,7 @@ class ZooLstmForwardOp : public OpKernel {
   }
 
   void Compute(OpKernelContext* ctx) override {
-    const Tensor& xw = ctx->input(0);
+    const Tensor& x = ctx->input(0);
     const Tensor& recurrent = ctx->input(1);
     const Tensor& h0 = ctx->input(2);
     const Tensor& c0 = ctx->input(3);
@@ -407,12 +414,13 @@ class ZooLstmForwardOp : public OpKernel {
     const Tensor& peephole = ctx->input(6);
     const Tensor& projection = ctx->input(7);
     const Tensor& bias = ctx->input(8);
+    const Tensor& input_kernel = ctx->input(9);
     const Cell cell = attributes_.Describe(c0, recurrent, peephole, projection);
     if (!CheckWeights(ctx, cell, recurrent, norm, peephole, projection, bias)) return;
-    if (!CheckShapes(ctx, cell, xw, h0, c0, mask)) return;
-    const int64_t batch = xw.dim_size(0), steps = xw.dim_size(1);
+    if (!CheckShapes(ctx, cell, x, input_kernel, h0, c0, mask)) return;
+    const int64_t batch = x.dim_size(0), steps = x.dim_size(1), inputs = x.dim_size(2);
     const int64_t units = cell.units, out_units = cell.out_units, width = cell.width();
-    const TensorShape cells({batch, steps, units}), outputs({batch, steps, out_units});
+    const TensorShape cells({batch, steps, units}), outputs({batch, steps, out_units}), wide_shape({batch, steps, width});
     const TensorShape empty({0});
     Tensor *out_tensor, *h_tensor, *h_last_tensor, *c_tensor, *gates_tensor, *z_hat_tensor, *c_hat_tensor,
         *inv_tensor, *shown_tensor;
@@ -420,8 +428,8 @@ class ZooLstmForwardOp : public OpKernel {
     OP_REQUIRES_OK(ctx, ctx->allocate_output(1, outputs, &h_tensor));
     OP_REQUIRES_OK(ctx, ctx->allocate_output(2, h0.shape(), &h_last_tensor));
     OP_REQUIRES_OK(ctx, ctx->allocate_output(3, cells, &c_tensor));
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(4, xw.shape(), &gates_tensor));
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(5, cell.gate_norm ? xw.shape() : empty, &z_hat_tensor));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(4, wide_shape, &gates_tensor));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(5, cell.gate_norm ? wide_shape : empty, &z_hat_tensor));
     OP_REQUIRES_OK(ctx, ctx->allocate_output(6, cell.cell_norm ? cells : empty, &c_hat_tensor));
     OP_REQUIRES_OK(ctx, ctx->allocate_output(7, cell.gate_norm ? TensorShape({batch, steps, kInvColumns}) : empty,
                                              &inv_tensor));
@@ -432,7 +440,7 @@ class ZooLstmForwardOp : public OpKernel {
       return;
     }
 
-    const float* xw_data = xw.flat<float>().data();
+    const float* x_data = x.flat<float>().data();
     const float* h0_data = h0.flat<float>().data();
     const float* c0_data = c0.flat<float>().data();
     const float* mask_data = mask.flat<float>().data();
@@ -462,6 +470,11 @@ class ZooLstmForwardOp : public OpKernel {
       const int64_t rows = end - first;
       Matrix z(rows, width), c_new(rows, units), shown(rows, units), h_new(rows, out_units);
       const int64_t row0 = first * steps;  // first row of the slice, before the step offset
+      // x·W for the slice's rows and all steps at once (one matmul with a long outer dimension),
+      // into the gates' buffer: each step reads its part and overwrites it with the activations.
+      Eigen::Map<Matrix>(gates_data + row0 * width, rows * steps, width).noalias() =
+          ConstMatrixMap(x_data + row0 * inputs, rows * steps, inputs) *
+          ConstMatrixMap(input_kernel.flat<float>().data(), inputs, width);
       StepMap(h_data + (row0 + order.time(0)) * out_units, rows, out_units, outer) =
           ConstMatrixMap(h0_data + first * out_units, rows, out_units);
       for (int64_t s = 0; s < steps; ++s) {
@@ -469,11 +482,11 @@ class ZooLstmForwardOp : public OpKernel {
         ConstStepMap h_before(h_data + (row0 + t) * out_units, rows, out_units, outer);
         ConstStepMap c_before = s == 0 ? ConstStepMap(c0_data + first * units, rows, units, Eigen::OuterStride<>(units))
                                        : ConstStepMap(c_data + (row0 + tb) * units, rows, units, narrow);
-        ConstStepMap xw_step(xw_data + (row0 + t) * width, rows, width, wide);
+        StepMap gates(gates_data + (row0 + t) * width, rows, width, wide);  // x·W(t), then the activations
         if (with_bias) {
-          z.noalias() = (xw_step.array().rowwise() + bias_row).matrix();
+          z.noalias() = (gates.array().rowwise() + bias_row).matrix();
         } else {
-          z.noalias() = xw_step;
+          z.noalias() = gates;
         }
         z.noalias() += h_before * kernel;
         if (cell.gate_norm) {  // a_k = γ_k ⊙ LN(z_k) + b_k, block by block
@@ -486,7 +499,6 @@ class ZooLstmForwardOp : public OpKernel {
           const ConstRow gamma(norm_data, width), bias(norm_data + width, width);
           z = ((z_hat.array().rowwise() * gamma).rowwise() + bias).matrix();
         }
-        StepMap gates(gates_data + (row0 + t) * width, rows, width, wide);
         // The peepholes add into z first, so every activation below runs over a plain block of z
         // (Eigen vectorises logistic() there, not over a sum with a broadcast row).
         if (cell.peephole) {  // i and f also see the old cell
@@ -582,6 +594,7 @@ class ZooLstmBackwardOp : public OpKernel {
     const Tensor& projection = ctx->input(13);
     const Tensor& bias = ctx->input(14);
     const Tensor& h_before = ctx->input(15);
+    const Tensor& x = ctx->input(16);
     const Cell cell = attributes_.Describe(c0, recurrent, peephole, projection);
     if (!CheckWeights(ctx, cell, recurrent, norm, peephole, projection, bias)) return;
     OP_REQUIRES(ctx, gates.dims() == 3 && d_out.dims() == 3 && c.dims() == 3 && mask.dims() == 2 &&
@@ -597,10 +610,11 @@ class ZooLstmBackwardOp : public OpKernel {
                          z_hat_in.NumElements() == (cell.gate_norm ? gates.NumElements() : 0) &&
                          c_hat_in.NumElements() == (cell.cell_norm ? c.NumElements() : 0) &&
                          inv_in.NumElements() == (cell.gate_norm ? batch * steps * kInvColumns : 0) &&
-                         h_before.shape() == d_out.shape(),
+                         h_before.shape() == d_out.shape() && x.dims() == 3 && x.dim_size(0) == batch &&
+                         x.dim_size(1) == steps,
                 InvalidArgument("ZooLstmBackward: shapes do not agree"));
     Tensor *dz_tensor, *dh0_tensor, *dc0_tensor, *d_norm_tensor, *d_peephole_tensor, *dh_steps_tensor, *d_bias_tensor,
-        *d_recurrent_tensor;
+        *d_recurrent_tensor, *d_kernel_tensor;
     OP_REQUIRES_OK(ctx, ctx->allocate_output(0, gates.shape(), &dz_tensor));
     OP_REQUIRES_OK(ctx, ctx->allocate_output(1, dh_last.shape(), &dh0_tensor));
     OP_REQUIRES_OK(ctx, ctx->allocate_output(2, c0.shape(), &dc0_tensor));
@@ -609,11 +623,15 @@ class ZooLstmBackwardOp : public OpKernel {
     OP_REQUIRES_OK(ctx, ctx->allocate_output(5, cell.projection ? d_out.shape() : TensorShape({0}), &dh_steps_tensor));
     OP_REQUIRES_OK(ctx, ctx->allocate_output(6, bias.shape(), &d_bias_tensor));
     OP_REQUIRES_OK(ctx, ctx->allocate_output(7, recurrent.shape(), &d_recurrent_tensor));
+    const int64_t inputs = x.dim_size(2);
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(8, TensorShape({inputs, width}), &d_kernel_tensor));
     d_norm_tensor->flat<float>().setZero();
     d_peephole_tensor->flat<float>().setZero();
     d_bias_tensor->flat<float>().setZero();
     Eigen::Map<Matrix> d_recurrent(d_recurrent_tensor->flat<float>().data(), out_units, width);
     d_recurrent.setZero();
+    Eigen::Map<Matrix> d_kernel(d_kernel_tensor->flat<float>().data(), inputs, width);
+    d_kernel.setZero();
     const bool with_bias = bias.NumElements() > 0;
     const float* d_out_data = d_out.flat<float>().data();
     const float* gates_data = gates.flat<float>().data();
@@ -648,7 +666,7 @@ class ZooLstmBackwardOp : public OpKernel {
     // shares are added in slice order afterwards, so results do not depend on thread timing.
     const BatchSlices slices(ctx, batch);
     std::vector<RowVector> norm_shares(slices.count), peephole_shares(slices.count), bias_shares(slices.count);
-    std::vector<Matrix> recurrent_shares(slices.count);
+    std::vector<Matrix> recurrent_shares(slices.count), kernel_shares(slices.count);
 
     slices.Run(ctx, [&](int64_t slice, int64_t first, int64_t end) {
       const int64_t rows = end - first, row0 = first * steps;
@@ -727,19 +745,23 @@ class ZooLstmBackwardOp : public OpKernel {
       }
       Eigen::Map<Matrix>(dh0_data + first * out_units, rows, out_units) = dh_next;
       Eigen::Map<Matrix>(dc0_data + first * units, rows, units) = dc_next;
-      // R's share of this slice, Σ over its rows and steps of h_before(t)ᵀ·dz(t): the slice's
-      // rows are one contiguous block of (rows·T) rows, so this is one matmul with a long inner
-      // dimension, each thread on its own rows (one large matmul after the op splits its small
-      // (P, GH) output across threads poorly).
+      // The slice's shares of R's and W's gradients, Σ over its rows and steps of h_before(t)ᵀ·dz(t)
+      // and x(t)ᵀ·dz(t): the slice's rows are one contiguous block of (rows·T) rows, so each is one
+      // matmul with a long inner dimension, each thread on its own rows (one large matmul after the
+      // op splits its small output across threads poorly).
+      const ConstMatrixMap dz_slice(dz_data + row0 * width, rows * steps, width);
       recurrent_shares[slice].noalias() =
           ConstMatrixMap(h_before.flat<float>().data() + row0 * out_units, rows * steps, out_units).transpose() *
-          ConstMatrixMap(dz_data + row0 * width, rows * steps, width);
+          dz_slice;
+      kernel_shares[slice].noalias() =
+          ConstMatrixMap(x.flat<float>().data() + row0 * inputs, rows * steps, inputs).transpose() * dz_slice;
     });
     for (int64_t slice = 0; slice < slices.count; ++slice) {
       Eigen::Map<RowVector>(d_norm_data, norm.NumElements()) += norm_shares[slice];
       Eigen::Map<RowVector>(d_peephole_data, peephole.NumElements()) += peephole_shares[slice];
       Eigen::Map<RowVector>(d_bias_data, bias.NumElements()) += bias_shares[slice];
       d_recurrent += recurrent_shares[slice];
+      d_kernel += kernel_shares[slice];
     }
   }
 
