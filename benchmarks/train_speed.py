@@ -88,6 +88,7 @@ def build(contender, units, steps):
     import keras
 
     from zoo.layers import LSTM
+    from zoo.optimizers import FusedAdam
     from zoo.training import default_jit_compile
 
     kind, _, name = contender.partition(":")
@@ -101,7 +102,10 @@ def build(contender, units, steps):
     else:
         layer = keras.layers.RNN(keras.layers.LSTMCell(units))
     model = keras.Model(inputs, keras.layers.Dense(1)(layer(inputs)))
-    model.compile(optimizer="adam", loss="mse", jit_compile=default_jit_compile(model) if kind == "zoo" else "auto")
+    # Each at its own training default: the zoo's recipes train with its FusedAdam (Keras' Adam update
+    # in one op per weight), Keras with its Adam.
+    optimizer = FusedAdam() if kind == "zoo" else "adam"
+    model.compile(optimizer=optimizer, loss="mse", jit_compile=default_jit_compile(model) if kind == "zoo" else "auto")
     return model
 
 
@@ -243,7 +247,7 @@ def markdown(result):
                   f"{result['samples']} samples x {FEATURES} features; {result['repeats']} interleaved rounds of one "
                   f"epoch per contender (every step timed; whole-epoch ratios paired within each round); zoo cells "
                   f"at the zoo's training default "
-                  f"(column 'runs as'), Keras at its own "
+                  f"(column 'runs as'; Adam as zoo.optimizers.FusedAdam), Keras at its own "
                   f"(jit_compile='auto', which is off on CPU); TensorFlow's CPU allocator "
                   f"{result.get('cpu_allocator', 'not recorded')} for every contender (one per process)"
                   + ("; PyTorch's `nn.LSTM` + `nn.Linear` with Adam and MSE on the same batches, in the same "

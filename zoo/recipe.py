@@ -158,18 +158,18 @@ class Recipe:
         """The untrained keras.Model for ``config`` (including ``config['data']`` if loaded)."""
         raise NotImplementedError
 
-    #: Training loss and extra metrics for ``compile``; Adam at ``config["learning_rate"]``.
+    #: Training loss and extra metrics for ``compile``; Adam (``zoo.optimizers.FusedAdam``, Keras'
+    #: update in fewer ops) at ``config["learning_rate"]``.
     loss = "mse"
     compile_metrics = ()
     clipnorm = None
 
     def compile(self, model, config):
-        import keras
-
+        from zoo.optimizers import FusedAdam
         from zoo.training import default_jit_compile
 
         model.compile(
-            optimizer=keras.optimizers.Adam(config["learning_rate"], clipnorm=self.clipnorm),
+            optimizer=FusedAdam(config["learning_rate"], clipnorm=self.clipnorm),
             loss=self.loss,
             metrics=list(self.compile_metrics),
             jit_compile=default_jit_compile(model),
