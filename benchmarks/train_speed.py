@@ -171,6 +171,7 @@ def time_sizes(sizes, samples, repeats):
                 "ratio_to_faster_keras": round(step[name] / step[best], 3),
                 "epoch_ratio_to_faster_keras": round(epoch[name] / epoch[best], 3),
                 **paired_epoch_ratios(rounds, name),
+                **paired_in_fit_epoch_ratios(timers, name),
                 "steps_timed": len(timers[name].steps),
                 "path": path(models[name]),
             })
@@ -185,6 +186,18 @@ def paired_epoch_ratios(rounds, name):
     return {"fit_epoch_s": round(statistics.median(wall[name] for wall in rounds), 4),
             "fit_ratio_median": round(statistics.median(ratios), 3),
             "fit_ratio_min": round(ratios[0], 3), "fit_ratio_max": round(ratios[-1], 3)}
+
+
+def paired_in_fit_epoch_ratios(timers, name):
+    """Epochs inside fit() (on_epoch_begin to on_epoch_end), paired per round as above: the time a
+    user of ``zoo train``, one fit() over many epochs, waits per epoch. It leaves out fit()'s own
+    set-up and tear-down, which a one-epoch fit() pays every call: tearing down Keras' array
+    pipeline (``prefetch(AUTOTUNE)``) took 0-200 ms, and with one core busy up to 0.6 s, the same
+    for every Keras-trained contender."""
+    faster = [min(a, b) for a, b in zip(timers["keras:LSTM"].epochs, timers["keras:RNN(LSTMCell)"].epochs)]
+    ratios = sorted(mine / best for mine, best in zip(timers[name].epochs, faster))
+    return {"epoch_ratio_median": round(statistics.median(ratios), 3),
+            "epoch_ratio_min": round(ratios[0], 3), "epoch_ratio_max": round(ratios[-1], 3)}
 
 
 class Spinner:
@@ -227,23 +240,32 @@ def peak_rss_mb(contender, units, steps, samples):
     return round(int(output.strip().splitlines()[-1]) / 1024, 1)
 
 
-def _paired(row):
-    return f"{row['fit_ratio_median']:.2f} ({row['fit_ratio_min']:.2f}-{row['fit_ratio_max']:.2f})"
+def _paired(row, key="fit_ratio"):
+    return f"{row[key + '_median']:.2f} ({row[key + '_min']:.2f}-{row[key + '_max']:.2f})"
+
+
+def _in_fit(row):
+    """Paired epochs inside fit(); a run from before the paired figure kept only the ratio of the medians."""
+    return _paired(row, "epoch_ratio") if "epoch_ratio_median" in row else f"{row['epoch_ratio_to_faster_keras']:.2f}"
 
 
 def markdown(result):
     loaded = {(r["units"], r["steps"], r["contender"]): r for r in result.get("rows_under_load", [])}
-    lines = ["| units | steps | contender | runs as | ms/step | steps/s | time vs faster Keras (step) | "
-             "whole fit() epoch vs faster Keras, median (spread) | the same, one core busy | peak RSS MB |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines = ["| units | steps | contender | runs as | ms/step | step vs faster Keras | epoch inside fit() | "
+             "whole fit() call | one core busy: step | epoch inside fit() | whole fit() call | peak RSS MB |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for row in result["rows"]:
-        under_load = loaded.get((row["units"], row["steps"], row["contender"]))
+        busy = loaded.get((row["units"], row["steps"], row["contender"]))
         lines.append(f"| {row['units']} | {row['steps']} | `{row['contender']}` | {row.get('path', '-')} | "
-                     f"{row['step_ms']:.2f} | {row['steps_per_s']:.1f} | {row['ratio_to_faster_keras']:.2f} | "
-                     f"{_paired(row)} | {_paired(under_load) if under_load else '-'} | "
-                     f"{row.get('peak_rss_mb', '-')} |")
+                     f"{row['step_ms']:.2f} | {row['ratio_to_faster_keras']:.2f} | {_in_fit(row)} | {_paired(row)} | "
+                     + (f"{busy['ratio_to_faster_keras']:.2f} | {_in_fit(busy)} | {_paired(busy)} | " if busy
+                        else "- | - | - | ")
+                     + f"{row.get('peak_rss_mb', '-')} |")
     m = result["machine"]
-    lines += ["", f"{m['cpus']} CPUs ({m['cpu']}), TF {m['tensorflow']}, Keras {m['keras']}; batch {BATCH}, "
+    lines += ["", "Ratios are against the faster Keras way; epochs are medians with their spread over the rounds, "
+                  "each round's time divided by the faster Keras way's in that round; an epoch inside fit() without a "
+                  "spread is the ratio of the medians (a run before the paired figure existed).",
+              "", f"{m['cpus']} CPUs ({m['cpu']}), TF {m['tensorflow']}, Keras {m['keras']}; batch {BATCH}, "
                   f"{result['samples']} samples x {FEATURES} features; {result['repeats']} interleaved rounds of one "
                   f"epoch per contender (every step timed; whole-epoch ratios paired within each round); zoo cells "
                   f"at the zoo's training default "

@@ -4,8 +4,9 @@
 //
 // Why: on CPU, TensorFlow runs an LSTM as a while loop of ~20 small ops per step, forward and
 // backward, and XLA runs a loop's work on one core; at 64-128 units either way spends its time
-// running ops, not doing arithmetic. Here one op runs every step: a matmul h(t-1)·R (Eigen), then
-// the gates as vectorised array expressions. The batch is split across the CPU's threads; each
+// running ops, not doing arithmetic. Here one op runs every step: x·W for all steps at once, then
+// per step a matmul h(t-1)·R (Eigen) and the gates as vectorised array expressions; the backward
+// op's gate gradients are one routine per row. The batch is split across the CPU's threads; each
 // slice runs the whole sequence on its own, so the threads never wait for each other.
 //
 // Sizes: H = units (c and each gate block), P = width of h (H, or the projection's width),
