@@ -118,8 +118,19 @@ def test_tensorflow_lite_schema_and_flatbuffer_utils_round_trip(tmp_path):
     assert len(model.subgraphs) == 1 and len(again) > 0
 
 
+def test_keras_adam_momentums_velocities_and_variable_index():
+    import keras
+
+    weight = keras.Variable(np.ones((2, 3), "float32"))
+    optimizer = keras.optimizers.Adam()
+    optimizer.build([weight])
+    m, v = compat.adam_moments(optimizer, weight)
+    assert m.shape == v.shape == (2, 3) and m is not v
+
+
 _PRIVATE = ("_initial_epoch", "_flatten_layers", "_keras_history", "_inbound_nodes", "_can_attempt_fused_lstm", "_get_ops_details",
-            "_collective_all_reduce_multi_worker", "_is_per_replica_instance")
+            "_collective_all_reduce_multi_worker", "_is_per_replica_instance", "_momentums", "_velocities",
+            "_get_variable_index")
 _PRIVATE_MODULES = ("keras.src", "tensorflow.lite.python", "tensorflow.lite.tools", "tensorflow.python")
 
 

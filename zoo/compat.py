@@ -142,6 +142,13 @@ def _with_ranges(flatbuffer, ranges):
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 
 
+def adam_moments(optimizer, variable):
+    """``(m, v)``: a Keras ``Adam``'s first and second moment variables for ``variable``
+    (``_momentums``, ``_velocities`` and ``_get_variable_index``; Keras has no public accessor)."""
+    index = optimizer._get_variable_index(variable)
+    return optimizer._momentums[index], optimizer._velocities[index]
+
+
 def gpu_visible():
     """Whether TensorFlow sees a GPU that Keras' cuDNN path would use (``backend.tensorflow.rnn``'s
     ``_is_gpu_available``)."""

@@ -10,6 +10,8 @@ Other backends, AMSGrad and distributed training with more than one replica take
 
 import keras
 
+from zoo.compat import adam_moments
+
 
 @keras.saving.register_keras_serializable(package="zoo")
 class FusedAdam(keras.optimizers.Adam):
@@ -22,8 +24,7 @@ class FusedAdam(keras.optimizers.Adam):
             return super().update_step(gradient, variable, learning_rate)
         dtype = variable.dtype
         step = tf.cast(self.iterations + 1, dtype)
-        m = self._momentums[self._get_variable_index(variable)]
-        v = self._velocities[self._get_variable_index(variable)]
+        m, v = adam_moments(self, variable)
         tf.raw_ops.ResourceApplyAdam(
             var=variable.handle, m=m.handle, v=v.handle,
             beta1_power=tf.pow(tf.cast(self.beta_1, dtype), step), beta2_power=tf.pow(tf.cast(self.beta_2, dtype), step),
