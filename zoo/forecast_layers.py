@@ -94,3 +94,63 @@ class ScaledResidual(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "scale": self.scale}
+
+
+def _level_and_scale(window):
+    """A raw (B, T, 1) window's last value and mean absolute value (DeepAR's mean scaling), each
+    (B, 1, 1); the scale is floored so an all-zero window divides by a tiny number, not zero."""
+    last = window[:, -1:, :1]
+    scale = ops.maximum(ops.mean(ops.abs(window[..., :1]), axis=1, keepdims=True), 1e-6)
+    return last, scale
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class RelativeWindow(keras.layers.Layer):
+    """(B, T, 1) raw window of a panel's series -> (x - last) / mean|x|: the same input for a
+    series at level 10 and one at level 10,000, so one network learns from the whole panel."""
+
+    def call(self, window):
+        last, scale = _level_and_scale(window)
+        return (window[..., :1] - last) / scale
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], 1)
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class QuantileForecast(keras.layers.Layer):
+    """``[raw window (B, T, 1), network output (B, H * Q)] -> (B, H, Q)`` raw quantile forecasts:
+    last value + mean|x| * output, the inverse of ``RelativeWindow``."""
+
+    def __init__(self, horizon=1, quantiles=1, **kwargs):
+        super().__init__(**kwargs)
+        self.horizon, self.quantiles = int(horizon), int(quantiles)
+
+    def call(self, inputs):
+        window, output = inputs
+        last, scale = _level_and_scale(window)
+        return last + scale * ops.reshape(output, (-1, self.horizon, self.quantiles))
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0][0], self.horizon, self.quantiles)
+
+    def get_config(self):
+        return {**super().get_config(), "horizon": self.horizon, "quantiles": self.quantiles}
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class PinballLoss(keras.losses.Loss):
+    """Mean pinball (quantile) loss of (B, H, Q) forecasts against (B, H) values: trained with it,
+    output q estimates the q-quantile (Koenker & Bassett 1978); q = 0.5 gives half the MAE."""
+
+    def __init__(self, quantiles=(0.5,), name="pinball", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.quantiles = [float(q) for q in quantiles]
+
+    def call(self, y_true, y_pred):
+        levels = ops.convert_to_tensor(self.quantiles, dtype=y_pred.dtype)
+        error = ops.expand_dims(ops.cast(y_true, y_pred.dtype), -1) - y_pred
+        return ops.mean(ops.maximum(levels * error, (levels - 1) * error), axis=(1, 2))
+
+    def get_config(self):
+        return {**super().get_config(), "quantiles": self.quantiles}

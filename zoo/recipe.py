@@ -24,6 +24,9 @@ class DataSplit:
     x_test: np.ndarray
     y_test: np.ndarray
     info: dict = field(default_factory=dict)
+    #: Per example loss weights (e.g. 1 / a series' scale, so every series of a panel counts the same).
+    w_train: np.ndarray = None
+    w_val: np.ndarray = None
     #: Arrays the evaluation needs besides x/y (e.g. the raw series for baselines); not saved.
     extra: dict = field(default_factory=dict)
 
@@ -164,14 +167,20 @@ class Recipe:
     compile_metrics = ()
     clipnorm = None
 
+    def objective(self, config):
+        """(loss, metrics) to train ``config`` with: ``loss`` and ``compile_metrics`` unless a
+        recipe's modes differ."""
+        return self.loss, list(self.compile_metrics)
+
     def compile(self, model, config):
         from zoo.optimizers import FusedAdam
         from zoo.training import default_jit_compile
 
+        loss, metrics = self.objective(config)
         model.compile(
             optimizer=FusedAdam(config["learning_rate"], clipnorm=self.clipnorm),
-            loss=self.loss,
-            metrics=list(self.compile_metrics),
+            loss=loss,
+            metrics=metrics,
             jit_compile=default_jit_compile(model),
         )
 

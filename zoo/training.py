@@ -247,10 +247,12 @@ def _fit(model, split, config, callbacks, verbose, distributed=False):
     if config.get("lr_decay", 1.0) < 1.0:  # by epoch number, so a resumed run continues the same schedule
         rate, decay = config["learning_rate"], config["lr_decay"]
         callbacks = [keras.callbacks.LearningRateScheduler(lambda epoch: rate * decay ** epoch), *callbacks]
+    validation = (split.x_val, split.y_val) if split.w_val is None else (split.x_val, split.y_val, split.w_val)
     model.fit(
         split.x_train,
         split.y_train,
-        validation_data=(split.x_val, split.y_val) if len(split.x_val) else None,
+        sample_weight=split.w_train,
+        validation_data=validation if len(split.x_val) else None,
         epochs=config["epochs"],
         batch_size=config["batch_size"],  # the global batch under a distribution strategy
         shuffle=True,

@@ -14,13 +14,18 @@ to show the network the absolute level too (``level``), or the older design of o
 every candidate there, it is shipped as the forecast (the network's head stays at zero) and the
 run says so. The scaling travels inside the network, so the checkpoint and every exported
 artifact take raw values and return raw forecasts.
+
+Given a panel (a long-format file with a ``unique_id`` column, or a bundled M-competition panel),
+the recipe trains one global network over all its series instead, with quantile forecasts and
+the competition's split (``zoo.models.forecaster.panel``).
 """
 
 from pathlib import Path
 
 import numpy as np
 
-from zoo.models.forecast_baselines import all_baselines, mae, mase_scale, persistence, rmse, seasonal_naive, window_drift
+from zoo.models.forecaster import panel as global_model
+from zoo.models.forecaster.baselines import all_baselines, mae, mase_scale, persistence, rmse, seasonal_naive, window_drift
 from zoo.errors import UserError
 from zoo.files import save_figure
 from zoo import options as O
@@ -49,13 +54,22 @@ class Forecaster(Recipe):
     # A trending series reaches new highs after its training part. Chosen on the validation split
     # of the released model: int8 RMSE 11.94 at 1.5, 12.10 at 1 and 1.25, 12.15 at 2 (float 12.06).
     calibration_headroom = 1.5
-    deployment_keys = ("source", "column", "features", "horizon", "multi_step", "mean", "std", "season")
+    deployment_keys = ("source", "column", "features", "horizon", "multi_step", "mean", "std", "season",
+                       "kind", "window", "quantiles", "frequency")
     plots = ("forecast.png",)
     baseline_settings = ("season",)
     options = (
         O.data_option("A CSV with a numeric column (and optional dates), or a bundled series: sunspots, nile, co2, "
-                      "elnino, macrodata, airline, lynx, shampoo, uschange, pbs, m1-yearly:T1..T181."),
-        O.Option("column", None, "Column of the CSV to forecast (default: the last numeric one).", kind=str, data=True),
+                      "elnino, macrodata, airline, lynx, shampoo, uschange, pbs, m1-yearly:T1..T181; or a panel: a "
+                      "long-format CSV/Parquet (unique_id, ds, y) or m3-yearly, m3-quarterly, m3-monthly, m3-other, "
+                      "m1-yearly, m1-quarterly, m1-monthly."),
+        O.Option("column", None, "Column of the CSV to forecast (default: the last numeric one; y in a panel).",
+                 kind=str, data=True),
+        O.Option("id_column", "unique_id", "A panel's series id column: a file with it is read as a panel.", kind=str,
+                 data=True),
+        O.Option("time_column", "ds", "A panel's time column (integers or ISO dates).", kind=str, data=True),
+        O.Option("freq", None, "A panel's frequency when its dates do not tell: Y, Q, M, W, D, h or int.", kind=str,
+                 data=True),
         O.Option("columns", None, "Other columns to feed as inputs, comma-separated.", kind=str, data=True),
         O.Option("season", None, "Season length (default: inferred from dates or the autocorrelation).", kind=int,
                  low=1, data=True),
@@ -78,14 +92,41 @@ class Forecaster(Recipe):
         O.Option("multi_step", "direct", "direct: all horizon steps at once; recursive: one step, fed back.",
                  choices=("direct", "recursive")),
         O.Option("calendar", True, "Add calendar features where the data has dates."),
+        O.Option("quantiles", global_model.DEFAULT_QUANTILES, "Panels: the quantiles forecast (0.5 among them), "
+                 "trained with the pinball loss; 0.1 and 0.9 give the 80% interval.", kind=str),
+        O.Option("layers", 1, "Panels: stacked LSTM layers.", low=1, high=4),
     )
-    released = Path(__file__).parent / "released" / "forecaster"
+    released = Path(__file__).parents[1] / "released" / "forecaster"
     data_licence = (
         "Yearly sunspot numbers 1700-2008 (SIDC/NOAA), public domain; shipped in statsmodels (BSD-3)"
     )
 
+    def presets_for(self, data_options):
+        """Panels: the competition's horizon for a bundled one, and settings for many windows."""
+        from zoo.data.panel import BUNDLED, ID, is_panel
+
+        data = data_options.get("data")
+        if data is None or not is_panel(data, data_options.get("id_column") or ID):
+            return {}
+        presets = {"units": 64, "batch_size": 256, "epochs": 60, "patience": 8, "learning_rate": 2e-3}
+        return {**presets, "horizon": BUNDLED[data][2]} if data in BUNDLED else presets
+
     # -- data --------------------------------------------------------------------------------
-    def load_data(self, config, data=None, column=None, season=None, columns=None):
+    def load_data(self, config, data=None, column=None, season=None, columns=None, id_column=None,
+                  time_column=None, freq=None):
+        from zoo.data.panel import ID, TARGET, TIME, is_panel, load_panel
+
+        if data is not None and is_panel(data, id_column or ID):
+            if columns or season:
+                raise UserError("--columns and --season are for single series; a panel takes its season from "
+                                "its frequency")
+            panel = load_panel(data, id_column or ID, time_column or TIME, column or TARGET, freq)
+            horizon = int(config["horizon"])
+            window = global_model.auto_window(horizon, panel.season) if config["window"] == "auto" \
+                else int(config["window"])
+            return global_model.split_panel(panel, horizon, window, global_model.parse_quantiles(config["quantiles"]))
+        if id_column or time_column or freq:
+            raise UserError("--id-column, --time-column and --freq are for panels: a long-format file with an id column")
         horizon, multi_step = int(config.get("horizon", 1)), config.get("multi_step", "direct")  # checked options
         from zoo.data.series import calendar_features, infer_season, load_series  # pandas, only to read data
 
@@ -189,6 +230,8 @@ class Forecaster(Recipe):
                 if not (b == "global" and level)]
 
     def select(self, config, split, data_options, seed=0):
+        if _is_panel(config):
+            return {}
         return self.compare(config, split, seed)[0]
 
     def compare(self, config, split, seed=0):
@@ -246,6 +289,13 @@ class Forecaster(Recipe):
     def trains(self, config):
         return bool(config.get("network", True))
 
+    def objective(self, config):
+        if _is_panel(config):
+            from zoo.forecast_layers import PinballLoss
+
+            return PinballLoss(config["data"]["quantiles"]), []
+        return super().objective(config)
+
     def why_not_trained(self, config):
         return config.get("selection", {}).get("summary", "a naive forecast is shipped")
 
@@ -256,6 +306,8 @@ class Forecaster(Recipe):
         from zoo.layers import LSTM, Standardize
 
         data = config.get("data", {})
+        if _is_panel(config):
+            return global_model.build(config, config["units"], config["cell"], config["dropout"])
         base = config.get("base", "global")  # checkpoints from before ``base`` are global
         if base == "auto":
             base = "persistence"
@@ -309,6 +361,8 @@ class Forecaster(Recipe):
         """Forecasts (N, horizon) in raw units; recursive models roll forward one step at a time."""
         direct = np.asarray(model.predict(x, batch_size=256, verbose=0))
         data = (config or {}).get("data", {})
+        if data.get("kind") == "panel":
+            return direct
         horizon = data.get("horizon", 1)
         if data.get("multi_step", "direct") != "recursive" or horizon == 1:
             return direct
@@ -323,6 +377,8 @@ class Forecaster(Recipe):
         return np.stack(forecasts, axis=1)
 
     def evaluate(self, model, split, config):
+        if _is_panel(config):
+            return global_model.evaluate(self.predict(model, split.x_test, split, config), split, config["data"])
         values, targets = split.extra["values"], split.extra["test_targets"]
         data = config["data"]
         season, horizon = data["season"], data.get("horizon", 1)
@@ -339,6 +395,8 @@ class Forecaster(Recipe):
         return {"test": test, "baselines": cached}
 
     def plot(self, model, split, config, out_dir):
+        if _is_panel(config):
+            return
         import matplotlib
 
         matplotlib.use("Agg")
@@ -356,6 +414,10 @@ class Forecaster(Recipe):
         figure.tight_layout()
         save_figure(figure, out_dir / "forecast.png", dpi=100)
         plt.close(figure)
+
+
+def _is_panel(config):
+    return (config or {}).get("data", {}).get("kind") == "panel"
 
 
 def _positive(value, fallback):

@@ -1,0 +1,178 @@
+"""The global forecaster: one LSTM over every series of a panel, ``horizon`` steps ahead at once,
+with quantiles.
+
+Each training example is a window of a series' last ``window`` values before an origin and the
+``horizon`` values after it, drawn from every series and origin of the training part; a series
+shorter than the window is padded on the left with its first value. The network sees the window
+relative to its last value in units of its mean absolute value (``RelativeWindow``) and returns
+quantiles in the same units, turned back into the series' own (``QuantileForecast``); the loss
+is the pinball loss weighted by 1 / that scale, so every series counts the same whatever its level.
+
+The split is the M competitions': the last ``horizon`` values of every series are the test part,
+the ``horizon`` before them the validation part (early stopping, choices), the rest trains.
+"""
+
+import numpy as np
+
+from zoo.errors import UserError
+from zoo.recipe import DataSplit
+
+DEFAULT_QUANTILES = "0.1,0.5,0.9"
+#: Fewest values a training window must have seen before its origin.
+MIN_SEEN = 2
+
+
+def parse_quantiles(text):
+    """'0.1,0.5,0.9' -> sorted distinct floats in (0, 1), with 0.5 among them (the point forecast)."""
+    try:
+        levels = sorted({float(part) for part in str(text).split(",") if part.strip()})
+    except ValueError:
+        raise UserError(f"--quantiles takes numbers between 0 and 1 separated by commas, got {text!r}") from None
+    if not levels or not all(0 < q < 1 for q in levels):
+        raise UserError(f"--quantiles takes numbers between 0 and 1 (exclusive), got {text!r}")
+    if 0.5 not in levels:
+        raise UserError(f"--quantiles must include 0.5 (the point forecast), got {text!r}")
+    return levels
+
+
+def auto_window(horizon, season):
+    """Two horizons, and at least two seasons."""
+    return int(max(2 * horizon, 2 * season, 4))
+
+
+def windows(values, origins, window):
+    """(N, window, 1) inputs ending before each origin of one series, left-padded with its first value."""
+    padded = np.concatenate([np.full(window, values[0]), values])
+    return np.stack([padded[t:t + window] for t in origins])[..., None].astype("float32")
+
+
+def input_scale(x):
+    """What ``RelativeWindow`` divides by, per window: the loss weight is its inverse."""
+    return np.maximum(np.abs(x[..., 0]).mean(axis=1), 1e-6)
+
+
+def split_panel(panel, horizon, window, quantiles):
+    """``Panel`` -> ``DataSplit`` with the competition's split, and the sample weights."""
+    lengths = panel.lengths()
+    short = np.flatnonzero(lengths < horizon + MIN_SEEN)
+    if len(short):
+        k = int(short[0])
+        raise UserError(f"{panel.source}: series {panel.ids[k]!r} has {lengths[k]} values; each series needs at least "
+                        f"{horizon + MIN_SEEN} (the horizon {horizon} to test on and {MIN_SEEN} before it), "
+                        f"or a shorter --horizon ({len(short)} series too short)")
+    parts = {"train": ([], []), "val": ([], []), "test": ([], [])}
+    unvalidated = 0
+    for values in panel.values:
+        n = len(values)
+        test_origin, val_origin = n - horizon, n - 2 * horizon
+        origins = {"test": [test_origin], "val": [val_origin] if val_origin >= MIN_SEEN else [],
+                   "train": list(range(MIN_SEEN, val_origin - horizon + 1))}
+        unvalidated += not origins["val"]
+        for name, chosen in origins.items():
+            if chosen:
+                parts[name][0].append(windows(values, chosen, window))
+                parts[name][1].append(np.stack([values[t:t + horizon] for t in chosen]).astype("float32"))
+    arrays = {name: (np.concatenate(x) if x else np.zeros((0, window, 1), "float32"),
+                     np.concatenate(y) if y else np.zeros((0, horizon), "float32")) for name, (x, y) in parts.items()}
+    if not len(arrays["train"][0]):
+        raise UserError(f"{panel.source}: no series is long enough to train on with horizon {horizon}: one needs at "
+                        f"least {3 * horizon + MIN_SEEN} values (train, validation and test parts)")
+    info = {
+        "kind": "panel",
+        "source": panel.source,
+        "frequency": panel.frequency,
+        "season": panel.season,
+        "horizon": horizon,
+        "window": window,
+        "quantiles": quantiles,
+        "n_features": 1,
+        "series": len(panel.values),
+        "length": {"min": int(lengths.min()), "median": float(np.median(lengths)), "max": int(lengths.max())},
+        "padded": int((lengths - horizon < window).sum()),
+        "unvalidated": unvalidated,
+        "split": f"per series, the last {horizon} values are the test part and the {horizon} before them validation; "
+                 f"{len(arrays['train'][0])} training windows of {window} steps from {len(panel.values)} series",
+    }
+    (x_train, y_train), (x_val, y_val), (x_test, y_test) = arrays["train"], arrays["val"], arrays["test"]
+    histories = [values[:-horizon] for values in panel.values]
+    return DataSplit(x_train, y_train, x_val, y_val, x_test, y_test, info=info,
+                     w_train=1 / input_scale(x_train), w_val=1 / input_scale(x_val) if len(x_val) else None,
+                     extra={"histories": histories, "ids": panel.ids})
+
+
+def build(config, units, cell, dropout):
+    import keras
+
+    from zoo.forecast_layers import QuantileForecast, RelativeWindow
+    from zoo.layers import LSTM
+
+    data = config["data"]
+    horizon, quantiles = data["horizon"], len(data["quantiles"])
+    window = keras.Input((None, 1), name="inputs")
+    x = RelativeWindow(name="relative")(window)
+    for layer in range(config.get("layers", 1)):
+        last = layer == config.get("layers", 1) - 1
+        x = LSTM(units, cell=cell, dropout=dropout, return_sequences=not last,
+                 name="lstm" if layer == 0 else f"lstm_{layer + 1}")(x)
+    x = keras.layers.Dense(horizon * quantiles, kernel_initializer="zeros", name="head")(x)
+    outputs = QuantileForecast(horizon, quantiles, name="forecast")([window, x])
+    return keras.Model(window, outputs, name="forecaster")
+
+
+def ordered(quantile_forecasts):
+    """(N, H, Q) with the quantiles sorted at every step: a network's quantiles may cross."""
+    return np.sort(np.asarray(quantile_forecasts, "float64"), axis=-1)
+
+
+def interval_columns(quantiles):
+    """The quantile indexes of the point forecast and of the central 80% interval, if present."""
+    point = quantiles.index(0.5)
+    lower = next((k for k, q in enumerate(quantiles) if abs(q - 0.1) < 1e-9), None)
+    upper = next((k for k, q in enumerate(quantiles) if abs(q - 0.9) < 1e-9), None)
+    return point, lower, upper
+
+
+def evaluate(predicted, split, data):
+    """Test metrics of the network's forecasts beside statsforecast's on the same histories."""
+    from zoo.models.forecaster.competition import scores, statsforecast_baselines
+
+    predicted = ordered(predicted)
+    point, lower, upper = interval_columns(data["quantiles"])
+    histories, season = split.extra["histories"], data["season"]
+    bounds = (predicted[..., lower], predicted[..., upper]) if lower is not None and upper is not None else (None, None)
+    test, _ = scores(split.y_test, predicted[..., point], histories, season, *bounds)
+    baselines = {}
+    for name, (forecast, low, high, seconds) in statsforecast_baselines(histories, data["horizon"], season).items():
+        baselines[name], _ = scores(split.y_test, forecast, histories, season, low, high)
+        baselines[name]["seconds"] = round(seconds, 1)
+    return {"test": test, "baselines": baselines}
+
+
+def forecast(run, panel, data):
+    """Forecasts after the last value of every series of ``panel`` with any runner (Keras, ONNX,
+    TFLite) -> (times, (N, H, Q) ordered quantile forecasts)."""
+    window, horizon = data["window"], data["horizon"]
+    lengths = panel.lengths()
+    if (lengths < MIN_SEEN).any():
+        k = int(np.flatnonzero(lengths < MIN_SEEN)[0])
+        raise UserError(f"{panel.source}: series {panel.ids[k]!r} has {lengths[k]} value; forecasting needs at least "
+                        f"{MIN_SEEN}")
+    x = np.concatenate([windows(values, [len(values)], window) for values in panel.values])
+    outputs = np.concatenate([np.asarray(run(x[k:k + 1024])) for k in range(0, len(x), 1024)])
+    return panel.future_times(horizon), ordered(outputs.reshape(len(x), horizon, -1))
+
+
+def forecast_rows(panel, times, forecasts, quantiles):
+    """Long-format rows ``unique_id, ds, y_hat`` and, per other quantile, ``lo-80``/``hi-80``
+    for the central 80% interval or ``q-0.05``-style columns: what ``--output`` writes."""
+    point, lower, upper = interval_columns(quantiles)
+    names = {point: "y_hat"}
+    if lower is not None and upper is not None:
+        names.update({lower: "lo-80", upper: "hi-80"})
+    for k, q in enumerate(quantiles):
+        names.setdefault(k, f"q-{q:g}")
+    order = sorted(names, key=lambda k: quantiles[k])
+    header = ["unique_id", "ds", *(names[k] for k in order)]
+    rows = [[series, stamp, *(f"{forecasts[i, h, k]:.6g}" for k in order)]
+            for i, series in enumerate(panel.ids) for h, stamp in enumerate(times[i])]
+    return header, rows
