@@ -81,12 +81,13 @@ def metric_judge(run_dir, config):
         return None, None
     recipe = get_recipe(config["model"])
     split = recipe.load_data(config["config"], **config.get("data_options", {}))
+    metric = recipe.metric_for(config["config"])[0]
 
     def judge(runner):
         metrics = recipe.evaluate(RunnerAsModel(runner), split, config["config"])
-        return metrics["test"][recipe.metric]
+        return metrics["test"][metric]
 
-    return recipe.metric, judge
+    return metric, judge
 
 
 def export_checkpoint(checkpoint, out_dir, formats, force=False, opset=onnx_format.DEFAULT_OPSET,
@@ -128,7 +129,7 @@ def export_checkpoint(checkpoint, out_dir, formats, force=False, opset=onnx_form
             with stage("keras: scoring the test split"):
                 report["keras"]["metric"] = judge(keras_runner)
             recipe = get_recipe(config["model"])
-            budget = {"metric": metric, "goal": recipe.metric_goal, "allowed": recipe.quantized_budget,
+            budget = {"metric": metric, "goal": recipe.metric_for(config["config"])[1], "allowed": recipe.quantized_budget,
                       "float": report["keras"]["metric"]}
             if modes:
                 report["quantized_check"] = {k: v for k, v in budget.items() if k != "float"}

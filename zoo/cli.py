@@ -333,7 +333,9 @@ def bench(targets, out, repeats, quantize):
 @click.option("--output", type=click.Path(dir_okay=False), help="Write predictions to .npy or .csv instead of printing.")
 @click.option("--provider", type=_Choice(["cpu", "cuda", "tensorrt"]),
               help="ONNX Runtime execution provider for .onnx artifacts (default: cpu).")
-def predict(artifact, input_path, texts, output, provider):
+@click.option("--horizon", type=click.IntRange(min=1),
+              help="Panel forecasters: steps to forecast (at most the model's horizon).")
+def predict(artifact, input_path, texts, output, provider, horizon):
     """Run a checkpoint, SavedModel, .tflite or .onnx artifact on inputs from a file, or a text
     model's checkpoint on --text."""
     from zoo.data.arrays import read_inputs, read_tokens
@@ -352,6 +354,11 @@ def predict(artifact, input_path, texts, output, provider):
     if predictor.runtime == KERAS or FORMATS[predictor.runtime].runtime == "tensorflow":
         _load_tensorflow()
     data = predictor.metadata.get("zoo.data", {})
+    if data.get("kind") == "panel":
+        _write_forecasts(output, predictor.forecast(input_path, horizon))
+        return
+    if horizon is not None:
+        raise UserError("--horizon is for panel forecasters")
     labels = data.get("classes") or data.get("tags")
     runner = predictor.runner
     inputs = read_tokens(input_path, runner.vocabulary_size) if runner.takes_tokens else \
@@ -449,6 +456,28 @@ def generate(checkpoint, prompt, length, temperature, seed, runtime):
         predictor = load(checkpoint, runtime=runtime) if runtime else predictor
         text = predictor.generate(prompt, length, temperature, seed)
     click.echo(text)
+
+
+def _write_forecasts(path, columns):
+    """Long-format forecasts as CSV: to ``path`` (atomically) or to standard output."""
+    import csv
+    import io
+
+    from zoo.files import write_text
+
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    names = list(columns)
+    writer.writerow(names)
+    for row in zip(*(columns[n] for n in names)):
+        writer.writerow([value if isinstance(value, str) else f"{value:.6g}" for value in row])
+    if path is None:
+        click.echo(text.getvalue(), nl=False)
+        return
+    if not path.endswith(".csv"):
+        raise UserError(f"--output of a panel forecaster is a .csv file, got {shown(path)}")
+    write_text(path, text.getvalue())
+    click.echo(f"wrote {len(columns['ds'])} forecast(s) of {len(set(columns['unique_id']))} series to {path}")
 
 
 def _write_predictions(path, predictions):

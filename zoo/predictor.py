@@ -186,6 +186,26 @@ class Predictor:
             return results[0] if single and self.name != "g2p" else results
         return self.runner(np.asarray(inputs))
 
+    def forecast(self, history, horizon=None):
+        """A panel forecaster: forecasts after the last value of every series in ``history`` (a
+        long-format CSV or Parquet path, or a pandas DataFrame with the columns it was trained
+        on) -> ``{"unique_id": [...], "ds": [...], "y_hat": array, "lo-80": ..., "hi-80": ...}``
+        (``pandas.DataFrame(result)`` makes it a frame)."""
+        from zoo.data.panel import ID, TARGET, TIME, frame_panel, read_panel
+        from zoo.models.forecaster.panel import forecast
+
+        data = self.config["data"]
+        if data.get("kind") != "panel":
+            raise UserError(f"{self.name or 'this model'} is not a panel forecaster; use predict")
+        names = (data.get("id_column", ID), data.get("time_column", TIME), data.get("column") or TARGET)
+        frequency = data.get("frequency")
+        frequency = None if frequency in (None, "int") else frequency
+        panel = read_panel(history, *names) if isinstance(history, (str, Path)) else frame_panel(history, *names)
+        if frequency and panel.frequency not in (frequency, "int"):
+            raise UserError(f"the history's frequency is {panel.frequency}; this forecaster was trained on "
+                            f"frequency {frequency} data")
+        return forecast(self.runner, panel, data, horizon)
+
     def predict_lines(self, texts):
         """``predict`` on texts, as ``zoo predict --text`` prints it."""
         return self.recipe.text_lines(self.predict(list(texts)))

@@ -167,6 +167,11 @@ class Recipe:
     compile_metrics = ()
     clipnorm = None
 
+    def metric_for(self, config):
+        """(metric, goal) that ranks a model trained with ``config``: ``metric`` and ``metric_goal``
+        unless a recipe's modes are judged differently."""
+        return self.metric, self.metric_goal
+
     def objective(self, config):
         """(loss, metrics) to train ``config`` with: ``loss`` and ``compile_metrics`` unless a
         recipe's modes differ."""

@@ -55,7 +55,7 @@ class Forecaster(Recipe):
     # of the released model: int8 RMSE 11.94 at 1.5, 12.10 at 1 and 1.25, 12.15 at 2 (float 12.06).
     calibration_headroom = 1.5
     deployment_keys = ("source", "column", "features", "horizon", "multi_step", "mean", "std", "season",
-                       "kind", "window", "quantiles", "frequency")
+                       "kind", "window", "quantiles", "frequency", "id_column", "time_column")
     plots = ("forecast.png",)
     baseline_settings = ("season",)
     options = (
@@ -124,7 +124,9 @@ class Forecaster(Recipe):
             horizon = int(config["horizon"])
             window = global_model.auto_window(horizon, panel.season) if config["window"] == "auto" \
                 else int(config["window"])
-            return global_model.split_panel(panel, horizon, window, global_model.parse_quantiles(config["quantiles"]))
+            split = global_model.split_panel(panel, horizon, window, global_model.parse_quantiles(config["quantiles"]))
+            split.info.update(id_column=id_column or ID, time_column=time_column or TIME, column=column or TARGET)
+            return split
         if id_column or time_column or freq:
             raise UserError("--id-column, --time-column and --freq are for panels: a long-format file with an id column")
         horizon, multi_step = int(config.get("horizon", 1)), config.get("multi_step", "direct")  # checked options
@@ -289,6 +291,9 @@ class Forecaster(Recipe):
     def trains(self, config):
         return bool(config.get("network", True))
 
+    def metric_for(self, config):
+        return ("smape", "min") if _is_panel(config) else super().metric_for(config)
+
     def objective(self, config):
         if _is_panel(config):
             from zoo.forecast_layers import PinballLoss
@@ -378,7 +383,8 @@ class Forecaster(Recipe):
 
     def evaluate(self, model, split, config):
         if _is_panel(config):
-            return global_model.evaluate(self.predict(model, split.x_test, split, config), split, config["data"])
+            return global_model.evaluate(np.asarray(model.predict(split.x_test, batch_size=256, verbose=0)), split,
+                                         config["data"])
         values, targets = split.extra["values"], split.extra["test_targets"]
         data = config["data"]
         season, horizon = data["season"], data.get("horizon", 1)

@@ -141,17 +141,21 @@ def evaluate(predicted, split, data):
     histories, season = split.extra["histories"], data["season"]
     bounds = (predicted[..., lower], predicted[..., upper]) if lower is not None and upper is not None else (None, None)
     test, _ = scores(split.y_test, predicted[..., point], histories, season, *bounds)
-    baselines = {}
-    for name, (forecast, low, high, seconds) in statsforecast_baselines(histories, data["horizon"], season).items():
-        baselines[name], _ = scores(split.y_test, forecast, histories, season, low, high)
-        baselines[name]["seconds"] = round(seconds, 1)
-    return {"test": test, "baselines": baselines}
+    if "baselines" not in split.extra:  # once per split: an export scores every format on it
+        baselines = split.extra["baselines"] = {}
+        for name, (forecast, low, high, seconds) in statsforecast_baselines(histories, data["horizon"], season).items():
+            baselines[name], _ = scores(split.y_test, forecast, histories, season, low, high)
+            baselines[name]["seconds"] = round(seconds, 1)
+    return {"test": test, "baselines": split.extra["baselines"]}
 
 
-def forecast(run, panel, data):
+def forecast(run, panel, data, horizon=None):
     """Forecasts after the last value of every series of ``panel`` with any runner (Keras, ONNX,
-    TFLite) -> (times, (N, H, Q) ordered quantile forecasts)."""
-    window, horizon = data["window"], data["horizon"]
+    TFLite) -> ``forecast_columns``; ``horizon``: fewer steps than the model's."""
+    window, trained = data["window"], data["horizon"]
+    horizon = trained if horizon is None else int(horizon)
+    if not 1 <= horizon <= trained:
+        raise UserError(f"this forecaster forecasts 1 to {trained} steps ahead, not {horizon}")
     lengths = panel.lengths()
     if (lengths < MIN_SEEN).any():
         k = int(np.flatnonzero(lengths < MIN_SEEN)[0])
@@ -159,20 +163,23 @@ def forecast(run, panel, data):
                         f"{MIN_SEEN}")
     x = np.concatenate([windows(values, [len(values)], window) for values in panel.values])
     outputs = np.concatenate([np.asarray(run(x[k:k + 1024])) for k in range(0, len(x), 1024)])
-    return panel.future_times(horizon), ordered(outputs.reshape(len(x), horizon, -1))
+    quantiles = ordered(outputs.reshape(len(x), trained, -1))[:, :horizon]
+    return forecast_columns(panel, panel.future_times(horizon), quantiles, data["quantiles"])
 
 
-def forecast_rows(panel, times, forecasts, quantiles):
-    """Long-format rows ``unique_id, ds, y_hat`` and, per other quantile, ``lo-80``/``hi-80``
-    for the central 80% interval or ``q-0.05``-style columns: what ``--output`` writes."""
+def forecast_columns(panel, times, forecasts, quantiles):
+    """Long-format columns ``unique_id, ds, y_hat`` and, per other quantile, ``lo-80``/``hi-80``
+    for the central 80% interval or ``q-0.05``-style names (statsforecast's layout):
+    ``{name: list or array}``, what ``--output`` writes and ``pandas.DataFrame`` takes."""
     point, lower, upper = interval_columns(quantiles)
     names = {point: "y_hat"}
     if lower is not None and upper is not None:
         names.update({lower: "lo-80", upper: "hi-80"})
     for k, q in enumerate(quantiles):
         names.setdefault(k, f"q-{q:g}")
-    order = sorted(names, key=lambda k: quantiles[k])
-    header = ["unique_id", "ds", *(names[k] for k in order)]
-    rows = [[series, stamp, *(f"{forecasts[i, h, k]:.6g}" for k in order)]
-            for i, series in enumerate(panel.ids) for h, stamp in enumerate(times[i])]
-    return header, rows
+    horizon = forecasts.shape[1]
+    columns = {"unique_id": [series for series in panel.ids for _ in range(horizon)],
+               "ds": [stamp for row in times for stamp in row]}
+    for k in sorted(names, key=lambda k: quantiles[k]):
+        columns[names[k]] = forecasts[..., k].reshape(-1)
+    return columns

@@ -121,17 +121,34 @@ def read_panel(path, id_column=ID, time_column=TIME, target=TARGET, frequency=No
         raise UserError(f"{shown_path(path)} is a directory; --data takes a CSV or Parquet file")
     columns, lines = (_parquet_columns if path.suffix.lower() == ".parquet" else _csv_columns)(
         path, (id_column, time_column, target))
-    source = shown_path(path)
-    ids, times, values = columns
+    return panel_from_columns(*columns, lines, shown_path(path), (id_column, time_column, target), frequency)
+
+
+def frame_panel(frame, id_column=ID, time_column=TIME, target=TARGET, frequency=None):
+    """A pandas DataFrame in long format (statsforecast's ``df``) -> ``Panel``, read as a file is."""
+    names = (id_column, time_column, target)
+    missing = [n for n in names if n not in frame.columns]
+    if missing:
+        raise UserError(f"the frame has no column {shown(missing[0])}; its columns: {', '.join(map(str, frame.columns))}")
+    columns = [np.array(["" if v is None or v != v else (v.isoformat() if hasattr(v, "isoformat") else str(v))
+                         for v in frame[n].tolist()]) for n in names]
+    return panel_from_columns(*columns, np.arange(len(frame)) + 2, "the frame", names, frequency)
+
+
+def panel_from_columns(ids, times, values, lines, source, names, frequency=None):
+    """The three columns as text, each row's file line -> ``Panel``: the checks every reader shares."""
+    id_column, time_column, target = names
     if not len(ids):
         raise UserError(f"{source} has a header but no rows")
     numbers = _numbers(values, source, lines, target)
     given_frequency = frequency
     stamps, frequency, anchor, (step, origin) = _times(times, source, lines, time_column, frequency)
-    order = np.lexsort((stamps, ids))
-    if not (np.all(order[1:] > order[:-1])):
-        _warn(f"{source}: rows are not grouped by {id_column} in {time_column} order; sorted them")
+    # series in the order the file first names them, each in time order
+    _, first, inverse = np.unique(ids, return_index=True, return_inverse=True)
+    order = np.lexsort((stamps, np.argsort(np.argsort(first))[inverse]))
     ids, stamps, numbers, lines = ids[order], stamps[order], numbers[order], lines[order]
+    if ((lines[1:] < lines[:-1]) & (ids[1:] == ids[:-1])).any():
+        _warn(f"{source}: rows of a series are not in {time_column} order; sorted them")
     same = (ids[1:] == ids[:-1]) & (stamps[1:] == stamps[:-1])
     if same.any():
         row = int(np.flatnonzero(same)[0]) + 1
@@ -188,10 +205,12 @@ def _csv_columns(path, names):
             for row in reader:
                 if not any(cell.strip() for cell in row):
                     continue
-                if len(row) <= max(positions):
+                if len(row) <= max(p for p in positions if p is not None):
                     raise UserError(f"{shown_path(path)}:{reader.line_num}: has {len(row)} field(s); the header has "
                                     f"{len(header)}")
-                rows.append([row[p].strip() for p in positions])
+                # a file without an id column is one series; without a time column, rows are steps
+                rows.append([row[p].strip() if p is not None else fill
+                             for p, fill in zip(positions, ("series", str(len(rows)), ""))])
                 lines.append(reader.line_num)
     except UnicodeDecodeError:
         raise UserError(f"{shown_path(path)} is not UTF-8 text") from None
@@ -218,11 +237,19 @@ def _dialect(sample):
 
 
 def _positions(header, names, path):
-    missing = [n for n in names if n not in header]
-    if missing:
-        raise UserError(f"{shown_path(path)} has no column {shown(missing[0])}; its columns: {', '.join(header)[:200]} "
+    """Where the id, time and target columns are. A file without the id column is one series
+    (its time column may be absent too: then rows are steps 0, 1, ...; its target defaults to
+    the last column)."""
+    id_column, time_column, target = names
+    if id_column not in header and target not in header and header:
+        target = header[-1]
+    if target not in header:
+        raise UserError(f"{shown_path(path)} has no column {shown(target)}; its columns: {', '.join(header)[:200]} "
                         f"(--id-column, --time-column and --column name others)")
-    return [header.index(n) for n in names]
+    if id_column in header and time_column not in header:
+        raise UserError(f"{shown_path(path)} has no column {shown(time_column)}; its columns: "
+                        f"{', '.join(header)[:200]} (--time-column names another)")
+    return [header.index(n) if n in header else None for n in (id_column, time_column, target)]
 
 
 def _parquet_columns(path, names):
@@ -235,10 +262,13 @@ def _parquet_columns(path, names):
     except Exception as error:  # pyarrow raises its own kinds for a file that is not Parquet
         raise UserError(f"{shown_path(path)} is not a readable Parquet file: {str(error).splitlines()[0][:200]}") \
             from None
-    _positions(table.column_names, names, path)
+    positions = _positions(table.column_names, names, path)
     columns = []
-    for name in names:
-        column = table.column(name).to_pylist()
+    for position, fill in zip(positions, ("series", None, "")):
+        if position is None:
+            columns.append(np.array([fill if fill is not None else str(k) for k in range(table.num_rows)]))
+            continue
+        column = table.column(position).to_pylist()
         columns.append(np.array(["" if v is None else (v.isoformat() if hasattr(v, "isoformat") else str(v))
                                  for v in column]))
     return tuple(columns), np.arange(len(columns[0])) + 2  # "lines": rows counted as a CSV would number them
@@ -355,9 +385,9 @@ def format_time(count, frequency, anchor="first"):
     if unit is None:
         return str(count)
     if unit == "M":
-        month = np.datetime64(count, "M")
+        month = np.datetime64(int(count), "M")
         if anchor == "last":
             return str((month + 1).astype("datetime64[D]") - 1)
         return str(month.astype("datetime64[D]") + ((1 if anchor == "first" else int(anchor)) - 1))
-    value = np.datetime64(count, unit)
+    value = np.datetime64(int(count), unit)
     return str(value.astype("datetime64[D]")) if unit == "D" else str(value)

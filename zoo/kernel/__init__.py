@@ -105,13 +105,21 @@ def _compile(tf, target):
     with stage("zoo: compiling the fused LSTM training kernel (once per machine)"), \
             tempfile.TemporaryDirectory(dir=target.parent) as scratch:
         built = Path(scratch) / target.name
-        command = [compiler, "-std=c++17", "-shared", "-fPIC", "-O3", "-march=native", "-w",
+        command = [compiler, "-std=c++17", "-shared", "-fPIC", "-O3", "-march=native", *_without_fp16(compiler), "-w",
                    str(SOURCE), "-o", str(built), *tf.sysconfig.get_compile_flags(),
                    *tf.sysconfig.get_link_flags()]
         result = subprocess.run(command, capture_output=True, text=True)
         if result.returncode != 0:
             raise RuntimeError(result.stderr.strip().splitlines()[-1] if result.stderr else "compiler failed")
         os.replace(built, target)  # atomic: a concurrent worker sees the old state or the whole file
+
+
+def _without_fp16(compiler):
+    """``-mno-avx512fp16`` where the compiler knows it: on CPUs with AVX512-FP16 (Sapphire Rapids,
+    Zen 5), ``-march=native`` turns on Eigen's FP16 packet code, which TensorFlow 2.21's bundled
+    Eigen headers fail to compile with GCC ("expected initializer before '<'"); the kernel is float32."""
+    probe = subprocess.run([compiler, "-mno-avx512fp16", "-x", "c++", "-E", os.devnull], capture_output=True)
+    return ["-mno-avx512fp16"] if probe.returncode == 0 else []
 
 
 @functools.lru_cache(maxsize=None)
