@@ -8,6 +8,7 @@ run continues where it stopped; the tables are written from whatever is there.
 
     python benchmarks/datasets.py forecasting            # statsmodels + aeon series, then M1 yearly
     python benchmarks/datasets.py classification
+    python benchmarks/datasets.py panels                 # M3 and M1 panels, one global model each
     python benchmarks/datasets.py forecasting --only airline,lynx --quick    # seconds; tests
     python benchmarks/datasets.py tables --merge other/datasets.json        # fold in a sharded run
 """
@@ -149,6 +150,12 @@ def write_markdown(results, out):
     if m1:
         parts += [f"## Forecaster: M1 yearly ({len(m1)} series, last 20% of each, one step ahead)\n",
                   summary_table(forecasting_summary(m1), "baseline"), ""]
+    panels = results.get("panels", {})
+    if panels:
+        from benchmarks.panels import PANELS, panels_markdown
+
+        parts.append(panels_markdown(sorted(panels.values(), key=lambda r: PANELS.index(r["data"])
+                                            if r["data"] in PANELS else len(PANELS))))
     classification = results.get("classification", {})
     if classification:
         from benchmarks.datasets_classification import classification_table
@@ -161,7 +168,7 @@ def write_markdown(results, out):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("part", choices=["forecasting", "classification", "tables"])
+    parser.add_argument("part", choices=["forecasting", "classification", "panels", "tables"])
     parser.add_argument("--only", help="Comma-separated data-set names (default: all).")
     parser.add_argument("--no-m1", action="store_true", help="Forecasting: skip the 181 M1 yearly series.")
     parser.add_argument("--quick", action="store_true", help="Tiny models, 2 epochs: checks the script, not the zoo.")
@@ -186,6 +193,10 @@ def main(argv=None):
 
         names = only or [*SERIES, *([] if args.no_m1 else m1_yearly_names())]
         run_forecasting(names, results, path, args.quick)
+    elif args.part == "panels":
+        from benchmarks.panels import PANELS, run_panels
+
+        run_panels(only or PANELS, results, path, args.quick, save_results)
     elif args.part == "classification":
         from benchmarks.datasets_classification import run_classification
 

@@ -181,6 +181,27 @@ def test_pinball_loss():
     loss = PinballLoss([0.1, 0.9], reduction=None)
     value = np.asarray(loss(np.array([[1.0]]), np.array([[[0.0, 2.0]]])))
     np.testing.assert_allclose(value, [(0.1 * 1 + 0.1 * 1) / 2], rtol=1e-6)
+    # K members on a last axis: each scored against the same values, the loss their mean
+    members = np.array([[[[0.0, 1.0], [2.0, 1.0]]]])  # (1, 1, Q=2, K=2)
+    value = np.asarray(loss(np.array([[1.0]]), members))
+    np.testing.assert_allclose(value, [(0.1 + 0.0 + 0.1 + 0.0) / 4], rtol=1e-6)
+
+
+def test_members_see_the_last_part_of_the_window_and_their_mean_is_the_forecast():
+    import keras
+
+    from zoo.models.forecaster import panel as global_model
+
+    config = {"units": 4, "members": 3, "data": {"horizon": 2, "quantiles": [0.1, 0.5, 0.9], "window": 8}}
+    model = global_model.build(config, 4, "lstm", 0.0)
+    assert global_model.member_windows(8, 3) == [8, 6, 4]
+    window = np.arange(1, 9, dtype="float32").reshape(1, 8, 1)
+    output = np.asarray(model(window))
+    assert output.shape == (1, 2, 3, 3)
+    np.testing.assert_allclose(output, 8.0)  # heads start at zero: every member forecasts the last value
+    assert [layer.steps for layer in model.layers if type(layer).__name__ == "LastSteps"] == [6, 4]
+    assert global_model.ordered(np.array([[[[1.0, 3.0], [2.0, 2.0]]]])).tolist() == [[[2.0, 2.0]]]
+    keras.backend.clear_session()
 
 
 def test_crossing_quantiles_are_ordered_and_columns_named():
@@ -242,7 +263,7 @@ def test_a_panel_trains_exports_and_forecasts_in_every_runtime(capsys, panel_run
     assert set(metrics["baselines"]) == {"naive", "seasonal_naive", "auto_ets", "auto_theta"}
     assert metrics["test"]["series"] == 24 and 0 <= metrics["test"]["coverage"] <= 1
     config = json.loads((root / "run" / "config.json").read_text())["config"]["data"]
-    assert config["kind"] == "panel" and config["frequency"] == "M" and config["season"] == 12
+    assert config["kind"] == "panel" and config["frequency"] == "M" and config["season"] == 12 and config["refit"]
     code, _, err = run_cli(capsys, "export", root / "run", "--out", root / "export", "--format", "onnx,tflite")
     assert code == 0, err
     code, out, err = run_cli(capsys, "predict", root / "run", "--input", path)  # Keras
@@ -287,3 +308,14 @@ def test_predict_refuses_a_longer_horizon_and_python_api_forecasts_a_frame(capsy
     assert code == 2 and "forecasts 1 to 6 steps ahead, not 7" in err
     result = pd.DataFrame(zoo.load(root / "run").forecast(pd.read_csv(path)))
     assert len(result) == 24 * 6 and (result["lo-80"] <= result["y_hat"]).all()
+
+
+@pytest.mark.slow
+def test_the_panel_benchmark_writes_its_row_and_table(tmp_path):
+    from benchmarks.datasets import main
+
+    main(["panels", "--only", "m3-other", "--quick", "--out", str(tmp_path)])
+    row = json.loads((tmp_path / "datasets.json").read_text())["panels"]["m3-other"]
+    assert row["series"] == 174 and row["horizon"] == 8 and set(row["baselines"]) >= {"auto_ets", "auto_theta"}
+    table = (tmp_path / "datasets.md").read_text()
+    assert "| m3-other | 174 | 8 |" in table and "N-BEATS" in table

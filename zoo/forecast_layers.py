@@ -141,16 +141,52 @@ class QuantileForecast(keras.layers.Layer):
 @keras.saving.register_keras_serializable(package="zoo")
 class PinballLoss(keras.losses.Loss):
     """Mean pinball (quantile) loss of (B, H, Q) forecasts against (B, H) values: trained with it,
-    output q estimates the q-quantile (Koenker & Bassett 1978); q = 0.5 gives half the MAE."""
+    output q estimates the q-quantile (Koenker & Bassett 1978); q = 0.5 gives half the MAE.
+    ``quantiles`` (Q) is repeated over a last axis of K ensemble members."""
 
     def __init__(self, quantiles=(0.5,), name="pinball", **kwargs):
         super().__init__(name=name, **kwargs)
         self.quantiles = [float(q) for q in quantiles]
 
     def call(self, y_true, y_pred):
+        """``y_pred`` (B, H, Q), or (B, H, Q, K) for K ensemble members, each scored on its own."""
         levels = ops.convert_to_tensor(self.quantiles, dtype=y_pred.dtype)
-        error = ops.expand_dims(ops.cast(y_true, y_pred.dtype), -1) - y_pred
-        return ops.mean(ops.maximum(levels * error, (levels - 1) * error), axis=(1, 2))
+        error = ops.expand_dims(ops.cast(y_true, y_pred.dtype), -1)
+        if len(y_pred.shape) == 4:
+            levels, error = levels[:, None], error[..., None]
+        error = error - y_pred
+        return ops.mean(ops.maximum(levels * error, (levels - 1) * error), axis=tuple(range(1, len(y_pred.shape))))
 
     def get_config(self):
         return {**super().get_config(), "quantiles": self.quantiles}
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class LastSteps(keras.layers.Layer):
+    """(B, T, F) -> (B, steps, F): the window's last ``steps`` values (an ensemble member that
+    looks less far back)."""
+
+    def __init__(self, steps=1, **kwargs):
+        super().__init__(**kwargs)
+        self.steps = int(steps)
+
+    def call(self, window):
+        return window[:, -self.steps:, :]
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.steps, input_shape[2])
+
+    def get_config(self):
+        return {**super().get_config(), "steps": self.steps}
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class Members(keras.layers.Layer):
+    """K member forecasts (B, H, Q) -> (B, H, Q, K): each member keeps its own loss in training
+    (an ensemble of independently trained networks), and the forecast is their mean."""
+
+    def call(self, members):
+        return ops.stack(members, axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[0], len(input_shape))

@@ -95,7 +95,7 @@ def model_card(run_dir, metrics=None, released=False):
 
 
 #: Config entries that are not options a user sets (data, provenance, the validation choice).
-_NOT_HYPERPARAMETERS = ("data", "parent_data", "init", "selection", "network")
+_NOT_HYPERPARAMETERS = ("data", "parent_data", "init", "selection", "network", "refitted")
 
 
 def _shell_value(value):

@@ -95,6 +95,10 @@ class Forecaster(Recipe):
         O.Option("quantiles", global_model.DEFAULT_QUANTILES, "Panels: the quantiles forecast (0.5 among them), "
                  "trained with the pinball loss; 0.1 and 0.9 give the 80% interval.", kind=str),
         O.Option("layers", 1, "Panels: stacked LSTM layers.", low=1, high=4),
+        O.Option("refit", True, "Panels: after early stopping on validation chose the epochs, train the final "
+                 "model that long on the training and validation windows (the most recent values)."),
+        O.Option("members", 1, "Panels: ensemble members in the one network, each an LSTM over a shorter part of the "
+                 "window with its own loss; the forecast is their mean.", low=1, high=len(global_model.MEMBER_WINDOWS)),
     )
     released = Path(__file__).parents[1] / "released" / "forecaster"
     data_licence = (
@@ -108,7 +112,7 @@ class Forecaster(Recipe):
         data = data_options.get("data")
         if data is None or not is_panel(data, data_options.get("id_column") or ID):
             return {}
-        presets = {"units": 64, "batch_size": 256, "epochs": 60, "patience": 8, "learning_rate": 2e-3}
+        presets = {"units": 64, "batch_size": 256, "epochs": 60, "patience": 8, "learning_rate": 2e-3, "members": 3}
         return {**presets, "horizon": BUNDLED[data][2]} if data in BUNDLED else presets
 
     # -- data --------------------------------------------------------------------------------
@@ -124,7 +128,8 @@ class Forecaster(Recipe):
             horizon = int(config["horizon"])
             window = global_model.auto_window(horizon, panel.season) if config["window"] == "auto" \
                 else int(config["window"])
-            split = global_model.split_panel(panel, horizon, window, global_model.parse_quantiles(config["quantiles"]))
+            split = global_model.split_panel(panel, horizon, window, global_model.parse_quantiles(config["quantiles"]),
+                                             refit=bool(config.get("refitted")))
             split.info.update(id_column=id_column or ID, time_column=time_column or TIME, column=column or TARGET)
             return split
         if id_column or time_column or freq:
@@ -233,8 +238,11 @@ class Forecaster(Recipe):
 
     def select(self, config, split, data_options, seed=0):
         if _is_panel(config):
-            return {}
+            return global_model.select_epochs(self, config, split, seed) if config.get("refit") else {}
         return self.compare(config, split, seed)[0]
+
+    def select_changes_data(self, choice):
+        return bool(choice.get("refitted"))
 
     def compare(self, config, split, seed=0):
         """Train each candidate on the training part, score it on validation, and keep the best;

@@ -4,7 +4,9 @@ Every series is forecast ``horizon`` steps from the same origin (its last ``hori
 the test part). Point forecasts: sMAPE (the M3/M4 definition, in percent) and MASE (the error
 over the in-sample seasonal naive's, Hyndman & Koehler 2006). Intervals: the share of test values
 inside them (coverage) and MSIS (Gneiting & Raftery's interval score scaled as MASE is, M4's
-interval measure). Baselines come from statsforecast: AutoETS, AutoTheta, SeasonalNaive, Naive.
+interval measure). Baselines come from statsforecast: AutoETS, AutoTheta, SeasonalNaive, Naive
+(a model that cannot fit a short history falls back to Naive there, as statsforecast's
+``fallback_model`` does).
 """
 
 import time
@@ -87,8 +89,9 @@ def statsforecast_baselines(histories, horizon, season, level=0.8, names=BASELIN
         started = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            forecast = StatsForecast(models=[model], freq=1, n_jobs=min(2, os.cpu_count() or 1)).forecast(
-                df=frame, h=horizon, level=[percent])
+            # AutoETS refuses tiny histories ("tiny datasets"): those series get statsforecast's Naive
+            forecast = StatsForecast(models=[model], freq=1, n_jobs=min(2, os.cpu_count() or 1),
+                                     fallback_model=Naive()).forecast(df=frame, h=horizon, level=[percent])
         forecast = forecast.sort_values(["unique_id", "ds"])
         column = [c for c in forecast.columns if c not in ("unique_id", "ds") and "-lo-" not in c and "-hi-" not in c][0]
         shaped = [forecast[c].to_numpy("float64").reshape(len(histories), horizon)

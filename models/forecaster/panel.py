@@ -51,8 +51,9 @@ def input_scale(x):
     return np.maximum(np.abs(x[..., 0]).mean(axis=1), 1e-6)
 
 
-def split_panel(panel, horizon, window, quantiles):
-    """``Panel`` -> ``DataSplit`` with the competition's split, and the sample weights."""
+def split_panel(panel, horizon, window, quantiles, refit=False):
+    """``Panel`` -> ``DataSplit`` with the competition's split, and the sample weights. ``refit``:
+    the validation part trains too (for the epochs early stopping chose on it), leaving none."""
     lengths = panel.lengths()
     short = np.flatnonzero(lengths < horizon + MIN_SEEN)
     if len(short):
@@ -66,8 +67,10 @@ def split_panel(panel, horizon, window, quantiles):
         n = len(values)
         test_origin, val_origin = n - horizon, n - 2 * horizon
         origins = {"test": [test_origin], "val": [val_origin] if val_origin >= MIN_SEEN else [],
-                   "train": list(range(MIN_SEEN, val_origin - horizon + 1))}
+                   "train": list(range(MIN_SEEN, (test_origin if refit else val_origin) - horizon + 1))}
         unvalidated += not origins["val"]
+        if refit:
+            origins["val"] = []
         for name, chosen in origins.items():
             if chosen:
                 parts[name][0].append(windows(values, chosen, window))
@@ -90,8 +93,10 @@ def split_panel(panel, horizon, window, quantiles):
         "length": {"min": int(lengths.min()), "median": float(np.median(lengths)), "max": int(lengths.max())},
         "padded": int((lengths - horizon < window).sum()),
         "unvalidated": unvalidated,
-        "split": f"per series, the last {horizon} values are the test part and the {horizon} before them validation; "
-                 f"{len(arrays['train'][0])} training windows of {window} steps from {len(panel.values)} series",
+        "split": f"per series, the last {horizon} values are the test part and the {horizon} before them validation"
+                 + (" (early stopping, then trained on with the rest)" if refit else "")
+                 + f"; {len(arrays['train'][0])} training windows of {window} steps from {len(panel.values)} series",
+        "refit": refit,
     }
     (x_train, y_train), (x_val, y_val), (x_test, y_test) = arrays["train"], arrays["val"], arrays["test"]
     histories = [values[:-horizon] for values in panel.values]
@@ -100,28 +105,69 @@ def split_panel(panel, horizon, window, quantiles):
                      extra={"histories": histories, "ids": panel.ids})
 
 
+#: Ensemble members' look-back, as fractions of the window: the longest sees it all.
+MEMBER_WINDOWS = (1.0, 0.75, 0.5, 0.375, 0.25)
+
+
+def member_windows(window, members):
+    return [max(2, int(round(window * fraction))) for fraction in MEMBER_WINDOWS[:members]]
+
+
 def build(config, units, cell, dropout):
+    """Raw windows (B, T, 1) -> quantile forecasts (B, H, Q, K) of K members, each an LSTM over
+    the window's last ``member_windows`` steps with its own loss (``PinballLoss``)."""
     import keras
 
-    from zoo.forecast_layers import QuantileForecast, RelativeWindow
+    from zoo.forecast_layers import LastSteps, Members, QuantileForecast, RelativeWindow
     from zoo.layers import LSTM
 
     data = config["data"]
-    horizon, quantiles = data["horizon"], len(data["quantiles"])
+    horizon, quantiles, layers = data["horizon"], len(data["quantiles"]), config.get("layers", 1)
     window = keras.Input((None, 1), name="inputs")
-    x = RelativeWindow(name="relative")(window)
-    for layer in range(config.get("layers", 1)):
-        last = layer == config.get("layers", 1) - 1
-        x = LSTM(units, cell=cell, dropout=dropout, return_sequences=not last,
-                 name="lstm" if layer == 0 else f"lstm_{layer + 1}")(x)
-    x = keras.layers.Dense(horizon * quantiles, kernel_initializer="zeros", name="head")(x)
-    outputs = QuantileForecast(horizon, quantiles, name="forecast")([window, x])
-    return keras.Model(window, outputs, name="forecaster")
+    members = []
+    for member, steps in enumerate(member_windows(data["window"], config.get("members", 1))):
+        suffix = "" if member == 0 else f"_m{member + 1}"
+        seen = window if member == 0 else LastSteps(steps, name=f"last{suffix}")(window)
+        x = RelativeWindow(name=f"relative{suffix}")(seen)
+        for layer in range(layers):
+            x = LSTM(units, cell=cell, dropout=dropout, return_sequences=layer < layers - 1,
+                     name=f"lstm{suffix}" + ("" if layer == 0 else f"_{layer + 1}"))(x)
+        x = keras.layers.Dense(horizon * quantiles, kernel_initializer="zeros", name=f"head{suffix}")(x)
+        members.append(QuantileForecast(horizon, quantiles, name=f"forecast{suffix}")([seen, x]))
+    return keras.Model(window, Members(name="members")(members), name="forecaster")
+
+
+def select_epochs(recipe, config, split, seed=0):
+    """Train on the training part with early stopping on validation -> config updates: train the
+    final model on training and validation windows for the best number of epochs (``refit``)."""
+    import sys
+
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    model = recipe.build(config)
+    recipe.compile(model, config)
+    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=config["patience"])
+    history = model.fit(split.x_train, split.y_train, sample_weight=split.w_train,
+                        validation_data=(split.x_val, split.y_val, split.w_val), epochs=config["epochs"],
+                        batch_size=config["batch_size"], shuffle=True, callbacks=[stop], verbose=0)
+    losses = history.history["val_loss"]
+    best = int(np.argmin(losses)) + 1
+    summary = (f"early stopping on validation chose {best} epoch(s) (validation loss {losses[best - 1]:.4g}); "
+               f"the final model trains that long on the training and validation windows")
+    print(f"chosen: {summary}", file=sys.stderr)
+    keras.backend.clear_session()
+    return {"epochs": best, "refitted": True,
+            "selection": {"summary": summary, "val_loss": [float(v) for v in losses], "best_epoch": best}}
 
 
 def ordered(quantile_forecasts):
-    """(N, H, Q) with the quantiles sorted at every step: a network's quantiles may cross."""
-    return np.sort(np.asarray(quantile_forecasts, "float64"), axis=-1)
+    """(N, H, Q), or (N, H, Q, K) of K members -> (N, H, Q): the members' quantiles averaged (Vincentization)
+    and sorted at every step, since a network's quantiles may cross."""
+    forecasts = np.asarray(quantile_forecasts, "float64")
+    if forecasts.ndim == 4:
+        forecasts = forecasts.mean(axis=-1)
+    return np.sort(forecasts, axis=-1)
 
 
 def interval_columns(quantiles):
@@ -163,7 +209,7 @@ def forecast(run, panel, data, horizon=None):
                         f"{MIN_SEEN}")
     x = np.concatenate([windows(values, [len(values)], window) for values in panel.values])
     outputs = np.concatenate([np.asarray(run(x[k:k + 1024])) for k in range(0, len(x), 1024)])
-    quantiles = ordered(outputs.reshape(len(x), trained, -1))[:, :horizon]
+    quantiles = ordered(outputs)[:, :horizon]
     return forecast_columns(panel, panel.future_times(horizon), quantiles, data["quantiles"])
 
 
