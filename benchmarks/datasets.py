@@ -173,6 +173,7 @@ def main(argv=None):
     parser.add_argument("--no-m1", action="store_true", help="Forecasting: skip the 181 M1 yearly series.")
     parser.add_argument("--quick", action="store_true", help="Tiny models, 2 epochs: checks the script, not the zoo.")
     parser.add_argument("--out", default="benchmarks/results")
+    parser.add_argument("--runs", default="runs/panels", help="Panels: where each panel's run is kept.")
     parser.add_argument("--merge", help="Comma-separated datasets.json files of runs sharded with --only (each "
                                         "data set is seeded on its own, so a shard gives the same rows) to fold in.")
     args = parser.parse_args(argv)
@@ -196,7 +197,7 @@ def main(argv=None):
     elif args.part == "panels":
         from benchmarks.panels import PANELS, run_panels
 
-        run_panels(only or PANELS, results, path, args.quick, save_results)
+        run_panels(only or PANELS, results, path, args.quick, save_results, runs=args.runs)
     elif args.part == "classification":
         from benchmarks.datasets_classification import run_classification
 

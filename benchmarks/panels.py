@@ -3,8 +3,9 @@ statsforecast's AutoETS, AutoTheta, SeasonalNaive and Naive fitted on the same h
 same run: ``python benchmarks/datasets.py panels``.
 
 Each panel is ``zoo train forecaster --data NAME`` with its defaults (the official horizon; the
-last horizon of every series is the test part, the one before it validation), trained in a
-temporary run directory; the row keeps its metrics.json and training seconds.
+last horizon of every series is the test part, the one before it validation), trained into
+``runs/panels/NAME``; the row keeps its metrics, training seconds and how long its ONNX export
+takes to forecast the whole panel.
 """
 
 import sys
@@ -27,39 +28,65 @@ PUBLISHED = (
 )
 
 
-def panel_one(name, quick=False, seed=0):
-    """``zoo train forecaster --data NAME`` in a temporary run -> a row."""
+def panel_one(name, runs, quick=False, seed=0):
+    """``zoo train forecaster --data NAME --out RUNS/NAME`` -> a row, with the ONNX export's time
+    to forecast every series of the panel (``forecast_seconds``)."""
+    from zoo.files import read_json
     from zoo.training import train
 
-    with tempfile.TemporaryDirectory() as scratch:
-        started = time.perf_counter()
-        metrics = train("forecaster", Path(scratch) / "run", seed=seed, data_options={"data": name}, quick=quick,
-                        verbose=0)
-        seconds = time.perf_counter() - started
-        from zoo.files import read_json
-
-        run = read_json(Path(scratch) / "run" / "config.json")
+    run_dir = Path(runs) / name
+    started = time.perf_counter()
+    metrics = train("forecaster", run_dir, seed=seed, data_options={"data": name}, quick=quick, verbose=0,
+                    force=True)
+    seconds = time.perf_counter() - started
+    run = read_json(run_dir / "config.json")
     data = run["config"]["data"]
     return {
         "data": name,
         "series": data["series"],
         "horizon": data["horizon"],
         "window": data["window"],
+        "members": run["config"]["members"],
         "training_seconds": run["training"]["seconds"],
         "epochs": run["training"]["epochs_run"],
         "total_seconds": round(seconds, 1),
+        "onnx_forecast_seconds": onnx_forecast_seconds(run_dir, name),
         "model": metrics["test"],
         "baselines": metrics["baselines"],
     }
 
 
-def run_panels(names, results, path, quick, save_results):
+def onnx_forecast_seconds(run_dir, name, repeats=5):
+    """Median seconds for the run's ONNX export (onnxruntime, CPU) to forecast the whole panel
+    from each series' full history, windows built and quantiles ordered included."""
+    import statistics
+
+    from zoo.data.panel import load_panel
+    from zoo.export.formats import parse_formats
+    from zoo.export.pipeline import export_checkpoint
+    from zoo.models.forecaster.panel import forecast
+    from zoo.predictor import load
+
+    with tempfile.TemporaryDirectory() as scratch:
+        export_checkpoint(run_dir, Path(scratch) / "export", parse_formats("onnx"), evaluate=False)
+        predictor = load(Path(scratch) / "export", runtime="onnx")
+        panel, data = load_panel(name), predictor.config["data"]
+        forecast(predictor.runner, panel, data)  # warm-up: the session's first run allocates
+        times = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            forecast(predictor.runner, panel, data)
+            times.append(time.perf_counter() - started)
+    return round(statistics.median(times), 3)
+
+
+def run_panels(names, results, path, quick, save_results, runs="runs/panels"):
     done = results.setdefault("panels", {})
     for name in names:
         if name in done:
             continue
         print(f"[panels] {name}", file=sys.stderr, flush=True)
-        done[name] = panel_one(name, quick=quick)
+        done[name] = panel_one(name, runs, quick=quick)
         save_results(path, results)
 
 
@@ -71,8 +98,8 @@ def panels_table(rows):
     """MASE and sMAPE of the zoo beside each baseline, the 80% interval's coverage and MSIS, seconds."""
     lines = ["| panel | series | H | zoo MASE | AutoETS | AutoTheta | SeasonalNaive | Naive | zoo sMAPE | AutoETS | "
              "AutoTheta | SeasonalNaive | zoo 80% coverage | AutoETS | zoo MSIS | AutoETS | zoo train s | AutoETS s "
-             "| AutoTheta s |",
-             "| --- |" + " --- |" * 18]
+             "| AutoTheta s | ONNX forecast s |",
+             "| --- |" + " --- |" * 19]
     for row in rows:
         base = row["baselines"]
         lines.append(" | ".join([
@@ -81,7 +108,8 @@ def panels_table(rows):
             *(_number(base[b]["smape"]) for b in BASELINES[:3]), _number(row["model"].get("coverage"), 3),
             _number(base["auto_ets"].get("coverage"), 3), _number(row["model"].get("msis")),
             _number(base["auto_ets"].get("msis")), _number(row["training_seconds"], 3),
-            _number(base["auto_ets"]["seconds"], 3), _number(base["auto_theta"]["seconds"], 3)]) + " |")
+            _number(base["auto_ets"]["seconds"], 3), _number(base["auto_theta"]["seconds"], 3),
+            _number(row.get("onnx_forecast_seconds"), 2)]) + " |")
     return "\n".join(lines)
 
 

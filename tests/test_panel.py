@@ -314,8 +314,9 @@ def test_predict_refuses_a_longer_horizon_and_python_api_forecasts_a_frame(capsy
 def test_the_panel_benchmark_writes_its_row_and_table(tmp_path):
     from benchmarks.datasets import main
 
-    main(["panels", "--only", "m3-other", "--quick", "--out", str(tmp_path)])
+    main(["panels", "--only", "m3-other", "--quick", "--out", str(tmp_path), "--runs", str(tmp_path / "runs")])
     row = json.loads((tmp_path / "datasets.json").read_text())["panels"]["m3-other"]
     assert row["series"] == 174 and row["horizon"] == 8 and set(row["baselines"]) >= {"auto_ets", "auto_theta"}
+    assert 0 < row["onnx_forecast_seconds"] < 60 and (tmp_path / "runs" / "m3-other" / "metrics.json").exists()
     table = (tmp_path / "datasets.md").read_text()
     assert "| m3-other | 174 | 8 |" in table and "N-BEATS" in table
