@@ -145,6 +145,14 @@ def test_competition_split_with_ragged_and_short_series():
     np.testing.assert_allclose(split.w_train, 1 / np.abs(split.x_train[..., 0]).mean(axis=1), rtol=1e-6)
 
 
+def test_mase_weights_are_one_over_each_series_in_sample_naive_error():
+    panel = _panel([30, 20])  # series k rises by k + 1 a step: its naive error is k + 1
+    split = global_model.split_panel(panel, 3, 8, [0.5], weights="mase")
+    counts = [30 - 6 - 3 - 1, 20 - 6 - 3 - 1]  # training origins 2 .. n - 3H
+    np.testing.assert_allclose(split.w_train, np.repeat([1.0, 0.5], counts), rtol=1e-6)
+    assert split.info["weights"] == "mase"
+
+
 def test_no_training_target_reaches_the_validation_part():
     panel = _panel([40])
     split = global_model.split_panel(panel, 4, 6, [0.5])
@@ -320,3 +328,40 @@ def test_the_panel_benchmark_writes_its_row_and_table(tmp_path):
     assert 0 < row["onnx_forecast_seconds"] < 60 and (tmp_path / "runs" / "m3-other" / "metrics.json").exists()
     table = (tmp_path / "datasets.md").read_text()
     assert "| m3-other | 174 | 8 |" in table and "N-BEATS" in table
+
+
+# -- big panels: windows cut per batch ---------------------------------------------------------
+def test_series_windows_gather_what_stacking_would():
+    from zoo.data.windows import LazyRows, SeriesWindows
+
+    series = [np.arange(1.0, 8.0), np.arange(10.0, 14.0)]
+    cut = SeriesWindows(series, [[2, 5], [1]], window=3, horizon=2)
+    assert len(cut) == 3
+    assert cut.inputs(np.arange(3))[..., 0].tolist() == [[1, 1, 2], [3, 4, 5], [10, 10, 10]]
+    assert cut.targets(np.arange(3)).tolist() == [[3, 4], [6, 7], [11, 12]]
+    rows = LazyRows(len(cut), cut.targets, (2,))
+    assert rows.shape == (3, 2) and rows[1:].tolist() == [[6, 7], [11, 12]] and rows[0].tolist() == [3, 4]
+    assert rows[np.array([2, 0])].tolist() == [[11, 12], [3, 4]]
+
+
+def test_a_panel_too_big_to_hold_trains_from_windows_cut_per_batch(monkeypatch):
+    import keras
+
+    from zoo.data.windows import LazyRows
+    from zoo.registry import get_recipe
+    from zoo.training import RowBatches, fit_split
+
+    monkeypatch.setattr(global_model, "LAZY_WINDOWS", 10)
+    monkeypatch.setattr(RowBatches, "ROWS_PER_EPOCH", 64)
+    split = global_model.split_panel(_panel([40, 30, 50]), 4, 8, [0.1, 0.5, 0.9])
+    assert isinstance(split.x_train, LazyRows) and isinstance(split.x_val, np.ndarray)
+    every = np.arange(len(split.x_train))
+    np.testing.assert_allclose(split.w_train[every], 1 / np.abs(split.x_train[every][..., 0]).mean(axis=1), rtol=1e-6)
+    recipe = get_recipe("forecaster")
+    config = {**recipe.config(units=4, epochs=2, batch_size=16, members=1), "data": split.info}
+    model = recipe.build(config)
+    recipe.compile(model, config)
+    history = fit_split(model, split, config, [], verbose=0)
+    assert len(history.history["loss"]) == 2 and np.isfinite(history.history["val_loss"]).all()
+    assert len(RowBatches(split.x_train, split.y_train, split.w_train, 16)) == 4  # 64 rows an epoch
+    keras.backend.clear_session()

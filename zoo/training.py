@@ -157,7 +157,7 @@ def _train(name, out_dir, *, seed=0, force=False, verbose=None, data_options=Non
     if state.finished and (out_dir / CHECKPOINT_NAME).exists():
         print("training had finished; writing the results", file=sys.stderr)
     elif recipe.trains(config):
-        _fit(model, split, config, callbacks, verbose, distributed=placement.strategy is not None)
+        fit_split(model, split, config, callbacks, verbose, distributed=placement.strategy is not None)
     else:  # e.g. a naive forecast won on validation: the built model is final as it is
         BestCheckpoint(out_dir / CHECKPOINT_NAME).save(model, math.inf)
         print(f"not training: {recipe.why_not_trained(config)}", file=sys.stderr)
@@ -237,7 +237,9 @@ def _build_compiled(recipe, config, placement):
     return model
 
 
-def _fit(model, split, config, callbacks, verbose, distributed=False):
+def fit_split(model, split, config, callbacks, verbose, distributed=False):
+    """``model.fit`` on the split's training part, validated on its validation part: arrays as
+    they are, rows too many to hold (``zoo.data.windows.LazyRows``) in batches cut as they go."""
     if distributed:
         from zoo.distribute import build_before_fit
 
@@ -248,17 +250,41 @@ def _fit(model, split, config, callbacks, verbose, distributed=False):
         rate, decay = config["learning_rate"], config["lr_decay"]
         callbacks = [keras.callbacks.LearningRateScheduler(lambda epoch: rate * decay ** epoch), *callbacks]
     validation = (split.x_val, split.y_val) if split.w_val is None else (split.x_val, split.y_val, split.w_val)
-    model.fit(
-        split.x_train,
-        split.y_train,
-        sample_weight=split.w_train,
+    inputs = dict(x=split.x_train, y=split.y_train, sample_weight=split.w_train, batch_size=config["batch_size"],
+                  shuffle=True)  # the global batch under a distribution strategy
+    if not isinstance(split.x_train, np.ndarray):
+        inputs = dict(x=RowBatches(split.x_train, split.y_train, split.w_train, config["batch_size"]))
+    return model.fit(
+        **inputs,
         validation_data=validation if len(split.x_val) else None,
         epochs=config["epochs"],
-        batch_size=config["batch_size"],  # the global batch under a distribution strategy
-        shuffle=True,
         callbacks=callbacks,
         verbose=verbose,
     )
+
+
+class RowBatches(keras.utils.PyDataset):
+    """Shuffled batches of array-like rows (``rows[indices]``), ``ROWS_PER_EPOCH`` of them at most
+    per epoch, drawn anew each epoch: what an epoch is when the rows are too many to hold."""
+
+    ROWS_PER_EPOCH = 1_000_000
+
+    def __init__(self, x, y, weights, batch_size):
+        super().__init__()
+        self.x, self.y, self.weights, self.batch_size = x, y, weights, int(batch_size)
+        self.rows = min(len(x), self.ROWS_PER_EPOCH)
+        self.on_epoch_end()
+
+    def __len__(self):
+        return math.ceil(self.rows / self.batch_size)
+
+    def __getitem__(self, batch):
+        index = np.sort(self.order[batch * self.batch_size:(batch + 1) * self.batch_size])
+        rows = (self.x[index], self.y[index])
+        return rows if self.weights is None else (*rows, self.weights[index])
+
+    def on_epoch_end(self):
+        self.order = np.random.permutation(len(self.x))[:self.rows]
 
 
 def _train_worker(recipe, config, split, out_dir, placement, verbose):
@@ -269,7 +295,7 @@ def _train_worker(recipe, config, split, out_dir, placement, verbose):
                                             patience=config["patience"])
     callbacks = [StopOnNonFinite(), stopper, TrainingState(backup, early_stopping=stopper)]
     if recipe.trains(config):  # else the chief trains nothing either: no collectives to join
-        _fit(model, split, config, callbacks, verbose if verbose is not None else 0, distributed=True)
+        fit_split(model, split, config, callbacks, verbose if verbose is not None else 0, distributed=True)
     return None
 
 

@@ -97,6 +97,12 @@ class Forecaster(Recipe):
         O.Option("layers", 1, "Panels: stacked LSTM layers.", low=1, high=4),
         O.Option("refit", True, "Panels: after early stopping on validation chose the epochs, train the final "
                  "model that long on the training and validation windows (the most recent values)."),
+        O.Option("weights", "level", "Panels: each window's loss divided by its mean absolute value (level: "
+                 "relative errors, as sMAPE) or by its series' in-sample seasonal naive error (mase).",
+                 choices=("level", "mase")),
+        O.Option("baselines", "all", "Panels: statsforecast baselines fitted in the run: all (AutoETS, AutoTheta, "
+                 "SeasonalNaive, Naive) or naive (the last two: seconds even for 100,000 series).",
+                 choices=("all", "naive")),
         O.Option("members", 1, "Panels: ensemble members in the one network, each an LSTM over a shorter part of the "
                  "window with its own loss; the forecast is their mean.", low=1, high=len(global_model.MEMBER_WINDOWS)),
     )
@@ -129,7 +135,7 @@ class Forecaster(Recipe):
             window = global_model.auto_window(horizon, panel.season) if config["window"] == "auto" \
                 else int(config["window"])
             split = global_model.split_panel(panel, horizon, window, global_model.parse_quantiles(config["quantiles"]),
-                                             refit=bool(config.get("refitted")))
+                                             refit=bool(config.get("refitted")), weights=config["weights"])
             split.info.update(id_column=id_column or ID, time_column=time_column or TIME, column=column or TARGET)
             return split
         if id_column or time_column or freq:
@@ -392,7 +398,7 @@ class Forecaster(Recipe):
     def evaluate(self, model, split, config):
         if _is_panel(config):
             return global_model.evaluate(np.asarray(model.predict(split.x_test, batch_size=256, verbose=0)), split,
-                                         config["data"])
+                                         config["data"], config.get("baselines", "all"))
         values, targets = split.extra["values"], split.extra["test_targets"]
         data = config["data"]
         season, horizon = data["season"], data.get("horizon", 1)

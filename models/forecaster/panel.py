@@ -14,12 +14,16 @@ the ``horizon`` before them the validation part (early stopping, choices), the r
 
 import numpy as np
 
+from zoo.data.windows import LazyRows, SeriesWindows
 from zoo.errors import UserError
 from zoo.recipe import DataSplit
 
 DEFAULT_QUANTILES = "0.1,0.5,0.9"
 #: Fewest values a training window must have seen before its origin.
 MIN_SEEN = 2
+#: Above this many training windows they are cut from the series per batch instead of stored
+#: (``zoo.data.windows``), and each epoch draws this many of them.
+LAZY_WINDOWS = 1_000_000
 
 
 def parse_quantiles(text):
@@ -42,8 +46,7 @@ def auto_window(horizon, season):
 
 def windows(values, origins, window):
     """(N, window, 1) inputs ending before each origin of one series, left-padded with its first value."""
-    padded = np.concatenate([np.full(window, values[0]), values])
-    return np.stack([padded[t:t + window] for t in origins])[..., None].astype("float32")
+    return SeriesWindows([values], [origins], window, 0).inputs(np.arange(len(origins)))
 
 
 def input_scale(x):
@@ -51,9 +54,11 @@ def input_scale(x):
     return np.maximum(np.abs(x[..., 0]).mean(axis=1), 1e-6)
 
 
-def split_panel(panel, horizon, window, quantiles, refit=False):
+def split_panel(panel, horizon, window, quantiles, refit=False, weights="level"):
     """``Panel`` -> ``DataSplit`` with the competition's split, and the sample weights. ``refit``:
-    the validation part trains too (for the epochs early stopping chose on it), leaving none."""
+    the validation part trains too (for the epochs early stopping chose on it), leaving none.
+    ``weights``: each window's loss over its mean absolute value ("level": relative errors, as
+    sMAPE counts them) or over its series' in-sample seasonal naive error ("mase", as MASE does)."""
     lengths = panel.lengths()
     short = np.flatnonzero(lengths < horizon + MIN_SEEN)
     if len(short):
@@ -61,7 +66,7 @@ def split_panel(panel, horizon, window, quantiles, refit=False):
         raise UserError(f"{panel.source}: series {panel.ids[k]!r} has {lengths[k]} values; each series needs at least "
                         f"{horizon + MIN_SEEN} (the horizon {horizon} to test on and {MIN_SEEN} before it), "
                         f"or a shorter --horizon ({len(short)} series too short)")
-    parts = {"train": ([], []), "val": ([], []), "test": ([], [])}
+    parts = {"train": [], "val": [], "test": []}
     unvalidated = 0
     for values in panel.values:
         n = len(values)
@@ -72,14 +77,21 @@ def split_panel(panel, horizon, window, quantiles, refit=False):
         if refit:
             origins["val"] = []
         for name, chosen in origins.items():
-            if chosen:
-                parts[name][0].append(windows(values, chosen, window))
-                parts[name][1].append(np.stack([values[t:t + horizon] for t in chosen]).astype("float32"))
-    arrays = {name: (np.concatenate(x) if x else np.zeros((0, window, 1), "float32"),
-                     np.concatenate(y) if y else np.zeros((0, horizon), "float32")) for name, (x, y) in parts.items()}
-    if not len(arrays["train"][0]):
+            parts[name].append(chosen)
+    cut = {name: SeriesWindows(panel.values, origins, window, horizon) for name, origins in parts.items()}
+    if not len(cut["train"]):
         raise UserError(f"{panel.source}: no series is long enough to train on with horizon {horizon}: one needs at "
                         f"least {3 * horizon + MIN_SEEN} values (train, validation and test parts)")
+    scales = None
+    if weights == "mase":  # from each series' values before its validation part (test part, refitting)
+        from zoo.models.forecaster.competition import mase_scales
+
+        ends = lengths - (1 if refit else 2) * horizon
+        scales = mase_scales([v[:max(e, 2)] for v, e in zip(panel.values, ends)], panel.season)
+        levels = np.array([max(np.abs(v[:max(e, 2)]).mean(), 1e-6) for v, e in zip(panel.values, ends)])
+        scales = np.where(np.isfinite(scales), scales, levels)
+    arrays = {name: _rows(windows_, lazy=name == "train" and len(windows_) > LAZY_WINDOWS, scales=scales)
+              for name, windows_ in cut.items()}
     info = {
         "kind": "panel",
         "source": panel.source,
@@ -95,14 +107,29 @@ def split_panel(panel, horizon, window, quantiles, refit=False):
         "unvalidated": unvalidated,
         "split": f"per series, the last {horizon} values are the test part and the {horizon} before them validation"
                  + (" (early stopping, then trained on with the rest)" if refit else "")
-                 + f"; {len(arrays['train'][0])} training windows of {window} steps from {len(panel.values)} series",
+                 + f"; {len(cut['train'])} training windows of {window} steps from {len(panel.values)} series",
         "refit": refit,
+        "weights": weights,
     }
-    (x_train, y_train), (x_val, y_val), (x_test, y_test) = arrays["train"], arrays["val"], arrays["test"]
+    (x_train, y_train, w_train), (x_val, y_val, w_val), (x_test, y_test, _) = (arrays[k] for k in ("train", "val", "test"))
     histories = [values[:-horizon] for values in panel.values]
-    return DataSplit(x_train, y_train, x_val, y_val, x_test, y_test, info=info,
-                     w_train=1 / input_scale(x_train), w_val=1 / input_scale(x_val) if len(x_val) else None,
-                     extra={"histories": histories, "ids": panel.ids})
+    return DataSplit(x_train, y_train, x_val, y_val, x_test, y_test, info=info, w_train=w_train,
+                     w_val=w_val if len(x_val) else None, extra={"histories": histories, "ids": panel.ids})
+
+
+def _rows(windows_, lazy, scales=None):
+    """(inputs, targets, loss weights) of some windows: arrays, or ``LazyRows`` cut per batch.
+    Weights: 1 / each window's scale, or 1 / its series' entry of ``scales``."""
+    def weights(index):
+        if scales is not None:
+            return (1 / scales[windows_.series[index]]).astype("float32")
+        return 1 / input_scale(windows_.inputs(index))
+
+    if lazy:
+        return (LazyRows(len(windows_), windows_.inputs, (windows_.window, 1)),
+                LazyRows(len(windows_), windows_.targets, (windows_.horizon,)), LazyRows(len(windows_), weights, ()))
+    every = np.arange(len(windows_))
+    return windows_.inputs(every), windows_.targets(every), weights(every)
 
 
 #: Ensemble members' look-back, as fractions of the window: the longest sees it all.
@@ -144,13 +171,13 @@ def select_epochs(recipe, config, split, seed=0):
 
     import keras
 
+    from zoo.training import fit_split
+
     keras.utils.set_random_seed(seed)
     model = recipe.build(config)
     recipe.compile(model, config)
     stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=config["patience"])
-    history = model.fit(split.x_train, split.y_train, sample_weight=split.w_train,
-                        validation_data=(split.x_val, split.y_val, split.w_val), epochs=config["epochs"],
-                        batch_size=config["batch_size"], shuffle=True, callbacks=[stop], verbose=0)
+    history = fit_split(model, split, config, [stop], verbose=0)
     losses = history.history["val_loss"]
     best = int(np.argmin(losses)) + 1
     summary = (f"early stopping on validation chose {best} epoch(s) (validation loss {losses[best - 1]:.4g}); "
@@ -178,9 +205,9 @@ def interval_columns(quantiles):
     return point, lower, upper
 
 
-def evaluate(predicted, split, data):
+def evaluate(predicted, split, data, baselines="all"):
     """Test metrics of the network's forecasts beside statsforecast's on the same histories."""
-    from zoo.models.forecaster.competition import scores, statsforecast_baselines
+    from zoo.models.forecaster.competition import BASELINES, scores, statsforecast_baselines
 
     predicted = ordered(predicted)
     point, lower, upper = interval_columns(data["quantiles"])
@@ -188,10 +215,12 @@ def evaluate(predicted, split, data):
     bounds = (predicted[..., lower], predicted[..., upper]) if lower is not None and upper is not None else (None, None)
     test, _ = scores(split.y_test, predicted[..., point], histories, season, *bounds)
     if "baselines" not in split.extra:  # once per split: an export scores every format on it
-        baselines = split.extra["baselines"] = {}
-        for name, (forecast, low, high, seconds) in statsforecast_baselines(histories, data["horizon"], season).items():
-            baselines[name], _ = scores(split.y_test, forecast, histories, season, low, high)
-            baselines[name]["seconds"] = round(seconds, 1)
+        fitted = split.extra["baselines"] = {}
+        names = BASELINES if baselines == "all" else ("naive", "seasonal_naive")
+        for name, (forecast, low, high, seconds) in statsforecast_baselines(histories, data["horizon"], season,
+                                                                            names=names).items():
+            fitted[name], _ = scores(split.y_test, forecast, histories, season, low, high)
+            fitted[name]["seconds"] = round(seconds, 1)
     return {"test": test, "baselines": split.extra["baselines"]}
 
 

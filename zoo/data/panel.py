@@ -113,15 +113,17 @@ def bundled_horizon(name):
 def read_panel(path, id_column=ID, time_column=TIME, target=TARGET, frequency=None):
     """A long-format CSV or Parquet file -> ``Panel``. Errors name the file and line: a repeated
     (id, time) pair, a non-numeric target, mixed frequencies (unless ``frequency`` is given).
-    Rows out of order are sorted and gaps filled by interpolation, each with a warning."""
+    Rows out of order are sorted and gaps filled by interpolation, each with a warning. A CSV is
+    parsed in chunks into arrays, so memory follows the number of values, not of text cells."""
     path = Path(path)
     if not path.exists():
         raise UserError(f"no such data file: {shown_path(path)} (or a bundled panel: {', '.join(BUNDLED)})")
     if path.is_dir():
         raise UserError(f"{shown_path(path)} is a directory; --data takes a CSV or Parquet file")
-    columns, lines = (_parquet_columns if path.suffix.lower() == ".parquet" else _csv_columns)(
-        path, (id_column, time_column, target))
-    return panel_from_columns(*columns, lines, shown_path(path), (id_column, time_column, target), frequency)
+    names = (id_column, time_column, target)
+    columns = _Columns(shown_path(path), names)
+    (_read_parquet if path.suffix.lower() == ".parquet" else _read_csv)(path, names, columns)
+    return panel_from_columns(columns, frequency)
 
 
 def frame_panel(frame, id_column=ID, time_column=TIME, target=TARGET, frequency=None):
@@ -130,49 +132,114 @@ def frame_panel(frame, id_column=ID, time_column=TIME, target=TARGET, frequency=
     missing = [n for n in names if n not in frame.columns]
     if missing:
         raise UserError(f"the frame has no column {shown(missing[0])}; its columns: {', '.join(map(str, frame.columns))}")
-    columns = [np.array(["" if v is None or v != v else (v.isoformat() if hasattr(v, "isoformat") else str(v))
-                         for v in frame[n].tolist()]) for n in names]
-    return panel_from_columns(*columns, np.arange(len(frame)) + 2, "the frame", names, frequency)
+    columns = _Columns("the frame", names)
+    columns.add(*(_texts(frame[n].tolist()) for n in names), np.arange(len(frame)) + 2)
+    return panel_from_columns(columns, frequency)
 
 
-def panel_from_columns(ids, times, values, lines, source, names, frequency=None):
-    """The three columns as text, each row's file line -> ``Panel``: the checks every reader shares."""
-    id_column, time_column, target = names
-    if not len(ids):
+def _texts(values):
+    """Cells of a typed column (a frame's, a Parquet file's) as the text a CSV would hold."""
+    return ["" if v is None or v != v else (v.isoformat() if hasattr(v, "isoformat") else str(v)) for v in values]
+
+
+class _Columns:
+    """The id, time and target columns, parsed chunk by chunk into arrays: id codes (in the order
+    ids first appear), raw time stamps (integers or datetime64), values, and each row's line."""
+
+    def __init__(self, source, names):
+        self.source, self.names = source, names
+        self.index = {}  # id -> code
+        self.kind = None  # "int" or "date", fixed by the first chunk
+        self.parts = ([], [], [], [])
+
+    def add(self, ids, times, values, lines):
+        lines = np.asarray(lines, "int64")
+        codes = np.fromiter((self.index.setdefault(i, len(self.index)) for i in ids), "int64", len(ids))
+        for part, array in zip(self.parts, (codes, self._stamps(times, lines),
+                                            _numbers(values, self.source, lines, self.names[2]), lines)):
+            part.append(array)
+
+    def arrays(self):
+        if not self.parts[0]:
+            return np.zeros(0, "int64"), np.zeros(0, "int64"), np.zeros(0), np.zeros(0, "int64")
+        return tuple(np.concatenate(part) for part in self.parts)
+
+    def ids(self):
+        return list(self.index)
+
+    def _stamps(self, cells, lines):
+        if self.kind in (None, "int"):
+            try:
+                stamps = np.asarray(cells, dtype=str).astype("int64")
+                self.kind = "int"
+                return stamps
+            except ValueError:
+                if self.kind == "int":
+                    self._refuse(cells, lines, _integer)
+                self.kind = "date"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # numpy's notice that an offset was turned into UTC
+            try:
+                return np.asarray([text.replace("/", "-") for text in cells], dtype="datetime64[s]")
+            except ValueError:
+                self._refuse(cells, lines, _date)
+
+    def _refuse(self, cells, lines, parse):
+        for text, line in zip(cells, lines):
+            if parse(text) is None:
+                raise UserError(f"{self.source}:{line}: column {shown(self.names[1])} holds {shown(str(text))}, "
+                                f"{'not an integer like the rows before it' if self.kind == 'int' else 'neither an integer nor an ISO date (YYYY-MM-DD)'}")
+        raise UserError(f"{self.source}: column {shown(self.names[1])} mixes integers and dates")
+
+
+def _date(text):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return np.datetime64(text.replace("/", "-"), "s")
+        except ValueError:
+            return None
+
+
+def panel_from_columns(columns, frequency=None):
+    """Parsed columns -> ``Panel``: the checks and repairs every reader shares."""
+    id_column, time_column, target = columns.names
+    source = columns.source
+    codes, raw, numbers, lines = columns.arrays()
+    if not len(codes):
         raise UserError(f"{source} has a header but no rows")
-    numbers = _numbers(values, source, lines, target)
+    names = columns.ids()
     given_frequency = frequency
-    stamps, frequency, anchor, (step, origin) = _times(times, source, lines, time_column, frequency)
+    stamps, frequency, anchor, (step, origin) = _times(raw, source, time_column, frequency)
     # series in the order the file first names them, each in time order
-    _, first, inverse = np.unique(ids, return_index=True, return_inverse=True)
-    order = np.lexsort((stamps, np.argsort(np.argsort(first))[inverse]))
-    ids, stamps, numbers, lines = ids[order], stamps[order], numbers[order], lines[order]
-    if ((lines[1:] < lines[:-1]) & (ids[1:] == ids[:-1])).any():
+    order = np.lexsort((stamps, codes))
+    codes, stamps, numbers, lines, raw = codes[order], stamps[order], numbers[order], lines[order], raw[order]
+    if ((lines[1:] < lines[:-1]) & (codes[1:] == codes[:-1])).any():
         _warn(f"{source}: rows of a series are not in {time_column} order; sorted them")
-    same = (ids[1:] == ids[:-1]) & (stamps[1:] == stamps[:-1])
+    same = (codes[1:] == codes[:-1]) & (stamps[1:] == stamps[:-1])
     if same.any():
         row = int(np.flatnonzero(same)[0]) + 1
-        raise UserError(f"{source}:{lines[row]}: series {shown(str(ids[row]))} has {time_column} "
-                        f"{times[order][row]} twice (also line {lines[row - 1]})")
-    bounds = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1], True])
+        raise UserError(f"{source}:{lines[row]}: series {shown(names[codes[row]])} has {time_column} "
+                        f"{raw[row]} twice (also line {lines[row - 1]})")
+    bounds = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1], True])
     if given_frequency is None:
-        _one_frequency(stamps, bounds, ids, lines, source)
+        _one_frequency(stamps, bounds, [names[c] for c in codes[bounds[:-1]]], lines, source)
     panel = Panel(ids=[], values=[], starts=np.zeros(len(bounds) - 1, "int64"), frequency=frequency,
                   source=source, anchor=anchor, step=step, origin=origin)
     gaps = 0
     for k, (first, last) in enumerate(zip(bounds[:-1], bounds[1:])):
         t, v = stamps[first:last], numbers[first:last]
-        full = np.arange(t[0], t[-1] + 1)
-        if len(full) != len(t):
+        if t[-1] - t[0] + 1 != len(t):
+            full = np.arange(t[0], t[-1] + 1)
             gaps += len(full) - len(t)
             v = np.interp(full, t, v)
-        if np.isnan(v).any():  # an empty target cell inside the series
-            gaps += int(np.isnan(v).sum())
-            known = ~np.isnan(v)
-            if not known.any():
-                raise UserError(f"{source}:{lines[first]}: series {shown(str(ids[first]))} has no values")
-            v = np.interp(np.arange(len(v)), np.flatnonzero(known), v[known])
-        panel.ids.append(str(ids[first]))
+        missing = np.isnan(v)
+        if missing.any():  # an empty target cell inside the series
+            gaps += int(missing.sum())
+            if missing.all():
+                raise UserError(f"{source}:{lines[first]}: series {shown(names[codes[first]])} has no values")
+            v = np.interp(np.arange(len(v)), np.flatnonzero(~missing), v[~missing])
+        panel.ids.append(names[codes[first]])
         panel.values.append(v)
         panel.starts[k] = t[0]
     if gaps:
@@ -182,46 +249,56 @@ def panel_from_columns(ids, times, values, lines, source, names, frequency=None)
 
 def _one_frequency(stamps, bounds, ids, lines, source):
     """Refuse a panel whose series step at clearly different rates (daily beside monthly rows)."""
-    steps = [(int(np.diff(stamps[a:b]).min()), a) for a, b in zip(bounds[:-1], bounds[1:]) if b - a > 1]
+    steps = [(int(np.diff(stamps[a:b]).min()), k) for k, (a, b) in enumerate(zip(bounds[:-1], bounds[1:]))
+             if b - a > 1]
     if steps:
         (small, first), (large, other) = min(steps), max(steps)
         if large >= 2 * small:
-            raise UserError(f"{source}: series {shown(str(ids[first]))} (line {lines[first]}) and "
-                            f"{shown(str(ids[other]))} (line {lines[other]}) have different frequencies "
+            raise UserError(f"{source}: series {shown(ids[first])} (line {lines[bounds[first]]}) and "
+                            f"{shown(ids[other])} (line {lines[bounds[other]]}) have different frequencies "
                             f"(steps of {small} and {large}); give --freq, or one frequency per file")
 
 
-def _csv_columns(path, names):
-    """The three named columns of a CSV as arrays of strings, and each row's file line."""
+#: Rows parsed at a time: bounds the text cells held in memory while a big CSV is read.
+CHUNK_ROWS = 100_000
+
+
+def _read_csv(path, names, columns):
+    """Feed ``columns`` the three named columns of a CSV, ``CHUNK_ROWS`` rows at a time."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as handle:
             sample = handle.read(65536)
             handle.seek(0)
-            dialect = _dialect(sample)
-            reader = csv.reader(handle, dialect)
+            reader = csv.reader(handle, _dialect(sample))
             header = [h.strip() for h in next(reader, [])]
+            if not header:
+                raise UserError(f"{shown_path(path)} is empty")
             positions = _positions(header, names, path)
-            rows, lines = [], []
+            widest = max(p for p in positions if p is not None)
+            chunk, lines, count = ([], [], []), [], 0
             for row in reader:
                 if not any(cell.strip() for cell in row):
                     continue
-                if len(row) <= max(p for p in positions if p is not None):
+                if len(row) <= widest:
                     raise UserError(f"{shown_path(path)}:{reader.line_num}: has {len(row)} field(s); the header has "
                                     f"{len(header)}")
                 # a file without an id column is one series; without a time column, rows are steps
-                rows.append([row[p].strip() if p is not None else fill
-                             for p, fill in zip(positions, ("series", str(len(rows)), ""))])
+                for cells, position, fill in zip(chunk, positions, ("series", None, "")):
+                    cells.append(row[position].strip() if position is not None else
+                                 (str(count) if fill is None else fill))
                 lines.append(reader.line_num)
+                count += 1
+                if len(lines) == CHUNK_ROWS:
+                    columns.add(*chunk, lines)
+                    chunk, lines = ([], [], []), []
+            if lines:
+                columns.add(*chunk, lines)
     except UnicodeDecodeError:
         raise UserError(f"{shown_path(path)} is not UTF-8 text") from None
     except csv.Error as error:
         raise UserError(f"{shown_path(path)} is not a readable CSV file: {error}") from None
     except OSError as error:
         raise UserError(f"cannot read {shown_path(path)}: {error.strerror or error}") from None
-    if not header:
-        raise UserError(f"{shown_path(path)} is empty")
-    table = np.array(rows, dtype=object).reshape(-1, 3)
-    return (table[:, 0].astype(str), table[:, 1].astype(str), table[:, 2].astype(str)), np.array(lines)
 
 
 def _dialect(sample):
@@ -252,7 +329,7 @@ def _positions(header, names, path):
     return [header.index(n) if n in header else None for n in (id_column, time_column, target)]
 
 
-def _parquet_columns(path, names):
+def _read_parquet(path, names, columns):
     try:
         import pyarrow.parquet as pq
     except ImportError:
@@ -263,30 +340,30 @@ def _parquet_columns(path, names):
         raise UserError(f"{shown_path(path)} is not a readable Parquet file: {str(error).splitlines()[0][:200]}") \
             from None
     positions = _positions(table.column_names, names, path)
-    columns = []
-    for position, fill in zip(positions, ("series", None, "")):
-        if position is None:
-            columns.append(np.array([fill if fill is not None else str(k) for k in range(table.num_rows)]))
-            continue
-        column = table.column(position).to_pylist()
-        columns.append(np.array(["" if v is None else (v.isoformat() if hasattr(v, "isoformat") else str(v))
-                                 for v in column]))
-    return tuple(columns), np.arange(len(columns[0])) + 2  # "lines": rows counted as a CSV would number them
+    cells = [[fill if fill is not None else str(k) for k in range(table.num_rows)] if position is None
+             else _texts(table.column(position).to_pylist()) for position, fill in zip(positions, ("series", None, ""))]
+    columns.add(*cells, np.arange(table.num_rows) + 2)  # "lines": rows counted as a CSV would number them
 
 
 def _numbers(cells, source, lines, name):
-    values = np.full(len(cells), np.nan)
-    for k, text in enumerate(cells):
-        if text in ("", "NA", "NaN", "nan"):
-            continue
-        try:
-            values[k] = float(text)
-        except ValueError:
-            hint = " (a decimal comma? give the file with decimal points)" if "," in text else ""
-            raise UserError(f"{source}:{lines[k]}: column {shown(name)} holds {shown(str(text))}, not a number{hint}") \
-                from None
-        if not np.isfinite(values[k]):
-            raise UserError(f"{source}:{lines[k]}: column {shown(name)} holds an infinite value")
+    """Target cells -> float64, NaN for an empty or NA cell; anything else not a number is an error."""
+    text = np.asarray(cells, dtype=str)
+    text = np.where(np.isin(text, ("", "NA", "NaN", "nan")), "nan", text)
+    try:
+        values = text.astype("float64")
+    except ValueError:
+        for k, cell in enumerate(text):
+            try:
+                float(cell)
+            except ValueError:
+                hint = " (a decimal comma? give the file with decimal points)" if "," in cell else ""
+                raise UserError(f"{source}:{lines[k]}: column {shown(name)} holds {shown(str(cell))}, not a "
+                                f"number{hint}") from None
+        raise
+    infinite = np.isinf(values)
+    if infinite.any():
+        raise UserError(f"{source}:{lines[int(np.flatnonzero(infinite)[0])]}: column {shown(name)} holds an "
+                        f"infinite value")
     return values
 
 
@@ -295,32 +372,24 @@ def _warn(message):
 
 
 # -- time stamps -------------------------------------------------------------------------------
-def _times(cells, source, lines, name, frequency=None):
-    """Time cells -> (integer stamps k on the frequency's axis, frequency, anchor of monthly dates,
-    (step, origin)): the k-th stamp is ``origin + k * step`` in the axis' unit (months, days,
-    hours, or the file's own integers)."""
+def _times(raw, source, name, frequency=None):
+    """Raw stamps (integers or datetime64) -> (integer stamps k on the frequency's axis, frequency,
+    anchor of monthly dates, (step, origin)): the k-th stamp is ``origin + k * step`` in the axis'
+    unit (months, days, hours, or the file's own integers)."""
     if frequency is not None and frequency not in FREQUENCIES:
         raise UserError(f"unknown frequency {shown(frequency)}; choose from: {', '.join(FREQUENCIES)}")
-    integers = [_integer(c) for c in cells]
     anchor = "first"
-    if all(v is not None for v in integers):
+    if raw.dtype.kind in "iu":
         if frequency not in (None, "int"):
             raise UserError(f"{source}: column {shown(name)} holds integers, not dates; --freq {frequency} needs dates")
-        counts, frequency = np.array(integers, "int64"), "int"
+        counts, frequency = raw.astype("int64"), "int"
         step = _step(counts)
     else:
-        dates = np.empty(len(cells), "datetime64[s]")
-        for k, text in enumerate(cells):
-            try:
-                dates[k] = np.datetime64(_iso(text), "s")
-            except ValueError:
-                raise UserError(f"{source}:{lines[k]}: column {shown(name)} holds {shown(str(text))}, neither an "
-                                f"integer nor an ISO date (YYYY-MM-DD)") from None
-        frequency = frequency or _frequency(dates, source)
+        frequency = frequency or _frequency(raw, source)
         unit, step, _ = FREQUENCIES[frequency]
-        counts = dates.astype(f"datetime64[{unit}]").astype("int64")
+        counts = raw.astype(f"datetime64[{unit}]").astype("int64")
         if unit == "M":
-            anchor = _anchor(dates)
+            anchor = _anchor(raw)
     origin = int(counts.min()) % step
     if ((counts - origin) % step).any():
         raise UserError(f"{source}: column {shown(name)} is not on one grid of the {frequency} frequency "
@@ -344,15 +413,6 @@ def _integer(text):
         return int(text)
     except ValueError:
         return None
-
-
-def _iso(text):
-    text = text.strip().replace(" ", "T").replace("/", "-")
-    if text.endswith("Z"):
-        text = text[:-1]
-    if len(text) > 19 and text[19] in "+-":  # drop an offset: numpy reads local ISO times
-        text = text[:19]
-    return text
 
 
 def _step(stamps):

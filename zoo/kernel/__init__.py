@@ -48,14 +48,19 @@ def pool_cpu_memory():
 
 
 def cpu_memory_pooled():
-    """Whether TensorFlow's CPU allocator is the pooling one (only it keeps statistics)."""
+    """Whether TensorFlow's CPU allocator is the pooling one: only it counts the bytes it holds.
+    The default one raises when asked, or, on some machines (AVX-512 ones, measured), answers
+    zeros; so a tensor is made first and a pool must have seen it."""
     import tensorflow as tf
 
+    with tf.device("CPU:0"):
+        probe = tf.zeros((1024,))
     try:
-        tf.config.experimental.get_memory_info("CPU:0")
-        return True
+        peak = tf.config.experimental.get_memory_info("CPU:0")["peak"]
     except ValueError:
         return False
+    del probe
+    return peak > 0
 
 
 def switched_off(variable):
