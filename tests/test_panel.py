@@ -365,3 +365,15 @@ def test_a_panel_too_big_to_hold_trains_from_windows_cut_per_batch(monkeypatch):
     assert len(history.history["loss"]) == 2 and np.isfinite(history.history["val_loss"]).all()
     assert len(RowBatches(split.x_train, split.y_train, split.w_train, 16)) == 4  # 64 rows an epoch
     keras.backend.clear_session()
+
+
+@pytest.mark.parametrize("method", [0, 2])
+def test_the_m3_average_reproduces_the_published_totals_from_their_per_frequency_figures(method):
+    from benchmarks.panels import BASELINES, PUBLISHED, m3_overall
+
+    figures = PUBLISHED[method][1]
+    rows = [{"data": name, "series": series, "horizon": horizon, "model": {"smape": figures[name]},
+             "baselines": {b: {"smape": 0.0} for b in BASELINES}, "training_seconds": 0, "total_seconds": 0}
+            for name, series, horizon in (("m3-yearly", 645, 6), ("m3-quarterly", 756, 8), ("m3-monthly", 1428, 18),
+                                          ("m3-other", 174, 8))]
+    assert m3_overall(rows)["zoo"] == pytest.approx(figures["M3"], abs=0.006)
