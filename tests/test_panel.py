@@ -377,3 +377,10 @@ def test_the_m3_average_reproduces_the_published_totals_from_their_per_frequency
             for name, series, horizon in (("m3-yearly", 645, 6), ("m3-quarterly", 756, 8), ("m3-monthly", 1428, 18),
                                           ("m3-other", 174, 8))]
     assert m3_overall(rows)["zoo"] == pytest.approx(figures["M3"], abs=0.006)
+
+
+def test_many_series_under_other_column_names_are_not_read_as_one(capsys, tmp_path):
+    path = write(tmp_path, "store,date,sales\na,2020-01-01,1\na,2020-02-01,2\na,2020-03-01,3\nb,2020-01-01,4\n"
+                           "b,2020-02-01,5\nb,2020-03-01,6\n")
+    code, _, err = run_cli(capsys, "train", "forecaster", "--data", path, "--out", tmp_path / "run")
+    assert code == 2 and "holds 2 series (column 'store')" in err and "--id-column store --time-column date --column sales" in err

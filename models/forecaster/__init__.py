@@ -97,7 +97,7 @@ class Forecaster(Recipe):
         O.Option("layers", 1, "Panels: stacked LSTM layers.", low=1, high=4),
         O.Option("refit", True, "Panels: after early stopping on validation chose the epochs, train the final "
                  "model that long on the training and validation windows (the most recent values)."),
-        O.Option("weights", "level", "Panels: each window's loss divided by its mean absolute value (level: "
+        O.Option("weights", "mase", "Panels: each window's loss divided by its mean absolute value (level: "
                  "relative errors, as sMAPE) or by its series' in-sample seasonal naive error (mase).",
                  choices=("level", "mase")),
         O.Option("baselines", "all", "Panels: statsforecast baselines fitted in the run: all (AutoETS, AutoTheta, "

@@ -157,12 +157,31 @@ def read_csv_series(path, column=None, columns=()):
     date_column = _date_column(frame, exclude=column)
     dates = None
     if date_column is not None:
+        _refuse_a_panel(frame, date_column, source)
         order = time_order(frame[date_column], date_column, source, first_line(frame))
         frame, lines = frame.iloc[order].reset_index(drop=True), lines[order]
         dates = pd.DatetimeIndex(as_dates(frame[date_column]))
     values = clean_column(frame[column], column, source, lines)
     return _with_covariates(Series(values=values, name=str(column), source=source,
                                    frequency=_frequency(dates), dates=dates), frame, columns, lines)
+
+
+def _refuse_a_panel(frame, date_column, source):
+    """Rows of many series (dates repeating, a text column naming the series) are a panel: read as
+    one series they would be trained on end to end, so say how to read them."""
+    if not frame[date_column].duplicated().any():
+        return
+    for name in frame.columns:
+        column = frame[name]
+        if name == date_column or pd.api.types.is_numeric_dtype(column):
+            continue
+        groups = column.nunique()
+        if 1 < groups < len(column) and not frame[[name, date_column]].duplicated().any():
+            numeric = [c for c in frame.columns if c not in (name, date_column) and mostly_numeric(frame[c])]
+            target = f" --column {shown(numeric[-1])[1:-1]}" if numeric else ""
+            raise UserError(f"{source} holds {groups} series (column {shown(name)}), each with its own dates: "
+                            f"train one model over them with --id-column {shown(name)[1:-1]} --time-column "
+                            f"{shown(date_column)[1:-1]}{target}")
 
 
 def read_csv_frame(path):
