@@ -71,14 +71,14 @@ def is_panel(data, id_column=ID):
     if data in BUNDLED:
         return True
     path = Path(str(data))
-    if path.suffix.lower() == ".parquet":
-        return True
-    if not path.is_file() or path.suffix.lower() not in (".csv", ".txt", ""):
-        return False
     try:
+        if path.suffix.lower() == ".parquet":
+            return True
+        if not path.is_file() or path.suffix.lower() not in (".csv", ".txt", ""):
+            return False
         with open(path, newline="", encoding="utf-8-sig") as handle:
             header = next(csv.reader([handle.readline()]), [])
-    except (OSError, UnicodeDecodeError):
+    except (OSError, UnicodeDecodeError):  # a name too long, a file that is not text: not a panel
         return False
     return id_column in [h.strip() for h in header]
 
