@@ -384,3 +384,13 @@ def test_many_series_under_other_column_names_are_not_read_as_one(capsys, tmp_pa
                            "b,2020-02-01,5\nb,2020-03-01,6\n")
     code, _, err = run_cli(capsys, "train", "forecaster", "--data", path, "--out", tmp_path / "run")
     assert code == 2 and "holds 2 series (column 'store')" in err and "--id-column store --time-column date --column sales" in err
+
+
+@pytest.mark.slow
+def test_the_scale_benchmark_measures_a_fresh_process(tmp_path):
+    from benchmarks.panel_scale import main
+
+    main(["--series", "200", "--epochs", "1", "--out", str(tmp_path)])
+    row = json.loads((tmp_path / "panel_scale.json").read_text())["rows"][0]
+    assert row["series"] == 200 and row["windows"] > 0 and row["peak_rss_mb"] > 100 and row["seconds"] > 0
+    assert "| 200 |" in (tmp_path / "panel_scale.md").read_text()
