@@ -45,8 +45,9 @@ DEFAULT_WINDOW = 24
 class Forecaster(Recipe):
     name = "forecaster"
     task = "forecasting"
-    dataset = "sunspots (statsmodels, yearly 1700-2008) or any CSV"
-    description = "forecast of the next value(s) of a series, with optional covariates and calendar features; last 20% held out"
+    dataset = "sunspots (statsmodels, yearly 1700-2008), any CSV, or a panel (M1, M3 or a long-format file)"
+    description = ("forecast of the next value(s) of a series, with optional covariates and calendar features (last 20% "
+                   "held out); or of every series of a panel, with quantiles (the last horizon of each held out)")
     compile_metrics = ("mae",)
     metric = "rmse"
     metric_goal = "min"
