@@ -394,3 +394,17 @@ def test_the_scale_benchmark_measures_a_fresh_process(tmp_path):
     row = json.loads((tmp_path / "panel_scale.json").read_text())["rows"][0]
     assert row["series"] == 200 and row["windows"] > 0 and row["peak_rss_mb"] > 100 and row["seconds"] > 0
     assert "| 200 |" in (tmp_path / "panel_scale.md").read_text()
+
+
+def test_a_panel_without_horizon_takes_its_frequency_s(tmp_path):
+    from zoo.registry import get_recipe
+
+    recipe = get_recipe("forecaster")
+    months = np.datetime64("2000-01", "M") + np.arange(24)
+    path = write(tmp_path, "unique_id,ds,y\n" + "".join(f"{k},{m}-01,{v + 1}\n" for k in "ab"
+                                                         for v, m in enumerate(months)))
+    # monthly: 18 steps ahead, and 3 x 18 + 2 values to train on
+    with pytest.raises(UserError, match="no series is long enough to train on with horizon 18"):
+        recipe.load_data(recipe.config(), data=str(path))
+    assert recipe.load_data(recipe.config(horizon=6), data=str(path)).info["horizon"] == 6
+    assert recipe.config()["horizon"] == "auto"

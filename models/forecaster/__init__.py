@@ -89,7 +89,9 @@ class Forecaster(Recipe):
         O.dropout(0.0),
         O.fraction("test_fraction", 0.2, "Last part of the series held out for the test."),
         O.fraction("val_fraction", 0.15, "Part before the test used for validation."),
-        O.Option("horizon", 1, "Steps to forecast.", low=1),
+        O.Option("horizon", "auto", "Steps to forecast; auto: 1 for a series, and for a panel its frequency's "
+                 "(the M4 competition's: yearly 6, quarterly 8, monthly 18, weekly 13, daily 14, hourly 48; else 8).",
+                 kind=int, low=1, words=("auto",)),
         O.Option("multi_step", "direct", "direct: all horizon steps at once; recursive: one step, fed back.",
                  choices=("direct", "recursive")),
         O.Option("calendar", True, "Add calendar features where the data has dates."),
@@ -125,14 +127,14 @@ class Forecaster(Recipe):
     # -- data --------------------------------------------------------------------------------
     def load_data(self, config, data=None, column=None, season=None, columns=None, id_column=None,
                   time_column=None, freq=None):
-        from zoo.data.panel import ID, TARGET, TIME, is_panel, load_panel
+        from zoo.data.panel import HORIZONS, ID, TARGET, TIME, is_panel, load_panel
 
         if data is not None and is_panel(data, id_column or ID):
             if columns or season:
                 raise UserError("--columns and --season are for single series; a panel takes its season from "
                                 "its frequency")
             panel = load_panel(data, id_column or ID, time_column or TIME, column or TARGET, freq)
-            horizon = int(config["horizon"])
+            horizon = HORIZONS[panel.frequency] if config["horizon"] == "auto" else int(config["horizon"])
             window = global_model.auto_window(horizon, panel.season) if config["window"] == "auto" \
                 else int(config["window"])
             split = global_model.split_panel(panel, horizon, window, global_model.parse_quantiles(config["quantiles"]),
@@ -141,7 +143,8 @@ class Forecaster(Recipe):
             return split
         if id_column or time_column or freq:
             raise UserError("--id-column, --time-column and --freq are for panels: a long-format file with an id column")
-        horizon, multi_step = int(config.get("horizon", 1)), config.get("multi_step", "direct")  # checked options
+        horizon = 1 if config.get("horizon", 1) == "auto" else int(config.get("horizon", 1))  # checked options
+        multi_step = config.get("multi_step", "direct")
         from zoo.data.series import calendar_features, infer_season, load_series  # pandas, only to read data
 
         names = [c.strip() for c in columns.split(",") if c.strip()] if isinstance(columns, str) else list(columns or ())

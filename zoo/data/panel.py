@@ -34,6 +34,9 @@ FREQUENCIES = {
     "int": (None, 1, 1),
 }
 
+#: A panel's horizon when none is given, by frequency: the M4 competition's (other data: M3's "other").
+HORIZONS = {"Y": 6, "Q": 8, "M": 18, "W": 13, "D": 14, "h": 48, "int": 8}
+
 
 @dataclass
 class Panel:
