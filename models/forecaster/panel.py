@@ -22,7 +22,7 @@ DEFAULT_QUANTILES = "0.1,0.5,0.9"
 #: Fewest values a training window must have seen before its origin.
 MIN_SEEN = 2
 #: Above this many training windows they are cut from the series per batch instead of stored
-#: (``zoo.data.windows``), and each epoch draws this many of them.
+#: (``zoo.data.windows``); an epoch then draws ``zoo.training.RowBatches.ROWS_PER_EPOCH`` of them.
 LAZY_WINDOWS = 1_000_000
 
 

@@ -108,10 +108,6 @@ def bundled_panel(name):
                  starts=np.zeros(len(series), "int64"), frequency=frequency, source=name)
 
 
-def bundled_horizon(name):
-    return BUNDLED[name][2]
-
-
 # -- long-format files -------------------------------------------------------------------------
 def read_panel(path, id_column=ID, time_column=TIME, target=TARGET, frequency=None):
     """A long-format CSV or Parquet file -> ``Panel``. Errors name the file and line: a repeated
