@@ -5,8 +5,10 @@ Each training example is a window of a series' last ``window`` values before an 
 ``horizon`` values after it, drawn from every series and origin of the training part; a series
 shorter than the window is padded on the left with its first value. The network sees the window
 relative to its last value in units of its mean absolute value (``RelativeWindow``) and returns
-quantiles in the same units, turned back into the series' own (``QuantileForecast``); the loss
-is the pinball loss weighted by 1 / that scale, so every series counts the same whatever its level.
+quantiles in the same units, turned back into the series' own (``QuantileForecast``). Several
+members look back over shorter parts of the window, each with its own pinball loss, divided by
+its series' in-sample seasonal naive error (or by the window's level), so every series counts
+the same whatever its level; the forecast is the members' mean.
 
 The split is the M competitions': the last ``horizon`` values of every series are the test part,
 the ``horizon`` before them the validation part (early stopping, choices), the rest trains.
@@ -44,13 +46,8 @@ def auto_window(horizon, season):
     return int(max(2 * horizon, 2 * season, 4))
 
 
-def windows(values, origins, window):
-    """(N, window, 1) inputs ending before each origin of one series, left-padded with its first value."""
-    return SeriesWindows([values], [origins], window, 0).inputs(np.arange(len(origins)))
-
-
 def input_scale(x):
-    """What ``RelativeWindow`` divides by, per window: the loss weight is its inverse."""
+    """What ``RelativeWindow`` divides by, per window: the loss weight is its inverse with ``weights=level``."""
     return np.maximum(np.abs(x[..., 0]).mean(axis=1), 1e-6)
 
 
@@ -236,7 +233,8 @@ def forecast(run, panel, data, horizon=None):
         k = int(np.flatnonzero(lengths < MIN_SEEN)[0])
         raise UserError(f"{panel.source}: series {panel.ids[k]!r} has {lengths[k]} value; forecasting needs at least "
                         f"{MIN_SEEN}")
-    x = np.concatenate([windows(values, [len(values)], window) for values in panel.values])
+    last = SeriesWindows(panel.values, [[len(values)] for values in panel.values], window, 0)
+    x = last.inputs(np.arange(len(last)))
     outputs = np.concatenate([np.asarray(run(x[k:k + 1024])) for k in range(0, len(x), 1024)])
     quantiles = ordered(outputs)[:, :horizon]
     return forecast_columns(panel, panel.future_times(horizon), quantiles, data["quantiles"])
