@@ -142,6 +142,7 @@ class QuantileForecast(keras.layers.Layer):
 class PinballLoss(keras.losses.Loss):
     """Mean pinball (quantile) loss of (B, H, Q) forecasts against (B, H) values: trained with it,
     output q estimates the q-quantile (Koenker & Bassett 1978); q = 0.5 gives half the MAE.
+    A NaN value is unknown (past a series' end) and adds nothing.
     ``quantiles`` (Q) is repeated over a last axis of K ensemble members."""
 
     def __init__(self, quantiles=(0.5,), name="pinball", **kwargs):
@@ -151,11 +152,15 @@ class PinballLoss(keras.losses.Loss):
     def call(self, y_true, y_pred):
         """``y_pred`` (B, H, Q), or (B, H, Q, K) for K ensemble members, each scored on its own."""
         levels = ops.convert_to_tensor(self.quantiles, dtype=y_pred.dtype)
-        error = ops.expand_dims(ops.cast(y_true, y_pred.dtype), -1)
+        y_true = ops.cast(y_true, y_pred.dtype)
+        known = ops.cast(ops.isfinite(y_true), y_pred.dtype)  # NaN: a step past the series' end
+        known = ops.expand_dims(known, -1)
+        error = ops.expand_dims(ops.where(ops.isfinite(y_true), y_true, 0.0), -1)
         if len(y_pred.shape) == 4:
-            levels, error = levels[:, None], error[..., None]
+            levels, error, known = levels[:, None], error[..., None], known[..., None]
         error = error - y_pred
-        return ops.mean(ops.maximum(levels * error, (levels - 1) * error), axis=tuple(range(1, len(y_pred.shape))))
+        loss = ops.maximum(levels * error, (levels - 1) * error) * known
+        return ops.mean(loss, axis=tuple(range(1, len(y_pred.shape))))
 
     def get_config(self):
         return {**super().get_config(), "quantiles": self.quantiles}

@@ -63,7 +63,7 @@ class Forecaster(Recipe):
         O.data_option("A CSV with a numeric column (and optional dates), or a bundled series: sunspots, nile, co2, "
                       "elnino, macrodata, airline, lynx, shampoo, uschange, pbs, m1-yearly:T1..T181; or a panel: a "
                       "long-format CSV/Parquet (unique_id, ds, y) or m3-yearly, m3-quarterly, m3-monthly, m3-other, "
-                      "m1-yearly, m1-quarterly, m1-monthly."),
+                      "m1-yearly, m1-quarterly, m1-monthly, or m1+m3 (all seven, one model for every frequency)."),
         O.Option("column", None, "Column of the CSV to forecast (default: the last numeric one; y in a panel).",
                  kind=str, data=True),
         O.Option("id_column", "unique_id", "A panel's series id column: a file with it is read as a panel.", kind=str,
@@ -116,12 +116,14 @@ class Forecaster(Recipe):
 
     def presets_for(self, data_options):
         """Panels: the competition's horizon for a bundled one, and settings for many windows."""
-        from zoo.data.panel import BUNDLED, ID, is_panel
+        from zoo.data.panel import BUNDLED, ID, UNIONS, is_panel
 
         data = data_options.get("data")
         if data is None or not is_panel(data, data_options.get("id_column") or ID):
             return {}
         presets = {"units": 64, "batch_size": 256, "epochs": 60, "patience": 8, "learning_rate": 2e-3, "members": 3}
+        if data in UNIONS:  # the longest of its panels' horizons; each is scored on its own
+            return {**presets, "horizon": max(BUNDLED[part][2] for part in UNIONS[data])}
         return {**presets, "horizon": BUNDLED[data][2]} if data in BUNDLED else presets
 
     # -- data --------------------------------------------------------------------------------
@@ -134,7 +136,8 @@ class Forecaster(Recipe):
                 raise UserError("--columns and --season are for single series; a panel takes its season from "
                                 "its frequency")
             panel = load_panel(data, id_column or ID, time_column or TIME, column or TARGET, freq)
-            horizon = HORIZONS[panel.frequency] if config["horizon"] == "auto" else int(config["horizon"])
+            horizon = int(panel.horizons(max(HORIZONS.values())).max()) if panel.groups and config["horizon"] == "auto" \
+                else HORIZONS[panel.frequency] if config["horizon"] == "auto" else int(config["horizon"])
             window = global_model.auto_window(horizon, panel.season) if config["window"] == "auto" \
                 else int(config["window"])
             split = global_model.split_panel(panel, horizon, window, global_model.parse_quantiles(config["quantiles"]),

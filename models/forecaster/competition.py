@@ -24,10 +24,11 @@ def smape(actual, forecast):
 
 def mase_scales(histories, season):
     """Per series: the in-sample seasonal naive's mean absolute error (lag 1 when the history is
-    not longer than a season; NaN for a constant history)."""
+    not longer than a season; NaN for a constant history). ``season``: one, or one per series."""
     scales = np.empty(len(histories))
+    seasons = np.broadcast_to(season, (len(histories),))
     for k, history in enumerate(histories):
-        lag = season if len(history) > season else 1
+        lag = int(seasons[k]) if len(history) > seasons[k] else 1
         scale = np.mean(np.abs(history[lag:] - history[:-lag])) if len(history) > lag else 0.0
         scales[k] = scale if scale > 0 else np.nan
     return scales
@@ -49,9 +50,16 @@ def scores(actual, point, histories, season, lower=None, upper=None, level=0.8):
     per_series = {"smape": smape(actual, point), "mase": np.abs(actual - point).mean(axis=-1) / scales}
     if lower is not None:
         per_series["coverage"], per_series["msis"] = interval_scores(actual, lower, upper, level, scales)
-    summary = {name: _mean(values) for name, values in per_series.items()}
-    summary["series"] = len(actual)
-    return summary, per_series
+    return summarize(per_series), per_series
+
+
+def summarize(*per_series):
+    """Per series metrics (of one or several panels) -> their means, and the number of series."""
+    names = per_series[0].keys()
+    joined = {name: np.concatenate([np.asarray(p[name], "float64") for p in per_series]) for name in names}
+    summary = {name: _mean(values) for name, values in joined.items()}
+    summary["series"] = len(next(iter(joined.values())))
+    return summary
 
 
 def _mean(values):

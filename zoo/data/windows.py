@@ -12,11 +12,14 @@ import numpy as np
 
 class SeriesWindows:
     """(series, origin) pairs over a list of series: row i is the ``window`` values before
-    ``origins[i]`` of series ``series[i]`` (inputs) and the ``horizon`` values from it (targets)."""
+    ``origins[i]`` of series ``series[i]`` (inputs) and the ``horizon`` values from it (targets).
+    ``open_end``: each series is followed by ``horizon`` NaNs, so an origin near its end has
+    targets past it (NaN: unknown, which ``PinballLoss`` skips)."""
 
-    def __init__(self, values, origins, window, horizon):
+    def __init__(self, values, origins, window, horizon, open_end=False):
         self.window, self.horizon = int(window), int(horizon)
-        padded = [np.concatenate([np.full(self.window, v[0]), v]).astype("float32") for v in values]
+        after = np.full(self.horizon if open_end else 0, np.nan)
+        padded = [np.concatenate([np.full(self.window, v[0]), v, after]).astype("float32") for v in values]
         self.flat = np.concatenate(padded) if padded else np.zeros(0, "float32")
         self.base = np.concatenate([[0], np.cumsum([len(p) for p in padded])[:-1]]).astype("int64")
         self.series = np.concatenate([np.full(len(o), k, "int32") for k, o in enumerate(origins)] or
