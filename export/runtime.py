@@ -298,7 +298,7 @@ def artifact_kind(path):
 
     path = Path(path)
     if not exists(path):
-        if len(path.parts) == 1 and str(path) in list_models():
+        if len(path.parts) == 1 and str(path).partition(".")[0] in list_models():  # forecaster.m1m3: a preset
             resolve(path)  # a model's name stands for its released checkpoint (an error if it has none)
             return "keras"
         raise UserError(f"no such file or directory: {cut_path(path)}{suggestion(path)}")

@@ -62,14 +62,33 @@ def suggestion(path):
 
 
 def _released(name):
+    """A model's name -> its released checkpoint; ``model.tag`` -> its other released preset
+    (timm's ``architecture.tag``: ``forecaster.m1m3``), a folder beside the default one."""
     from zoo.registry import get_recipe, list_models
 
-    if name not in list_models():
+    model, _, tag = name.partition(".")
+    if model not in list_models():
         return None
-    released = get_recipe(name).released
+    released = get_recipe(model).released
+    if tag:
+        presets = released_presets(model)
+        if name not in presets:
+            raise UserError(f"model {model!r} has no released preset {tag!r}"
+                            + (f"; presets: {', '.join(presets)}" if presets else ""))
+        return presets[name]
     if released is None or not (Path(released) / CHECKPOINT_NAME).exists():
         raise UserError(f"model {name!r} has no released checkpoint yet; train one: zoo train {name}")
     return Path(released)
+
+
+def released_presets(model):
+    """{``model.tag``: folder} of a model's released presets besides its default checkpoint."""
+    from zoo.registry import get_recipe
+
+    released = get_recipe(model).released
+    if released is None:
+        return {}
+    return {p.name: p for p in sorted(Path(released).parent.glob(f"{model}.*")) if (p / CHECKPOINT_NAME).exists()}
 
 
 def load_model(path):

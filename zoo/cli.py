@@ -350,6 +350,7 @@ def predict(artifact, input_path, texts, output, provider, horizon):
     from zoo.export.formats import FORMATS
     from zoo.predictor import KERAS, load
 
+    artifact = _history_forecaster(artifact, input_path, horizon)
     predictor = load(artifact, provider=provider)  # a name, run, export directory or one artifact
     if predictor.runtime == KERAS or FORMATS[predictor.runtime].runtime == "tensorflow":
         _load_tensorflow()
@@ -370,6 +371,23 @@ def predict(artifact, input_path, texts, output, provider, horizon):
         return
     _write_predictions(output, predictions)
     click.echo(f"wrote {len(predictions)} prediction(s) to {output}")
+
+
+def _history_forecaster(artifact, input_path, horizon):
+    """``zoo predict forecaster`` with ``--horizon`` or a long-format history: the released global
+    forecaster forecasts whole histories (any series, any frequency, no training), the default
+    checkpoint one window of its own series."""
+    from zoo.checkpoints import exists
+
+    if str(artifact) != "forecaster" or exists(artifact):
+        return artifact
+    from zoo.data.panel import is_panel
+    from zoo.models.forecaster.pretrained import PRESET
+
+    if horizon is None and not is_panel(input_path):
+        return artifact
+    print(f"forecasting with {PRESET}, the released global forecaster (M1 and M3, every frequency)", file=sys.stderr)
+    return PRESET
 
 
 #: Outputs at most this wide per sequence are printed whole; wider ones are summarised.

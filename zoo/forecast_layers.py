@@ -195,3 +195,44 @@ class Members(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[0], len(input_shape))
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class FixedWindow(keras.layers.Layer):
+    """(B, T, F) window of any length -> (B, steps, 1): its target's last ``steps`` values, a
+    shorter window left-padded with its first value (as a panel pads a short series): what a
+    pretrained panel network reads from a single-series forecaster's window."""
+
+    def __init__(self, steps=1, **kwargs):
+        super().__init__(**kwargs)
+        self.steps = int(steps)
+
+    def call(self, window):
+        target = window[..., :1]
+        first = ops.repeat(target[:, :1, :], self.steps, axis=1)
+        return ops.concatenate([first, target], axis=1)[:, -self.steps:, :]
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.steps, 1)
+
+    def get_config(self):
+        return {**super().get_config(), "steps": self.steps}
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class PointForecast(keras.layers.Layer):
+    """(B, H, Q, K) quantile forecasts of K members -> (B, horizon): the members' mean of
+    quantile ``point`` (the median) over the first ``horizon`` steps."""
+
+    def __init__(self, horizon=1, point=0, **kwargs):
+        super().__init__(**kwargs)
+        self.horizon, self.point = int(horizon), int(point)
+
+    def call(self, forecasts):
+        return ops.mean(forecasts[:, :self.horizon, self.point, :], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.horizon)
+
+    def get_config(self):
+        return {**super().get_config(), "horizon": self.horizon, "point": self.point}

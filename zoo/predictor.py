@@ -196,10 +196,11 @@ class Predictor:
 
         data = self.config["data"]
         if data.get("kind") != "panel":
-            raise UserError(f"{self.name or 'this model'} is not a panel forecaster; use predict")
+            raise UserError(f"{self.name or 'this model'} is not a panel forecaster; use predict (the released "
+                            "global forecaster forecasts histories: zoo.load('forecaster.m1m3'))")
         names = (data.get("id_column", ID), data.get("time_column", TIME), data.get("column") or TARGET)
         frequency = data.get("frequency")
-        frequency = None if frequency in (None, "int") else frequency
+        frequency = None if frequency in (None, "int", "any") else frequency
         panel = read_panel(history, *names) if isinstance(history, (str, Path)) else frame_panel(history, *names)
         if frequency and panel.frequency not in (frequency, "int"):
             raise UserError(f"the history's frequency is {panel.frequency}; this forecaster was trained on "

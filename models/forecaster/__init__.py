@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from zoo.models.forecaster import panel as global_model
+from zoo.models.forecaster import pretrained as _pretrained
 from zoo.models.forecaster.baselines import all_baselines, mae, mase_scale, persistence, rmse, seasonal_naive, window_drift
 from zoo.errors import UserError
 from zoo.files import save_figure
@@ -32,7 +33,7 @@ from zoo import options as O
 from zoo.recipe import DataSplit, Recipe
 from zoo.registry import register_model
 
-BASES = ("persistence", "drift", "seasonal", "global")
+BASES = ("persistence", "drift", "seasonal", "global", "pretrained")
 #: Fewest training windows a split may leave; windows shrink to keep this many on short series.
 MIN_TRAIN_WINDOWS = 6
 #: A network is shipped only when it beats the best naive forecast on validation by this fraction.
@@ -79,7 +80,8 @@ class Forecaster(Recipe):
         O.Option("window", "auto", "Input length in time steps; auto: 24, or one season and a step if longer, "
                  "shrunk to fit short series.", kind=int, low=2, words=("auto",)),
         O.Option("base", "auto", "The naive forecast the network corrects; auto: persistence, drift and seasonal "
-                 "compared on validation.", choices=("auto", *BASES)),
+                 "compared on validation, and the released global forecaster (pretrained: as released or "
+                 "fine-tuned).", choices=("auto", *BASES)),
         O.Option("level", "auto", "Also feed the standardized level; auto: chosen on validation.", kind=bool,
                  words=("auto",)),
         O.epochs(200),
@@ -243,6 +245,7 @@ class Forecaster(Recipe):
         global design is compared only when asked for: on a trending series its validation part
         can look fine while the test part lies beyond every value it was trained on."""
         bases = ("persistence", "drift", "seasonal") if config.get("base", "auto") == "auto" else (config["base"],)
+        bases = [b for b in bases if b != "pretrained"]  # compared apart: it is not trained from scratch
         seasonal_fits = data["season"] > 1 and data["output_scale"].get("seasonal") is not None
         bases = [b for b in bases if b != "seasonal" or seasonal_fits]
         levels = (False, True) if config.get("level", "auto") == "auto" else (_boolean(config["level"], "level"),)
@@ -268,7 +271,12 @@ class Forecaster(Recipe):
 
         data = config["data"]
         candidates = self.candidates(config, data)
-        if not candidates:
+        steps = split.y_val.shape[1]
+        pretrained = _pretrained.settings(steps) if config.get("base", "auto") in ("auto", "pretrained") else None
+        if config.get("base") == "pretrained" and pretrained is None:
+            raise UserError(f"base=pretrained needs the released {_pretrained.PRESET} forecasting at least {steps} "
+                            "step(s)")
+        if not candidates and pretrained is None:
             raise UserError(f"base=seasonal needs a season above 1 and a window of at least one season "
                             f"(season {data['season']}, window {data['window']})")
         values, horizon = split.extra["values"], split.y_val.shape[1]
@@ -293,6 +301,10 @@ class Forecaster(Recipe):
             scored.append({"base": base, "level": level, "val_rmse": score, "epochs": len(history.history["loss"])})
             models.append(model)
             print(f"choosing on validation: base={base} level={str(level).lower()}: RMSE {score:.4g}", file=sys.stderr)
+        if pretrained is not None:
+            for entry, model in self._compare_pretrained(config, split, pretrained, seed):
+                scored.append(entry)
+                models.append(model)
         winner = min(range(len(scored)), key=lambda k: scored[k]["val_rmse"])
         best = scored[winner]
         naive_name = min(naive, key=naive.get)
@@ -301,13 +313,46 @@ class Forecaster(Recipe):
             naive[naive_name] <= best["val_rmse"] * (1 + NAIVE_MARGIN) + 1e-6 * data["std"][0]
         choice = {"base": naive_name, "level": False, "network": False} if ship_naive \
             else {"base": best["base"], "level": best["level"], "network": True}
+        if not ship_naive and best["base"] == "pretrained":
+            tuned = best["fine_tuned"]
+            choice.update(network=tuned, pretrained=pretrained,
+                          **({"learning_rate": config["learning_rate"] * _pretrained.FINE_TUNE_RATE} if tuned else {}))
         summary = (f"{ {'seasonal': 'seasonal naive'}.get(naive_name, naive_name)} forecast shipped: it beat every network on "
                    f"validation (RMSE {naive[naive_name]:.4g} vs {best['val_rmse']:.4g})" if ship_naive else
-                   f"base={best['base']}, level={str(best['level']).lower()} (validation RMSE {best['val_rmse']:.4g}; naive: "
+                   (f"{_pretrained.PRESET} " + ("fine-tuned" if best["fine_tuned"] else "as released")
+                    if best["base"] == "pretrained" else f"base={best['base']}, level={str(best['level']).lower()}")
+                   + f" (validation RMSE {best['val_rmse']:.4g}; naive: "
                    + ", ".join(f"{name} {value:.4g}" for name, value in naive.items()) + ")")
         print(f"chosen: {summary}", file=sys.stderr)
         choice = {**choice, "selection": {"candidates": scored, "naive_val_rmse": naive, "summary": summary}}
         return choice, (self.build({**config, **choice}) if ship_naive else models[winner])
+
+    def _compare_pretrained(self, config, split, pretrained, seed):
+        """The released global forecaster on validation, as released and fine-tuned -> [(entry, model)]."""
+        import sys
+
+        import keras
+
+        steps, features = split.y_val.shape[1], split.x_val.shape[-1]
+        results = []
+        for tuned in (False, True):
+            keras.utils.set_random_seed(seed)
+            model = _pretrained.build(pretrained, steps, features)
+            epochs = 0
+            if tuned:
+                self.compile(model, {**config, "learning_rate": config["learning_rate"] * _pretrained.FINE_TUNE_RATE})
+                stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=config["patience"],
+                                                     restore_best_weights=True)
+                history = model.fit(split.x_train, split.y_train, validation_data=(split.x_val, split.y_val),
+                                    epochs=config["epochs"], batch_size=config["batch_size"], shuffle=True,
+                                    callbacks=[stop], verbose=0)
+                epochs = len(history.history["loss"])
+            score = rmse(split.y_val, model.predict(split.x_val, batch_size=256, verbose=0))
+            results.append(({"base": "pretrained", "level": False, "fine_tuned": tuned, "val_rmse": score,
+                             "epochs": epochs}, model))
+            print(f"choosing on validation: {_pretrained.PRESET} {'fine-tuned' if tuned else 'as released'}: "
+                  f"RMSE {score:.4g}", file=sys.stderr)
+        return results
 
     def trains(self, config):
         return bool(config.get("network", True))
@@ -337,6 +382,9 @@ class Forecaster(Recipe):
         base = config.get("base", "global")  # checkpoints from before ``base`` are global
         if base == "auto":
             base = "persistence"
+        if base == "pretrained":
+            steps = 1 if data.get("multi_step", "direct") == "recursive" else data.get("horizon", 1)
+            return _pretrained.build(config["pretrained"], steps, data.get("n_features", 1))
         if base != "global":
             return self._build_residual(config, data, base)
         features = data.get("n_features", 1)

@@ -152,14 +152,22 @@ def build(config, units, cell, dropout):
     the window's last ``member_windows`` steps with its own loss (``PinballLoss``)."""
     import keras
 
+    window = keras.Input((None, 1), name="inputs")
+    return keras.Model(window, network(window, config["data"], units, cell, dropout, config.get("layers", 1),
+                                       config.get("members", 1)), name="forecaster")
+
+
+def network(window, data, units, cell, dropout, layers=1, members=1):
+    """The global network's layers on a raw window tensor (B, T, 1) -> (B, H, Q, K); its layer names
+    are what a pretrained checkpoint's weights are copied by."""
+    import keras
+
     from zoo.forecast_layers import LastSteps, Members, QuantileForecast, RelativeWindow
     from zoo.layers import LSTM
 
-    data = config["data"]
-    horizon, quantiles, layers = data["horizon"], len(data["quantiles"]), config.get("layers", 1)
-    window = keras.Input((None, 1), name="inputs")
-    members = []
-    for member, steps in enumerate(member_windows(data["window"], config.get("members", 1))):
+    horizon, quantiles = data["horizon"], len(data["quantiles"])
+    outputs = []
+    for member, steps in enumerate(member_windows(data["window"], members)):
         suffix = "" if member == 0 else f"_m{member + 1}"
         seen = window if member == 0 else LastSteps(steps, name=f"last{suffix}")(window)
         x = RelativeWindow(name=f"relative{suffix}")(seen)
@@ -167,8 +175,8 @@ def build(config, units, cell, dropout):
             x = LSTM(units, cell=cell, dropout=dropout, return_sequences=layer < layers - 1,
                      name=f"lstm{suffix}" + ("" if layer == 0 else f"_{layer + 1}"))(x)
         x = keras.layers.Dense(horizon * quantiles, kernel_initializer="zeros", name=f"head{suffix}")(x)
-        members.append(QuantileForecast(horizon, quantiles, name=f"forecast{suffix}")([seen, x]))
-    return keras.Model(window, Members(name="members")(members), name="forecaster")
+        outputs.append(QuantileForecast(horizon, quantiles, name=f"forecast{suffix}")([seen, x]))
+    return Members(name="members")(outputs)
 
 
 def select_epochs(recipe, config, split, seed=0):

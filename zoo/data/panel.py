@@ -9,6 +9,7 @@ and the dates after the last value come from integer arithmetic.
 """
 
 import csv
+import itertools
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -301,13 +302,17 @@ def _read_csv(path, names, columns):
             sample = handle.read(65536)
             handle.seek(0)
             reader = csv.reader(handle, _dialect(sample))
-            header = [h.strip() for h in next(reader, [])]
+            first = next(reader, [])
+            header = [h.strip() for h in first]
             if not header:
                 raise UserError(f"{shown_path(path)} is empty")
+            headless = all(_is_number(h) for h in header)  # values only: the first row is data
+            if headless:
+                header = [f"column {k + 1}" for k in range(len(header))]
             positions = _positions(header, names, path)
             widest = max(p for p in positions if p is not None)
             chunk, lines, count = ([], [], []), [], 0
-            for row in reader:
+            for row in itertools.chain([first], reader) if headless else reader:
                 if not any(cell.strip() for cell in row):
                     continue
                 if len(row) <= widest:
@@ -330,6 +335,14 @@ def _read_csv(path, names, columns):
         raise UserError(f"{shown_path(path)} is not a readable CSV file: {error}") from None
     except OSError as error:
         raise UserError(f"cannot read {shown_path(path)}: {error.strerror or error}") from None
+
+
+def _is_number(text):
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _dialect(sample):
