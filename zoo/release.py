@@ -16,7 +16,9 @@ RELEASED_FILES = (CHECKPOINT_NAME, CONFIG_NAME, METRICS_NAME, "history.csv", "te
                   "calibration_inputs.npy", "loss.png")
 
 
-def release(run_dir, destination):
+def release(run_dir, destination, notes=""):
+    """Copy a finished run into ``destination`` with its card; ``notes``: the card's release notes
+    for a preset (``models/released/forecaster.m1m3``), instead of the recipe's own."""
     from zoo.registry import get_recipe
 
     run_dir, destination = Path(run_dir), Path(destination)
@@ -28,7 +30,7 @@ def release(run_dir, destination):
         if (run_dir / name).exists():
             shutil.copy2(run_dir / name, destination / name)
     _drop_optimizer_state(destination / CHECKPOINT_NAME)
-    write_text(destination / "card.md", model_card(destination, released=True))
+    write_text(destination / "card.md", model_card(destination, released=True, notes=notes))
     return destination
 
 
@@ -40,9 +42,10 @@ def _drop_optimizer_state(checkpoint):
     load_model(checkpoint).save(checkpoint)  # loaded without compiling, so saved without optimizer
 
 
-def model_card(run_dir, metrics=None, released=False):
+def model_card(run_dir, metrics=None, released=False, notes=""):
     """card.md of a run; ``metrics`` before metrics.json is written (training writes it last);
-    ``released``: the card of the checkpoint the zoo ships, with the recipe's release notes."""
+    ``released``: the card of the checkpoint the zoo ships, with the recipe's release notes (a
+    preset's own ``notes`` instead, and its name in the title)."""
     from zoo.registry import get_recipe
 
     run_dir = Path(run_dir)
@@ -55,8 +58,9 @@ def model_card(run_dir, metrics=None, released=False):
     own_data = bool(config.get("data_options", {}).get("data"))
     settings = recipe.baseline_settings
     names = metric_names(metrics, settings)
+    title = Path(run_dir).name if released and Path(run_dir).name.startswith(f"{recipe.name}.") else recipe.name
     lines = [
-        f"# {recipe.name}",
+        f"# {title}",
         "",
         f"{recipe.description[:1].upper()}{recipe.description[1:]}.",
         "",
@@ -70,7 +74,7 @@ def model_card(run_dir, metrics=None, released=False):
         f"- **Training:** {training.get('epochs_run', '?')} epochs, {training.get('seconds', '?')} s on "
         f"{config['environment'].get('cpus')} CPU cores (TF {config['environment'].get('tensorflow')}), seed {config['seed']}",
         f"- **Recipe:** `zoo train {recipe.name} " + " ".join(f"--set {k}={_shell_value(v)}" for k, v in hyper.items()) + "`",
-        "- **Exports:** `zoo export " + recipe.name + "` writes SavedModel, TFLite and ONNX, each checked against Keras",
+        "- **Exports:** `zoo export " + title + "` writes SavedModel, TFLite and ONNX, each checked against Keras",
         *_lineage(config),
         "",
         "| | " + " | ".join(names) + " |",
@@ -79,7 +83,9 @@ def model_card(run_dir, metrics=None, released=False):
     ]
     for baseline, values in metrics["baselines"].items():
         lines.append(f"| {baseline_label(baseline, values, settings)} | " + " | ".join(format_number(values.get(n)) for n in names) + " |")
-    notes = " ".join(filter(None, [recipe.card_notes(config["config"]), released and recipe.release_notes()]))
+    lines += _by_panel_lines(metrics.get("by_panel"))
+    release_notes = (notes or recipe.release_notes()) if released else ""
+    notes = " ".join(filter(None, [recipe.card_notes(config["config"]), release_notes]))
     if notes:
         lines += ["", notes]
     comparison = run_dir / "cell_comparison.json"
@@ -94,8 +100,27 @@ def model_card(run_dir, metrics=None, released=False):
     return "\n".join(lines) + "\n"
 
 
+def _by_panel_lines(by_panel):
+    """A union of panels' metrics per panel (each scored on its own horizon and season)."""
+    if not by_panel:
+        return []
+    first = next(iter(by_panel.values()))
+    others = [name for name in first if name != "zoo"]
+    lines = ["", "Per panel, each on its official horizon and season (sMAPE / MASE; the 80% interval's coverage):", "",
+             "| panel | series | **this model** | " + " | ".join(others) + " |",
+             "| --- | --- | --- |" + " --- |" * len(others)]
+    for panel, row in by_panel.items():
+        def cell(values):
+            coverage = values.get("coverage")
+            return (f"{format_number(values.get('smape'))} / {format_number(values.get('mase'))}"
+                    + (f" ({coverage:.2f})" if isinstance(coverage, (int, float)) else ""))
+        lines.append(f"| {panel} | {row['zoo']['series']} | **{cell(row['zoo'])}** | "
+                     + " | ".join(cell(row[name]) for name in others) + " |")
+    return lines
+
+
 #: Config entries that are not options a user sets (data, provenance, the validation choice).
-_NOT_HYPERPARAMETERS = ("data", "parent_data", "init", "selection", "network", "refitted")
+_NOT_HYPERPARAMETERS = ("data", "parent_data", "init", "selection", "network", "refitted", "pretrained_network")
 
 
 def _shell_value(value):

@@ -82,6 +82,8 @@ class Forecaster(Recipe):
         O.Option("base", "auto", "The naive forecast the network corrects; auto: persistence, drift and seasonal "
                  "compared on validation, and the released global forecaster (pretrained: as released or "
                  "fine-tuned).", choices=("auto", *BASES)),
+        O.Option("pretrained", True, "Single series: also compare the released global forecaster (forecaster.m1m3) "
+                 "on validation, as released and fine-tuned."),
         O.Option("level", "auto", "Also feed the standardized level; auto: chosen on validation.", kind=bool,
                  words=("auto",)),
         O.epochs(200),
@@ -272,7 +274,9 @@ class Forecaster(Recipe):
         data = config["data"]
         candidates = self.candidates(config, data)
         steps = split.y_val.shape[1]
-        pretrained = _pretrained.settings(steps) if config.get("base", "auto") in ("auto", "pretrained") else None
+        wanted = config.get("base") == "pretrained" or (config.get("base", "auto") == "auto"
+                                                         and _boolean(config.get("pretrained", True), "pretrained"))
+        pretrained = _pretrained.settings(steps) if wanted else None
         if config.get("base") == "pretrained" and pretrained is None:
             raise UserError(f"base=pretrained needs the released {_pretrained.PRESET} forecasting at least {steps} "
                             "step(s)")
@@ -315,7 +319,7 @@ class Forecaster(Recipe):
             else {"base": best["base"], "level": best["level"], "network": True}
         if not ship_naive and best["base"] == "pretrained":
             tuned = best["fine_tuned"]
-            choice.update(network=tuned, pretrained=pretrained,
+            choice.update(network=tuned, pretrained_network=pretrained,
                           **({"learning_rate": config["learning_rate"] * _pretrained.FINE_TUNE_RATE} if tuned else {}))
         summary = (f"{ {'seasonal': 'seasonal naive'}.get(naive_name, naive_name)} forecast shipped: it beat every network on "
                    f"validation (RMSE {naive[naive_name]:.4g} vs {best['val_rmse']:.4g})" if ship_naive else
@@ -384,7 +388,7 @@ class Forecaster(Recipe):
             base = "persistence"
         if base == "pretrained":
             steps = 1 if data.get("multi_step", "direct") == "recursive" else data.get("horizon", 1)
-            return _pretrained.build(config["pretrained"], steps, data.get("n_features", 1))
+            return _pretrained.build(config["pretrained_network"], steps, data.get("n_features", 1))
         if base != "global":
             return self._build_residual(config, data, base)
         features = data.get("n_features", 1)
