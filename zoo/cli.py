@@ -77,7 +77,9 @@ def list_command(as_json):
     """List the registered models."""
     from zoo.registry import get_recipe, list_models
 
-    rows = [get_recipe(name).describe() for name in list_models()]
+    from zoo.checkpoints import released_presets
+
+    rows = [{**get_recipe(name).describe(), "presets": list(released_presets(name))} for name in list_models()]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -85,6 +87,9 @@ def list_command(as_json):
     click.echo("  ".join(key.ljust(widths[key]) for key in widths))
     for row in rows:
         click.echo("  ".join(str(row[key]).ljust(widths[key]) for key in widths).rstrip())
+    presets = [preset for row in rows for preset in row["presets"]]
+    if presets:
+        click.echo(f"\nother released checkpoints (zoo predict NAME, --init NAME): {', '.join(presets)}")
 
 
 class _Choice(click.Choice):

@@ -263,6 +263,27 @@ def fit_split(model, split, config, callbacks, verbose, distributed=False):
     )
 
 
+class EpochNotes(keras.callbacks.Callback):
+    """A line per epoch of a fit that prints nothing else (choosing settings on validation): its
+    validation loss and the most time left (at the epoch limit; early stopping ends sooner)."""
+
+    def __init__(self, what, epochs):
+        super().__init__()
+        self.what, self.epochs = what, int(epochs)
+
+    def on_train_begin(self, logs=None):
+        self.started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        from zoo.progress import note
+
+        done = epoch + 1
+        left = (time.perf_counter() - self.started) / done * (self.epochs - done)
+        loss = (logs or {}).get("val_loss", (logs or {}).get("loss"))
+        note(f"{self.what}: epoch {done}/{self.epochs}, validation loss {loss:.4g}; at most "
+             f"{left / 60:.1f} min left" if loss is not None else f"{self.what}: epoch {done}/{self.epochs}")
+
+
 class RowBatches(keras.utils.PyDataset):
     """Shuffled batches of array-like rows (``rows[indices]``), ``ROWS_PER_EPOCH`` of them at most
     per epoch, drawn anew each epoch: what an epoch is when the rows are too many to hold."""

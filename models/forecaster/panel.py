@@ -186,13 +186,13 @@ def select_epochs(recipe, config, split, seed=0):
 
     import keras
 
-    from zoo.training import fit_split
+    from zoo.training import EpochNotes, fit_split
 
     keras.utils.set_random_seed(seed)
     model = recipe.build(config)
     recipe.compile(model, config)
     stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=config["patience"])
-    history = fit_split(model, split, config, [stop], verbose=0)
+    history = fit_split(model, split, config, [stop, EpochNotes("choosing the epochs", config["epochs"])], verbose=0)
     losses = history.history["val_loss"]
     best = int(np.argmin(losses)) + 1
     summary = (f"early stopping on validation chose {best} epoch(s) (validation loss {losses[best - 1]:.4g}); "
