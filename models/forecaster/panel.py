@@ -107,7 +107,9 @@ def split_panel(panel, horizon, window, quantiles, refit=False, weights="level")
         "length": {"min": int(lengths.min()), "median": float(np.median(lengths)), "max": int(lengths.max())},
         "padded": int((lengths - horizon < window).sum()),
         "unvalidated": unvalidated,
-        "split": f"per series, the last {horizon} values are the test part and the {horizon} before them validation"
+        "split": (f"per series, the last {horizon} values are the test part and the {horizon} before them validation"
+                  if not mixed else f"per series, the last h values are the test part and the h before them "
+                  f"validation, h its panel's official horizon ({horizons.min()} to {horizons.max()})")
                  + (" (early stopping, then trained on with the rest)" if refit else "")
                  + f"; {len(cut['train'])} training windows of {window} steps from {len(panel.values)} series",
         "refit": refit,
