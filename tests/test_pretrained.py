@@ -143,3 +143,19 @@ def test_a_panel_fine_tunes_from_the_preset(capsys, tmp_path):
                            "--set", "baselines=naive", "--out", tmp_path / "run")
     assert code == 0, err
     assert "init from forecaster.m1m3: copied" in err
+
+
+@released
+@pytest.mark.slow
+def test_the_single_series_benchmark_writes_rows_and_its_summary(tmp_path):
+    import json
+
+    from benchmarks.single_series import collect, main
+
+    series = collect()
+    assert len(series) == 29 and {f for f, _ in series.values()} == {"M", "Q"}
+    main(["--only", "danish-ibo", "--quick", "--out", str(tmp_path / "s.json"), "--work", str(tmp_path)])
+    results = json.loads((tmp_path / "s.json").read_text())
+    row = results["rows"]["with"][0]
+    assert row["name"] == "danish-ibo" and row["values"] == 55 and row["ets"] > 0 and row["rmse"] > 0
+    assert results["summary"]["with"]["series"] == 1

@@ -199,20 +199,25 @@ def readme_table():
         if not recipe.released or not (Path(recipe.released) / METRICS_NAME).exists():
             lines.append(f"| `{name}` | {recipe.task} | {recipe.dataset} | {recipe.metric} | not released yet | | | | | |")
             continue
-        released = Path(recipe.released)
-        metrics, config = read_json(released / METRICS_NAME), read_json(released / CONFIG_NAME)
-        training = config.get("training", {})
-        baselines = ", ".join(
-            f"{baseline} {format_number(values.get(recipe.metric))}" for baseline, values in metrics["baselines"].items()
-        )
-        size = (released / CHECKPOINT_NAME).stat().st_size / 1024
-        lines.append(
-            f"| [`{name}`](models/released/{name}/card.md) | {recipe.task} | {config['config']['data']['source']} | "
-            f"{recipe.metric} | **{format_number(metrics['test'][recipe.metric])}** | {baselines} | "
-            f"`{config['config']['cell']}` | {training.get('parameters', '?')} | "
-            f"{training.get('epochs_run', '?')} epochs, {training.get('seconds', '?')} s | {size:.0f} KB |"
-        )
+        from zoo.checkpoints import released_presets
+
+        for label, released in ((name, Path(recipe.released)), *released_presets(name).items()):
+            lines.append(_readme_row(recipe, label, released))
     return "\n".join(lines)
+
+
+def _readme_row(recipe, label, released):
+    """A released checkpoint's row: the default one's or a preset's (``forecaster.m1m3``)."""
+    metrics, config = read_json(released / METRICS_NAME), read_json(released / CONFIG_NAME)
+    metric = recipe.metric_for(config["config"])[0]
+    training = config.get("training", {})
+    baselines = ", ".join(f"{baseline} {format_number(values.get(metric))}"
+                          for baseline, values in metrics["baselines"].items())
+    size = (released / CHECKPOINT_NAME).stat().st_size / 1024
+    return (f"| [`{label}`](models/released/{label}/card.md) | {recipe.task} | {config['config']['data']['source']} | "
+            f"{metric} | **{format_number(metrics['test'][metric])}** | {baselines} | "
+            f"`{config['config']['cell']}` | {training.get('parameters', '?')} | "
+            f"{training.get('epochs_run', '?')} epochs, {training.get('seconds', '?')} s | {size:.0f} KB |")
 
 
 def train_and_release(name, work_dir="runs/release", compare_cells=False):

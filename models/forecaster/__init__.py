@@ -77,8 +77,9 @@ class Forecaster(Recipe):
                  low=1, data=True),
         O.cell(),
         O.units(32),
-        O.Option("window", "auto", "Input length in time steps; auto: 24, or one season and a step if longer, "
-                 "shrunk to fit short series.", kind=int, low=2, words=("auto",)),
+        O.Option("window", "auto", "Input length in time steps; auto: 24 (36, the pretrained network's, when it is "
+                 "compared), or one season and a step if longer, shrunk to fit short series.", kind=int, low=2,
+                 words=("auto",)),
         O.Option("base", "auto", "The naive forecast the network corrects; auto: persistence, drift and seasonal "
                  "compared on validation, and the released global forecaster (pretrained: as released or "
                  "fine-tuned).", choices=("auto", *BASES)),
@@ -179,7 +180,10 @@ class Forecaster(Recipe):
                 raise UserError(f"--season must be between 1 and {test_start - 1}, got {season}")
             season_source = "option"
         steps = 1 if multi_step == "recursive" else horizon  # what the network is trained to output
-        window = self._window(config["window"], season, val_start - horizon - MIN_TRAIN_WINDOWS)
+        # the released global forecaster reads windows of its own length: the default grows to it
+        pretrained = _pretrained.settings(steps) if _wants_pretrained(config) else None
+        window = self._window(config["window"], season, val_start - horizon - MIN_TRAIN_WINDOWS,
+                              pretrained["window"] if pretrained else DEFAULT_WINDOW)
         # Each split needs a few windows to mean anything.
         if val_start - window - horizon < MIN_TRAIN_WINDOWS - 1 or test_start - val_start < steps + 1 \
                 or n - test_start < horizon + 1:
@@ -274,9 +278,7 @@ class Forecaster(Recipe):
         data = config["data"]
         candidates = self.candidates(config, data)
         steps = split.y_val.shape[1]
-        wanted = config.get("base") == "pretrained" or (config.get("base", "auto") == "auto"
-                                                         and _boolean(config.get("pretrained", True), "pretrained"))
-        pretrained = _pretrained.settings(steps) if wanted else None
+        pretrained = _pretrained.settings(steps) if _wants_pretrained(config) else None
         if config.get("base") == "pretrained" and pretrained is None:
             raise UserError(f"base=pretrained needs the released {_pretrained.PRESET} forecasting at least {steps} "
                             "step(s)")
@@ -427,12 +429,13 @@ class Forecaster(Recipe):
         return keras.Model(inputs, outputs, name=self.name)
 
     @staticmethod
-    def _window(option, season, longest):
-        """``window=auto``: 24 steps, or a season and a step when longer, but no longer than
-        ``longest`` (what leaves enough training windows on a short series)."""
+    def _window(option, season, longest, default=DEFAULT_WINDOW):
+        """``window=auto``: ``default`` steps (24, or the pretrained network's 36 when it is compared),
+        or a season and a step when longer, but no longer than ``longest`` (what leaves enough
+        training windows on a short series)."""
         if option != "auto":
             return int(option)  # an int >= 2: the option's own check
-        return max(2, min(max(DEFAULT_WINDOW, season + 1), longest))
+        return max(2, min(max(default, season + 1), longest))
 
     # -- judging -----------------------------------------------------------------------------
     def predict(self, model, x, split=None, config=None):
@@ -493,6 +496,12 @@ class Forecaster(Recipe):
         figure.tight_layout()
         save_figure(figure, out_dir / "forecast.png", dpi=100)
         plt.close(figure)
+
+
+def _wants_pretrained(config):
+    """Whether the single-series recipe compares the released global forecaster."""
+    base = config.get("base", "auto")
+    return base == "pretrained" or (base == "auto" and _boolean(config.get("pretrained", True), "pretrained"))
 
 
 def _is_panel(config):
