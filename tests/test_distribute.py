@@ -56,3 +56,36 @@ def test_multi_worker_without_tf_config_is_a_user_error(tmp_path, capsys):
     os.environ.pop("TF_CONFIG", None)
     code, _, err = run_cli(capsys, *ARGS, "--strategy", "multi-worker", "--out", tmp_path / "x")
     assert code == 2 and "needs TF_CONFIG" in err
+
+
+LAZY = ("import sys; from zoo.models.forecaster import panel; panel.LAZY_WINDOWS = 100; "
+        "from zoo.cli import main; sys.argv[0] = 'zoo'; main()")
+
+
+def lazy_zoo(*args, env=None):
+    """``zoo`` with a panel's training windows cut per batch from 100 windows on (1,000,000 by default)."""
+    return subprocess.Popen([sys.executable, "-c", LAZY, *map(str, args)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})})
+
+
+def test_two_workers_shard_a_panel_too_big_to_hold_and_match_one_process(tmp_path):
+    from test_panel import _synthetic_panel
+
+    path = _synthetic_panel(tmp_path / "panel.csv", series=12)
+    args = ["train", "forecaster", "--data", path, "--horizon", "6", "--epochs", "2", "--units", "8", "--batch-size", "64",
+            "--seed", "5", "--set", "members=1", "--set", "refit=false", "--set", "baselines=naive",
+            "--set", "patience=100"]
+    workers = [f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"]
+    processes = []
+    for index in range(2):
+        tf_config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
+        processes.append(lazy_zoo(*args, "--strategy", "multi-worker", "--out", tmp_path / "cluster",
+                                  env={"TF_CONFIG": json.dumps(tf_config)}))
+    single = lazy_zoo(*args, "--out", tmp_path / "single", env={"ZOO_JIT_COMPILE": "0"})
+    for process in [*processes, single]:
+        _, err = process.communicate(timeout=600)
+        assert process.returncode == 0, err[-2000:]
+    ours, reference = pd.read_csv(tmp_path / "cluster" / "history.csv"), pd.read_csv(tmp_path / "single" / "history.csv")
+    assert len(ours) == len(reference) == 2
+    for column in ("loss", "val_loss"):
+        assert ours[column].iloc[-1] == pytest.approx(reference[column].iloc[-1], rel=0.02)

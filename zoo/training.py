@@ -253,7 +253,9 @@ def fit_split(model, split, config, callbacks, verbose, distributed=False):
     inputs = dict(x=split.x_train, y=split.y_train, sample_weight=split.w_train, batch_size=config["batch_size"],
                   shuffle=True)  # the global batch under a distribution strategy
     if not isinstance(split.x_train, np.ndarray):
-        inputs = dict(x=RowBatches(split.x_train, split.y_train, split.w_train, config["batch_size"]))
+        batches = RowBatches(split.x_train, split.y_train, split.w_train, config["batch_size"])
+        # Under a strategy, each worker cuts only its share of every global batch (an array is sharded by tf.data)
+        inputs = dict(x=batches) if not distributed else dict(x=batches.distributed(), steps_per_epoch=len(batches))
     return model.fit(
         **inputs,
         validation_data=validation if len(split.x_val) else None,
@@ -286,7 +288,9 @@ class EpochNotes(keras.callbacks.Callback):
 
 class RowBatches(keras.utils.PyDataset):
     """Shuffled batches of array-like rows (``rows[indices]``), ``ROWS_PER_EPOCH`` of them at most
-    per epoch, drawn anew each epoch: what an epoch is when the rows are too many to hold."""
+    per epoch, drawn anew each epoch: what an epoch is when the rows are too many to hold. The
+    order of epoch k comes from the global seed and k alone, so every worker of a cluster draws
+    the same one and cuts its own share of each batch (``distributed``)."""
 
     ROWS_PER_EPOCH = 1_000_000
 
@@ -294,18 +298,41 @@ class RowBatches(keras.utils.PyDataset):
         super().__init__()
         self.x, self.y, self.weights, self.batch_size = x, y, weights, int(batch_size)
         self.rows = min(len(x), self.ROWS_PER_EPOCH)
+        self.seed, self.epoch = int(np.random.randint(2 ** 31)), -1
         self.on_epoch_end()
 
     def __len__(self):
         return math.ceil(self.rows / self.batch_size)
 
-    def __getitem__(self, batch):
-        index = np.sort(self.order[batch * self.batch_size:(batch + 1) * self.batch_size])
+    def __getitem__(self, batch, shard=0, shards=1):
+        index = np.sort(self.order[batch * self.batch_size:(batch + 1) * self.batch_size][shard::shards])
         rows = (self.x[index], self.y[index])
         return rows if self.weights is None else (*rows, self.weights[index])
 
     def on_epoch_end(self):
-        self.order = np.random.permutation(len(self.x))[:self.rows]
+        self.epoch += 1
+        self.order = np.random.default_rng([self.seed, self.epoch]).permutation(len(self.x))[:self.rows]
+
+    def distributed(self):
+        """A ``tf.distribute.DistributedDataset`` over the strategy's workers: worker i of n cuts rows
+        i, i + n, ... of every global batch, so no worker cuts a row another one trains on."""
+        import tensorflow as tf
+
+        first = self[0]
+        signature = tuple(tf.TensorSpec((None, *np.shape(part)[1:]), tf.float32) for part in first)
+
+        def dataset(context):
+            shard, shards = context.input_pipeline_id, context.num_input_pipelines
+
+            def rows():
+                while True:
+                    for batch in range(len(self)):
+                        yield tuple(np.asarray(part, "float32") for part in self.__getitem__(batch, shard, shards))
+                    self.on_epoch_end()
+
+            return tf.data.Dataset.from_generator(rows, output_signature=signature).prefetch(2)
+
+        return tf.distribute.get_strategy().distribute_datasets_from_function(dataset)
 
 
 def _train_worker(recipe, config, split, out_dir, placement, verbose):
