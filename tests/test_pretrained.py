@@ -113,6 +113,12 @@ def test_a_users_single_series_is_forecast_with_no_training(capsys, tmp_path):
     assert (np.diff(values, axis=1) >= 0).all() and 120 < values[0, 1] < 200
     code, _, err = run_cli(capsys, "predict", "forecaster", "--input", path, "--horizon", "40")
     assert code == 2 and "forecasts 1 to 18 steps ahead, not 40" in err
+    panel = tmp_path / "panel.csv"  # a long-format history needs no --horizon: all 18 steps of every series
+    panel.write_text("unique_id,ds,y\n" + "".join(f"{s},2020-{m:02d}-01,{10 * k + m}\n" for k, s in enumerate("ab")
+                                                   for m in range(1, 13)))
+    code, out, err = run_cli(capsys, "predict", "forecaster", "--input", panel)
+    rows = list(csv.reader(out.splitlines()))
+    assert code == 0 and len(rows) == 1 + 2 * 18 and rows[1][:2] == ["a", "2021-01-01"], err
 
 
 @released
