@@ -134,6 +134,10 @@ def main(argv=None):
     work = Path(args.work or tempfile.mkdtemp(prefix="single-series-"))
     work.mkdir(parents=True, exist_ok=True)
     results = {"rows": {}, "summary": {}, "quick": args.quick}
+    if Path(args.out).exists():  # keep the other arm's rows: each arm can run on its own
+        previous = json.loads(Path(args.out).read_text())
+        if previous.get("quick") == args.quick:
+            results = previous
     for arm in arms:
         rows = []
         for name, (frequency, values) in series.items():
@@ -145,8 +149,10 @@ def main(argv=None):
             results["rows"][arm] = rows
             results["summary"][arm] = summary(rows)
             Path(args.out).write_text(json.dumps(results, indent=1) + "\n")  # after each series: a run can stop
-    print(markdown(results))
-    print(f"wrote {args.out}")
+    table = markdown(results)
+    Path(args.out).with_suffix(".md").write_text(table + "\n")
+    print(table)
+    print(f"wrote {args.out} and {Path(args.out).with_suffix('.md')}")
     return results
 
 

@@ -25,7 +25,7 @@ def test_direct_horizon_with_covariates_and_calendar(capsys, tmp_path):
                                    "--horizon", "3")
     assert data["features"] == ["realgdp", "cpi", "unemp", "quarter_sin", "quarter_cos"]
     inputs = np.load(out / "test_inputs.npy")
-    assert inputs.shape[1:] == (24, 5)
+    assert inputs.shape[1:] == (36, 5)  # the pretrained network's window: it is compared too
     assert np.asarray(load_model(out)(inputs)).shape == (len(inputs), 3)
     assert len(metrics["test"]["rmse_by_step"]) == 3
     assert set(metrics["baselines"]) == {"persistence", "seasonal_naive", "drift", "ets", "theta"}

@@ -33,8 +33,9 @@ def test_a_trending_series_is_forecast_relative_to_its_level(capsys, tmp_path):
     assert code == 0, err
     config, metrics = read_run(out)
     selection = config["config"]["selection"]
-    assert {row["base"] for row in selection["candidates"]} == {"persistence", "drift", "seasonal"}
-    assert config["config"]["base"] in ("persistence", "drift", "seasonal") and "validation" in selection["summary"]
+    assert {row["base"] for row in selection["candidates"]} == {"persistence", "drift", "seasonal", "pretrained"}
+    assert config["config"]["base"] in ("persistence", "drift", "seasonal", "pretrained")
+    assert "validation" in selection["summary"] and "one standard error" in selection["rule"]
     assert {"persistence", "seasonal_naive", "drift", "ets", "theta"} <= set(metrics["baselines"])
     assert all(np.isfinite(metrics["baselines"][b]["mase"]) for b in ("persistence", "ets"))
     assert metrics["baselines"]["ets"]["model"].startswith("ETS(")

@@ -165,3 +165,19 @@ def test_the_single_series_benchmark_writes_rows_and_its_summary(tmp_path):
     row = results["rows"]["with"][0]
     assert row["name"] == "danish-ibo" and row["values"] == 55 and row["ets"] > 0 and row["rmse"] > 0
     assert results["summary"]["with"]["series"] == 1
+
+
+def test_the_simplest_candidate_within_one_standard_error_is_shipped():
+    from zoo.models.forecaster import simplest_within_one_se
+
+    rng = np.random.default_rng(0)
+    noisy, other = rng.normal(0, 1, 12) ** 2, rng.normal(0, 1, 12) ** 2
+    lucky = other * 0.9 * noisy.mean() / other.mean()
+    # a fitted network 10% better than the naive forecast on a dozen points, by chance: the naive one ships
+    assert simplest_within_one_se([noisy, lucky], [0, 2]) == 0
+    # ... but not one that is better at every point by far
+    assert simplest_within_one_se([noisy + 1, noisy * 0.2], [0, 2]) == 1
+    # among equals in complexity, the lowest error; the pretrained network as released before fitted ones
+    released = other * 1.02 * noisy.mean() / other.mean()
+    assert simplest_within_one_se([noisy + 5, released, noisy, noisy * 1.01], [0, 1, 2, 2]) == 1
+    assert simplest_within_one_se([noisy + 5, released + 5, noisy * 1.01, noisy], [0, 1, 2, 2]) == 3

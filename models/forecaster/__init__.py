@@ -36,8 +36,6 @@ from zoo.registry import register_model
 BASES = ("persistence", "drift", "seasonal", "global", "pretrained")
 #: Fewest training windows a split may leave; windows shrink to keep this many on short series.
 MIN_TRAIN_WINDOWS = 6
-#: A network is shipped only when it beats the best naive forecast on validation by this fraction.
-NAIVE_MARGIN = 0.001
 #: The window length when nothing asks for another (at least one season plus a step).
 DEFAULT_WINDOW = 24
 
@@ -267,9 +265,10 @@ class Forecaster(Recipe):
         return bool(choice.get("refitted"))
 
     def compare(self, config, split, seed=0):
-        """Train each candidate on the training part, score it on validation, and keep the best;
-        a naive forecast that scores better than all of them is shipped instead (with ``base=auto``:
-        a base the user fixed is trained as asked).
+        """Train each candidate on the training part, score it on validation, and ship the simplest
+        one within one standard error of the best (``simplest_within_one_se``): a naive forecast
+        (with ``base=auto``: a base the user fixed is trained as asked), then the pretrained network
+        as released, then the networks fitted to the series.
         -> (config updates, the chosen model as trained)."""
         import sys
 
@@ -287,12 +286,13 @@ class Forecaster(Recipe):
                             f"(season {data['season']}, window {data['window']})")
         values, horizon = split.extra["values"], split.y_val.shape[1]
         origins = split.extra["val_targets"]
-        naive = {"persistence": rmse(split.y_val, persistence(values, origins, horizon)),
-                 "drift": rmse(split.y_val, window_drift(values, origins, horizon, data["window"])),
-                 "seasonal": rmse(split.y_val, seasonal_naive(values, origins, horizon, data["season"]))}
+        naive_forecasts = {"persistence": persistence(values, origins, horizon),
+                           "drift": window_drift(values, origins, horizon, data["window"]),
+                           "seasonal": seasonal_naive(values, origins, horizon, data["season"])}
         if data["season"] == 1 or data["output_scale"].get("seasonal") is None:
-            naive.pop("seasonal")  # shipped naive forecasts are computed inside the network, from its window
-        scored, models = [], []
+            naive_forecasts.pop("seasonal")  # shipped naive forecasts are computed inside the network, from its window
+        naive = {name: rmse(split.y_val, forecast) for name, forecast in naive_forecasts.items()}
+        scored, models, errors = [], [], []
         for base, level in candidates:
             trial = {**config, "base": base, "level": level}
             keras.utils.set_random_seed(seed)
@@ -303,38 +303,45 @@ class Forecaster(Recipe):
             history = model.fit(split.x_train, split.y_train, validation_data=(split.x_val, split.y_val),
                                 epochs=config["epochs"], batch_size=config["batch_size"], shuffle=True,
                                 callbacks=[stop], verbose=0)
-            score = rmse(split.y_val, model.predict(split.x_val, batch_size=256, verbose=0))
+            forecast = model.predict(split.x_val, batch_size=256, verbose=0)
+            score = rmse(split.y_val, forecast)
             scored.append({"base": base, "level": level, "val_rmse": score, "epochs": len(history.history["loss"])})
             models.append(model)
+            errors.append(_squared_errors(split.y_val, forecast))
             print(f"choosing on validation: base={base} level={str(level).lower()}: RMSE {score:.4g}", file=sys.stderr)
         if pretrained is not None:
-            for entry, model in self._compare_pretrained(config, split, pretrained, seed):
+            for entry, model, forecast in self._compare_pretrained(config, split, pretrained, seed):
                 scored.append(entry)
                 models.append(model)
-        winner = min(range(len(scored)), key=lambda k: scored[k]["val_rmse"])
-        best = scored[winner]
-        naive_name = min(naive, key=naive.get)
-        # the network must beat the naive forecast by a margin worth its cost, beyond float32 rounding
-        ship_naive = config.get("base", "auto") == "auto" and \
-            naive[naive_name] <= best["val_rmse"] * (1 + NAIVE_MARGIN) + 1e-6 * data["std"][0]
+                errors.append(_squared_errors(split.y_val, forecast))
+        # Naive forecasts compete only with base=auto (a base the user fixed is trained as asked).
+        shipped_naive = list(naive) if config.get("base", "auto") == "auto" else []
+        ranks = [0] * len(shipped_naive) + [1 if e["base"] == "pretrained" and not e["fine_tuned"] else 2 for e in scored]
+        pool = [_squared_errors(split.y_val, naive_forecasts[name]) for name in shipped_naive] + errors
+        chosen = simplest_within_one_se(pool, ranks, rounding=(1e-6 * data["std"][0]) ** 2)
+        ship_naive = chosen < len(shipped_naive)
+        best = None if ship_naive else scored[chosen - len(shipped_naive)]
+        naive_name = shipped_naive[chosen] if ship_naive else min(naive, key=naive.get)
         choice = {"base": naive_name, "level": False, "network": False} if ship_naive \
             else {"base": best["base"], "level": best["level"], "network": True}
         if not ship_naive and best["base"] == "pretrained":
             tuned = best["fine_tuned"]
             choice.update(network=tuned, pretrained_network=pretrained,
                           **({"learning_rate": config["learning_rate"] * _pretrained.FINE_TUNE_RATE} if tuned else {}))
-        summary = (f"{ {'seasonal': 'seasonal naive'}.get(naive_name, naive_name)} forecast shipped: it beat every network on "
-                   f"validation (RMSE {naive[naive_name]:.4g} vs {best['val_rmse']:.4g})" if ship_naive else
+        lowest = min(scored, key=lambda e: e["val_rmse"])
+        summary = (f"{ {'seasonal': 'seasonal naive'}.get(naive_name, naive_name)} forecast shipped (validation RMSE "
+                   f"{naive[naive_name]:.4g}; the best network {lowest['val_rmse']:.4g})" if ship_naive else
                    (f"{_pretrained.PRESET} " + ("fine-tuned" if best["fine_tuned"] else "as released")
                     if best["base"] == "pretrained" else f"base={best['base']}, level={str(best['level']).lower()}")
                    + f" (validation RMSE {best['val_rmse']:.4g}; naive: "
                    + ", ".join(f"{name} {value:.4g}" for name, value in naive.items()) + ")")
         print(f"chosen: {summary}", file=sys.stderr)
-        choice = {**choice, "selection": {"candidates": scored, "naive_val_rmse": naive, "summary": summary}}
-        return choice, (self.build({**config, **choice}) if ship_naive else models[winner])
+        choice = {**choice, "selection": {"candidates": scored, "naive_val_rmse": naive, "summary": summary,
+                                          "rule": "the simplest candidate within one standard error of the best"}}
+        return choice, (self.build({**config, **choice}) if ship_naive else models[chosen - len(shipped_naive)])
 
     def _compare_pretrained(self, config, split, pretrained, seed):
-        """The released global forecaster on validation, as released and fine-tuned -> [(entry, model)]."""
+        """The released global forecaster on validation, as released and fine-tuned -> [(entry, model, forecasts)]."""
         import sys
 
         import keras
@@ -353,9 +360,10 @@ class Forecaster(Recipe):
                                     epochs=config["epochs"], batch_size=config["batch_size"], shuffle=True,
                                     callbacks=[stop], verbose=0)
                 epochs = len(history.history["loss"])
-            score = rmse(split.y_val, model.predict(split.x_val, batch_size=256, verbose=0))
+            forecast = model.predict(split.x_val, batch_size=256, verbose=0)
+            score = rmse(split.y_val, forecast)
             results.append(({"base": "pretrained", "level": False, "fine_tuned": tuned, "val_rmse": score,
-                             "epochs": epochs}, model))
+                             "epochs": epochs}, model, forecast))
             print(f"choosing on validation: {_pretrained.PRESET} {'fine-tuned' if tuned else 'as released'}: "
                   f"RMSE {score:.4g}", file=sys.stderr)
         return results
@@ -496,6 +504,34 @@ class Forecaster(Recipe):
         figure.tight_layout()
         save_figure(figure, out_dir / "forecast.png", dpi=100)
         plt.close(figure)
+
+
+def simplest_within_one_se(errors, ranks, rounding=0.0):
+    """The candidate to ship, from each one's squared validation errors (the same points for all)
+    and its complexity rank (naive 0, the pretrained network as released 1, a network fitted to
+    the series 2): the simplest one whose errors exceed the best's by less than one standard
+    error of their paired difference, the lowest among those (the one-standard-error rule,
+    Hastie, Tibshirani & Friedman 2009, 7.10). A validation part of a short series holds a
+    dozen points: a fitted network that wins there by less than its noise is a lucky draw.
+    ``rounding``: a mean squared difference below it is float32 rounding, not a difference."""
+    means = [float(np.mean(e)) for e in errors]
+    best = int(np.argmin(means))
+    for rank in sorted(set(ranks)):
+        close = [k for k in range(len(errors))
+                 if ranks[k] == rank and _within_one_se(errors[k], errors[best], rounding)]
+        if close:
+            return min(close, key=lambda k: means[k])
+    return best
+
+
+def _within_one_se(errors, best, rounding=0.0):
+    difference = np.asarray(errors, "float64") - np.asarray(best, "float64")
+    spread = difference.std(ddof=1) / np.sqrt(len(difference)) if len(difference) > 1 else 0.0
+    return bool(difference.mean() <= spread + rounding)
+
+
+def _squared_errors(actual, forecast):
+    return ((np.asarray(forecast, "float64").reshape(np.shape(actual)) - np.asarray(actual, "float64")) ** 2).ravel()
 
 
 def _wants_pretrained(config):
