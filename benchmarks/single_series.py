@@ -111,7 +111,9 @@ def markdown(results):
                      f"{row['seasonal_naive']:.4g} |")
     lines += ["", "| recipe | series | RMSE / ETS (geo. mean) | / Theta | / better of the two | worse than both naive |",
               "| --- | --- | --- | --- | --- | --- |"]
-    for arm, label in (("with", "with the pretrained candidate"), ("without", "`--set pretrained=false`")):
+    for arm, label in (("with", "the recipe: pretrained candidate, one-standard-error rule"),
+                       ("with_best_rule", "pretrained candidate, the best on validation shipped (an earlier run)"),
+                       ("without", "before: no pretrained candidate, the best on validation shipped, window 24")):
         if arm in results["summary"]:
             s = results["summary"][arm]
             lines.append(f"| {label} | {s['series']} | {s['vs_ets']:.3f} | {s['vs_theta']:.3f} | "
