@@ -292,13 +292,12 @@ def artifact_size(path):
 
 def artifact_kind(path):
     """What a path holds, from its name and contents: "keras" or an export format's name."""
-    from zoo.checkpoints import cut_path, exists, resolve, suggestion
+    from zoo.checkpoints import cut_path, exists, names_a_model, resolve, suggestion
     from zoo.export.formats import FORMATS, detect
-    from zoo.registry import list_models
 
     path = Path(path)
     if not exists(path):
-        if len(path.parts) == 1 and str(path).partition(".")[0] in list_models():  # forecaster.m1m3: a preset
+        if len(path.parts) == 1 and names_a_model(path):
             resolve(path)  # a model's name stands for its released checkpoint (an error if it has none)
             return "keras"
         raise UserError(f"no such file or directory: {cut_path(path)}{suggestion(path)}")

@@ -28,17 +28,23 @@ def zoo(*args, env=None):
                             text=True, env={**os.environ, **(env or {})})
 
 
-def test_two_workers_match_one_process(tmp_path):
+def two_workers_and_one_process(launch, args, tmp_path):
+    """``launch(*args)`` as a cluster of two local workers into tmp_path/cluster and as one process
+    into tmp_path/single, all at once; each must exit 0."""
     workers = [f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"]
     processes = []
     for index in range(2):
         tf_config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
-        processes.append(zoo(*ARGS, "--strategy", "multi-worker", "--out", tmp_path / "cluster",
-                             env={"TF_CONFIG": json.dumps(tf_config)}))
-    single = zoo(*ARGS, "--out", tmp_path / "single", env={"ZOO_JIT_COMPILE": "0"})
+        processes.append(launch(*args, "--strategy", "multi-worker", "--out", tmp_path / "cluster",
+                                env={"TF_CONFIG": json.dumps(tf_config)}))
+    single = launch(*args, "--out", tmp_path / "single", env={"ZOO_JIT_COMPILE": "0"})
     for process in [*processes, single]:
         _, err = process.communicate(timeout=600)
         assert process.returncode == 0, err[-2000:]
+
+
+def test_two_workers_match_one_process(tmp_path):
+    two_workers_and_one_process(zoo, ARGS, tmp_path)
 
     cluster, alone = tmp_path / "cluster", tmp_path / "single"
     assert (cluster / "metrics.json").exists() and (cluster / "model.keras").exists()
@@ -75,16 +81,7 @@ def test_two_workers_shard_a_panel_too_big_to_hold_and_match_one_process(tmp_pat
     args = ["train", "forecaster", "--data", path, "--horizon", "6", "--epochs", "2", "--units", "8", "--batch-size", "64",
             "--seed", "5", "--set", "members=1", "--set", "refit=false", "--set", "baselines=naive",
             "--set", "patience=100"]
-    workers = [f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"]
-    processes = []
-    for index in range(2):
-        tf_config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
-        processes.append(lazy_zoo(*args, "--strategy", "multi-worker", "--out", tmp_path / "cluster",
-                                  env={"TF_CONFIG": json.dumps(tf_config)}))
-    single = lazy_zoo(*args, "--out", tmp_path / "single", env={"ZOO_JIT_COMPILE": "0"})
-    for process in [*processes, single]:
-        _, err = process.communicate(timeout=600)
-        assert process.returncode == 0, err[-2000:]
+    two_workers_and_one_process(lazy_zoo, args, tmp_path)
     ours, reference = pd.read_csv(tmp_path / "cluster" / "history.csv"), pd.read_csv(tmp_path / "single" / "history.csv")
     assert len(ours) == len(reference) == 2
     for column in ("loss", "val_loss"):

@@ -422,7 +422,7 @@ def test_workers_cut_disjoint_shares_of_each_batch_and_draw_the_same_order():
     keras.utils.set_random_seed(3)
     second = RowBatches(rows, rows[:, 0], None, batch_size=8)
     whole = first[1][1]
-    shares = [second.__getitem__(1, shard, 2)[1] for shard in range(2)]
+    shares = [second.share(1, shard, 2)[1] for shard in range(2)]
     assert sorted(np.concatenate(shares).tolist()) == sorted(whole.tolist()) and not set(shares[0]) & set(shares[1])
     first.on_epoch_end(), second.on_epoch_end()
     np.testing.assert_array_equal(first.order, second.order)  # the next epoch's order too

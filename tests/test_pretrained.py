@@ -72,8 +72,12 @@ def test_a_union_scores_each_panel_on_its_horizon(monkeypatch):
 
 
 def test_the_bundled_union_holds_every_m1_and_m3_panel():
+    from zoo.data.panel import bundled_horizon
+
     assert set(UNIONS["m1+m3"]) == {"m3-yearly", "m3-quarterly", "m3-monthly", "m3-other", "m1-yearly",
                                     "m1-quarterly", "m1-monthly"}
+    assert bundled_horizon("m1+m3") == 18 and bundled_horizon("m3-other") == 8
+    assert _union([40, 60], ["m3-yearly", "m3-quarterly"]).default_horizon() == 8
 
 
 def test_fixed_window_pads_or_cuts_the_target_and_point_forecast_averages_members():

@@ -61,14 +61,21 @@ def suggestion(path):
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+def names_a_model(name):
+    """Whether ``name`` is a model's name (``forecaster``) or one of its presets' (``forecaster.m1m3``)."""
+    from zoo.registry import list_models
+
+    return str(name).partition(".")[0] in list_models()
+
+
 def _released(name):
     """A model's name -> its released checkpoint; ``model.tag`` -> its other released preset
     (timm's ``architecture.tag``: ``forecaster.m1m3``), a folder beside the default one."""
-    from zoo.registry import get_recipe, list_models
+    from zoo.registry import get_recipe
 
-    model, _, tag = name.partition(".")
-    if model not in list_models():
+    if not names_a_model(name):
         return None
+    model, _, tag = name.partition(".")
     released = get_recipe(model).released
     if tag:
         presets = released_presets(model)

@@ -75,9 +75,8 @@ def cli(verbose, quiet):
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def list_command(as_json):
     """List the registered models."""
-    from zoo.registry import get_recipe, list_models
-
     from zoo.checkpoints import released_presets
+    from zoo.registry import get_recipe, list_models
 
     rows = [{**get_recipe(name).describe(), "presets": list(released_presets(name))} for name in list_models()]
     if as_json:

@@ -190,6 +190,7 @@ def _split(data):
 
 def readme_table():
     """The README's model table, from the released checkpoints' metrics and configs."""
+    from zoo.checkpoints import released_presets
     from zoo.registry import get_recipe, list_models
 
     lines = ["| model | task | data | metric | this model | baselines (same split) | cell | parameters | training | checkpoint |",
@@ -199,8 +200,6 @@ def readme_table():
         if not recipe.released or not (Path(recipe.released) / METRICS_NAME).exists():
             lines.append(f"| `{name}` | {recipe.task} | {recipe.dataset} | {recipe.metric} | not released yet | | | | | |")
             continue
-        from zoo.checkpoints import released_presets
-
         for label, released in ((name, Path(recipe.released)), *released_presets(name).items()):
             lines.append(_readme_row(recipe, label, released))
     return "\n".join(lines)

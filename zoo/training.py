@@ -304,7 +304,11 @@ class RowBatches(keras.utils.PyDataset):
     def __len__(self):
         return math.ceil(self.rows / self.batch_size)
 
-    def __getitem__(self, batch, shard=0, shards=1):
+    def __getitem__(self, batch):
+        return self.share(batch)
+
+    def share(self, batch, shard=0, shards=1):
+        """Rows ``shard``, ``shard + shards``, ... of batch ``batch``: one worker's part of it."""
         index = np.sort(self.order[batch * self.batch_size:(batch + 1) * self.batch_size][shard::shards])
         rows = (self.x[index], self.y[index])
         return rows if self.weights is None else (*rows, self.weights[index])
@@ -327,7 +331,7 @@ class RowBatches(keras.utils.PyDataset):
             def rows():
                 while True:
                     for batch in range(len(self)):
-                        yield tuple(np.asarray(part, "float32") for part in self.__getitem__(batch, shard, shards))
+                        yield tuple(np.asarray(part, "float32") for part in self.share(batch, shard, shards))
                     self.on_epoch_end()
 
             return tf.data.Dataset.from_generator(rows, output_signature=signature).prefetch(2)

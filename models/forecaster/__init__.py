@@ -119,28 +119,25 @@ class Forecaster(Recipe):
 
     def presets_for(self, data_options):
         """Panels: the competition's horizon for a bundled one, and settings for many windows."""
-        from zoo.data.panel import BUNDLED, ID, UNIONS, is_panel
+        from zoo.data.panel import BUNDLED, ID, UNIONS, bundled_horizon, is_panel
 
         data = data_options.get("data")
         if data is None or not is_panel(data, data_options.get("id_column") or ID):
             return {}
         presets = {"units": 64, "batch_size": 256, "epochs": 60, "patience": 8, "learning_rate": 2e-3, "members": 3}
-        if data in UNIONS:  # the longest of its panels' horizons; each is scored on its own
-            return {**presets, "horizon": max(BUNDLED[part][2] for part in UNIONS[data])}
-        return {**presets, "horizon": BUNDLED[data][2]} if data in BUNDLED else presets
+        return {**presets, "horizon": bundled_horizon(data)} if data in BUNDLED or data in UNIONS else presets
 
     # -- data --------------------------------------------------------------------------------
     def load_data(self, config, data=None, column=None, season=None, columns=None, id_column=None,
                   time_column=None, freq=None):
-        from zoo.data.panel import HORIZONS, ID, TARGET, TIME, is_panel, load_panel
+        from zoo.data.panel import ID, TARGET, TIME, is_panel, load_panel
 
         if data is not None and is_panel(data, id_column or ID):
             if columns or season:
                 raise UserError("--columns and --season are for single series; a panel takes its season from "
                                 "its frequency")
             panel = load_panel(data, id_column or ID, time_column or TIME, column or TARGET, freq)
-            horizon = int(panel.horizons(max(HORIZONS.values())).max()) if panel.groups and config["horizon"] == "auto" \
-                else HORIZONS[panel.frequency] if config["horizon"] == "auto" else int(config["horizon"])
+            horizon = panel.default_horizon() if config["horizon"] == "auto" else int(config["horizon"])
             window = global_model.auto_window(horizon, panel.season) if config["window"] == "auto" \
                 else int(config["window"])
             split = global_model.split_panel(panel, horizon, window, global_model.parse_quantiles(config["quantiles"]),
@@ -321,7 +318,7 @@ class Forecaster(Recipe):
         chosen = simplest_within_one_se(pool, ranks, rounding=(1e-6 * data["std"][0]) ** 2)
         ship_naive = chosen < len(shipped_naive)
         best = None if ship_naive else scored[chosen - len(shipped_naive)]
-        naive_name = shipped_naive[chosen] if ship_naive else min(naive, key=naive.get)
+        naive_name = shipped_naive[chosen] if ship_naive else None
         choice = {"base": naive_name, "level": False, "network": False} if ship_naive \
             else {"base": best["base"], "level": best["level"], "network": True}
         if not ship_naive and best["base"] == "pretrained":

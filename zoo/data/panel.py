@@ -72,6 +72,10 @@ class Panel:
             return np.full(len(self.values), FREQUENCIES[self.frequency][2])
         return np.array([FREQUENCIES[_BUNDLED_FREQUENCY[BUNDLED[g][1]]][2] for g in self.groups])
 
+    def default_horizon(self):
+        """The horizon when none is given: a union's longest official one, else its frequency's."""
+        return int(max(BUNDLED[g][2] for g in self.groups)) if self.groups else HORIZONS[self.frequency]
+
     def horizons(self, horizon):
         """Per series: the official horizon of its panel in a union (at most ``horizon``), else ``horizon``."""
         if not self.groups:
@@ -130,6 +134,11 @@ def bundled_panel(name):
 
 
 _BUNDLED_FREQUENCY = {"yearly": "Y", "quarterly": "Q", "monthly": "M", "other": "int"}
+
+
+def bundled_horizon(name):
+    """A bundled panel's official horizon; a union's longest (each series keeps its own)."""
+    return max(BUNDLED[part][2] for part in UNIONS.get(name, (name,)))
 
 
 def union_panel(name):
