@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from zoo.errors import UserError
+from zoo.progress import note
 from zoo import options as O
 from zoo.recipe import DataSplit, Recipe
 from zoo.registry import register_model
@@ -194,7 +195,6 @@ class TimeSeriesClassifier(Recipe):
         folds train on (doubling, up to ``max_epochs``). Never sees the test split."""
         if not self._cross_validates(config):
             return {}
-        import sys
 
         import keras
 
@@ -214,8 +214,8 @@ class TimeSeriesClassifier(Recipe):
                                         shuffle=True, verbose=0)
                 accuracy[k] = np.concatenate([accuracy[k], history.history["val_accuracy"]])
                 loss[k] = np.concatenate([loss[k], history.history["val_loss"]])
-                print(f"cross-validation fold {k + 1}/{len(folds)}, epochs {done + 1}-{ceiling}: best accuracy "
-                      f"{max(history.history['val_accuracy']):.3f}", file=sys.stderr)
+                note(f"cross-validation fold {k + 1}/{len(folds)}, epochs {done + 1}-{ceiling}: best accuracy "
+                     f"{max(history.history['val_accuracy']):.3f}")
             best = self._best_epoch(np.mean(accuracy, axis=0), np.mean(loss, axis=0))
             # accuracy still rising at the end (its first peak in the last 10%): train the folds on
             smoothed = self._smoothed(np.mean(accuracy, axis=0))
@@ -226,7 +226,7 @@ class TimeSeriesClassifier(Recipe):
         accuracy, loss = np.mean(accuracy, axis=0), np.mean(loss, axis=0)
         summary = (f"{best + 1} epochs by {len(folds)}-fold cross-validation on the training set "
                    f"(mean fold accuracy {accuracy[best]:.3f})")
-        print(f"chosen: {summary}", file=sys.stderr)
+        note(f"chosen: {summary}")
         return {"epochs": best + 1, "patience": best + 1,
                 "selection": {"summary": summary, "cv_accuracy": [round(float(a), 4) for a in accuracy],
                               "cv_loss": [round(float(v), 4) for v in loss]}}

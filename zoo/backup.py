@@ -12,7 +12,6 @@ before its results were written does not train again.
 
 import json
 import os
-import sys
 import time
 import warnings
 from pathlib import Path
@@ -21,6 +20,7 @@ import keras
 
 from zoo.compat import set_initial_epoch
 from zoo.files import fsync_directory, write_json
+from zoo.progress import warn
 
 STATE_NAME = "state.json"
 _KEEP = 2  # the newest complete epoch and the one before it
@@ -63,8 +63,8 @@ class TrainingState(keras.callbacks.Callback):
                     self.model.load_weights(self.backup_dir / candidate["weights"])
             except Exception as error:  # a damaged or missing file: try the one before it
                 reason = str(error).strip().splitlines()[0][:120] if str(error).strip() else type(error).__name__
-                print(f"warning: backup {candidate['weights']} (epoch {candidate['epoch']}) cannot be loaded "
-                      f"({reason}); falling back to the one before it", file=sys.stderr)
+                warn(f"backup {candidate['weights']} (epoch {candidate['epoch']}) cannot be loaded "
+                     f"({reason}); falling back to the one before it")
                 continue
             self.resumed_from = int(candidate["epoch"])
             self.carried_seconds = float(candidate.get("seconds", 0.0))
@@ -73,7 +73,7 @@ class TrainingState(keras.callbacks.Callback):
             set_initial_epoch(self.model, self.resumed_from)
             self._restore_early_stopping(candidate.get("early_stopping"))
             return
-        print("warning: no backup could be loaded; training starts again from the first epoch", file=sys.stderr)
+        warn("no backup could be loaded; training starts again from the first epoch")
         self.state = None
 
     def on_epoch_end(self, epoch, logs=None):

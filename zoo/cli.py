@@ -13,6 +13,7 @@ import warnings
 
 import click
 
+from zoo.console import RuntimeLogsMuted
 from zoo.errors import UserError
 from zoo.export.formats import DEFAULT_FORMATS, FORMATS, QUANTIZE_MODES, quantize_help
 from zoo.options import shown
@@ -28,8 +29,13 @@ def _quiet_runtimes():
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
+#: File descriptor 2 muted for C++ logs while the command runs (``zoo.console.RuntimeLogsMuted``).
+_RUNTIME_LOGS = RuntimeLogsMuted()
+
+
 def _verbose_runtimes():
     """``zoo --verbose``: TensorFlow's, oneDNN's and tf2onnx's own logs, as they would print them."""
+    _RUNTIME_LOGS.stop()
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
     os.environ["ZOO_VERBOSE"] = "1"
     import logging
@@ -53,15 +59,16 @@ def _load_tensorflow():
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
     from zoo.errors import DataWarning
+    from zoo.progress import warn
 
     if issubclass(category, DataWarning):
-        click.echo(f"warning: {message}", err=True)
+        warn(message)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="lstm-zoo", prog_name="zoo")
 @click.option("--verbose", is_flag=True, help="Show TensorFlow's, oneDNN's and tf2onnx's own logs (muted by default).")
-@click.option("--quiet", is_flag=True, help="No progress messages; results, warnings and errors only.")
+@click.option("--quiet", is_flag=True, help="Results and errors only: no progress lines, no warnings.")
 def cli(verbose, quiet):
     """LSTM model zoo: train on real data, export verified SavedModel, TFLite and ONNX."""
     from zoo.progress import set_quiet
@@ -541,7 +548,17 @@ _EXTRAS = {**dict.fromkeys(("tensorflow", "keras", "tf2onnx", "onnx", "onnxconve
 
 def main(argv=None):
     _quiet_runtimes()
-    warnings.showwarning = _show_warning
+    with _RUNTIME_LOGS, warnings.catch_warnings():
+        _run(argv)
+
+
+def _run(argv):
+    from zoo.errors import DataWarning
+
+    warnings.showwarning = _show_warning  # restored by catch_warnings
+    # What the data needed repairing is for the user to see whatever PYTHONWARNINGS says; once
+    # per message and place, as Python's default would.
+    warnings.filterwarnings("default", category=DataWarning)
     try:
         result = cli.main(args=argv, prog_name="zoo", standalone_mode=False)
     except UserError as error:

@@ -1,6 +1,6 @@
 """Staged progress on stderr: every step that can take more than a few seconds (a kernel build, an
 export stage, a tf2onnx conversion, an evaluation, a benchmark) says what it is doing and, when
-done, how long it took. ``zoo --quiet`` turns it off."""
+done, how long it took. ``zoo --quiet`` turns it off, and warnings with it: results and errors only."""
 
 import os
 import sys
@@ -22,6 +22,12 @@ def note(message):
     """One line of progress (not a warning, not an error)."""
     if not quiet():
         print(message, file=sys.stderr, flush=True)
+
+
+def warn(message):
+    """One ``warning:`` line (something the user should know but that did not stop the command)."""
+    if not quiet():
+        print(f"warning: {message}", file=sys.stderr, flush=True)
 
 
 @contextmanager

@@ -238,7 +238,7 @@ def train_and_release(name, work_dir="runs/release", compare_cells=False):
 
     def train(cell, out):
         subprocess.run([*zoo, "train", name, "--cell", cell, "--seed", "0", "--out", str(out), "--force"],
-                       check=True, stdout=subprocess.DEVNULL)
+                       check=True, stdout=subprocess.DEVNULL, stderr=sys.stderr)
         return out
 
     default_cell = recipe.defaults.get("cell", "lstm")

@@ -31,6 +31,7 @@ from zoo.checkpoints import (
 from zoo.backup import TrainingState, read_state
 from zoo.errors import UserError
 from zoo.files import check_writable, read_json, save_array, save_figure, write_json, write_text
+from zoo.progress import note, quiet, warn
 
 BACKUP_DIR = "backup"
 HISTORY_NAME = "history.csv"
@@ -133,13 +134,13 @@ def _train(name, out_dir, *, seed=0, force=False, verbose=None, data_options=Non
     write_json(out_dir / CONFIG_NAME, run_config)
     if resuming:
         done = _align_history(out_dir)
-        print(f"resuming the interrupted run in {out_dir} after epoch {done}", file=sys.stderr)
+        note(f"resuming the interrupted run in {out_dir} after epoch {done}")
 
     keras.utils.set_random_seed(seed)
     model = _build_compiled(recipe, config, placement)
     if parent is not None:
         transfer = parent.copy_weights_into(model)
-        print(f"init from {parent.source}: {transfer.summary()}", file=sys.stderr)
+        note(f"init from {parent.source}: {transfer.summary()}")
         run_config["init_transfer"] = transfer.as_dict()
         write_json(out_dir / CONFIG_NAME, run_config)
     monitor = "val_loss" if len(split.x_val) else "loss"
@@ -155,12 +156,12 @@ def _train(name, out_dir, *, seed=0, force=False, verbose=None, data_options=Non
     ]
     started = time.perf_counter()
     if state.finished and (out_dir / CHECKPOINT_NAME).exists():
-        print("training had finished; writing the results", file=sys.stderr)
+        note("training had finished; writing the results")
     elif recipe.trains(config):
         fit_split(model, split, config, callbacks, verbose, distributed=placement.strategy is not None)
     else:  # e.g. a naive forecast won on validation: the built model is final as it is
         BestCheckpoint(out_dir / CHECKPOINT_NAME).save(model, math.inf)
-        print(f"not training: {recipe.why_not_trained(config)}", file=sys.stderr)
+        note(f"not training: {recipe.why_not_trained(config)}")
     # A resumed run counts the time its earlier runs spent on the epochs it starts from; a run
     # that had finished keeps the time it took.
     if state.finished and state.resumed_from is None:
@@ -170,7 +171,7 @@ def _train(name, out_dir, *, seed=0, force=False, verbose=None, data_options=Non
     if not (out_dir / CHECKPOINT_NAME).exists():
         raise UserError(f"training produced no usable checkpoint: {guard.message or 'no epoch finished'}")
     if guard.message:
-        print(f"warning: {guard.message}; kept the last good checkpoint", file=sys.stderr)
+        warn(f"{guard.message}; kept the last good checkpoint")
 
     from zoo.checkpoints import load_model
 
@@ -245,7 +246,7 @@ def fit_split(model, split, config, callbacks, verbose, distributed=False):
 
         build_before_fit(model, split.x_train, split.y_train)
     if verbose is None:
-        verbose = 1 if sys.stdout.isatty() else 2
+        verbose = 0 if quiet() else 1 if sys.stdout.isatty() else 2
     if config.get("lr_decay", 1.0) < 1.0:  # by epoch number, so a resumed run continues the same schedule
         rate, decay = config["learning_rate"], config["lr_decay"]
         callbacks = [keras.callbacks.LearningRateScheduler(lambda epoch: rate * decay ** epoch), *callbacks]
@@ -277,8 +278,6 @@ class EpochNotes(keras.callbacks.Callback):
         self.started = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
-        from zoo.progress import note
-
         done = epoch + 1
         left = (time.perf_counter() - self.started) / done * (self.epochs - done)
         loss = (logs or {}).get("val_loss", (logs or {}).get("loss"))

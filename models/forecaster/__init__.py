@@ -29,6 +29,7 @@ from zoo.models.forecaster import pretrained as _pretrained
 from zoo.models.forecaster.baselines import all_baselines, mae, mase_scale, persistence, rmse, seasonal_naive, window_drift
 from zoo.errors import UserError
 from zoo.files import save_figure
+from zoo.progress import note
 from zoo import options as O
 from zoo.recipe import DataSplit, Recipe
 from zoo.registry import register_model
@@ -267,7 +268,6 @@ class Forecaster(Recipe):
         (with ``base=auto``: a base the user fixed is trained as asked), then the pretrained network
         as released, then the networks fitted to the series.
         -> (config updates, the chosen model as trained)."""
-        import sys
 
         import keras
 
@@ -305,7 +305,7 @@ class Forecaster(Recipe):
             scored.append({"base": base, "level": level, "val_rmse": score, "epochs": len(history.history["loss"])})
             models.append(model)
             errors.append(_squared_errors(split.y_val, forecast))
-            print(f"choosing on validation: base={base} level={str(level).lower()}: RMSE {score:.4g}", file=sys.stderr)
+            note(f"choosing on validation: base={base} level={str(level).lower()}: RMSE {score:.4g}")
         if pretrained is not None:
             for entry, model, forecast in self._compare_pretrained(config, split, pretrained, seed):
                 scored.append(entry)
@@ -332,14 +332,13 @@ class Forecaster(Recipe):
                     if best["base"] == "pretrained" else f"base={best['base']}, level={str(best['level']).lower()}")
                    + f" (validation RMSE {best['val_rmse']:.4g}; naive: "
                    + ", ".join(f"{name} {value:.4g}" for name, value in naive.items()) + ")")
-        print(f"chosen: {summary}", file=sys.stderr)
+        note(f"chosen: {summary}")
         choice = {**choice, "selection": {"candidates": scored, "naive_val_rmse": naive, "summary": summary,
                                           "rule": "the simplest candidate within one standard error of the best"}}
         return choice, (self.build({**config, **choice}) if ship_naive else models[chosen - len(shipped_naive)])
 
     def _compare_pretrained(self, config, split, pretrained, seed):
         """The released global forecaster on validation, as released and fine-tuned -> [(entry, model, forecasts)]."""
-        import sys
 
         import keras
 
@@ -361,8 +360,8 @@ class Forecaster(Recipe):
             score = rmse(split.y_val, forecast)
             results.append(({"base": "pretrained", "level": False, "fine_tuned": tuned, "val_rmse": score,
                              "epochs": epochs}, model, forecast))
-            print(f"choosing on validation: {_pretrained.PRESET} {'fine-tuned' if tuned else 'as released'}: "
-                  f"RMSE {score:.4g}", file=sys.stderr)
+            note(f"choosing on validation: {_pretrained.PRESET} {'fine-tuned' if tuned else 'as released'}: "
+                 f"RMSE {score:.4g}")
         return results
 
     def trains(self, config):

@@ -18,6 +18,7 @@ import numpy as np
 
 from zoo.data.windows import LazyRows, SeriesWindows
 from zoo.errors import UserError
+from zoo.progress import note
 from zoo.recipe import DataSplit
 
 DEFAULT_QUANTILES = "0.1,0.5,0.9"
@@ -184,7 +185,6 @@ def network(window, data, units, cell, dropout, layers=1, members=1):
 def select_epochs(recipe, config, split, seed=0):
     """Train on the training part with early stopping on validation -> config updates: train the
     final model on training and validation windows for the best number of epochs (``refit``)."""
-    import sys
 
     import keras
 
@@ -199,7 +199,7 @@ def select_epochs(recipe, config, split, seed=0):
     best = int(np.argmin(losses)) + 1
     summary = (f"early stopping on validation chose {best} epoch(s) (validation loss {losses[best - 1]:.4g}); "
                f"the final model trains that long on the training and validation windows")
-    print(f"chosen: {summary}", file=sys.stderr)
+    note(f"chosen: {summary}")
     keras.backend.clear_session()
     return {"epochs": best, "refitted": True,
             "selection": {"summary": summary, "val_loss": [float(v) for v in losses], "best_epoch": best}}

@@ -72,7 +72,9 @@ def switched_off(variable):
 def enabled():
     """The kernel runs where it helps: CPU-only TensorFlow, and not switched off."""
     if switched_off("ZOO_FUSED_KERNEL"):
-        print("warning: ZOO_FUSED_KERNEL=0: LSTM training runs without the fused kernel (slower)", file=sys.stderr)
+        from zoo.progress import warn
+
+        warn("ZOO_FUSED_KERNEL=0: LSTM training runs without the fused kernel (slower)")
         return False
     import tensorflow as tf
 
