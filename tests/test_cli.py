@@ -153,7 +153,7 @@ def bad_files(tmp_path):
     (["train", "forecaster", "--set", "base=drfit"], "unknown base 'drfit' (did you mean 'drift'?)"),
     (["train", "tagger", "--set", "tag_field=" + "x" * 1000], "unknown tag_field 'xxxxx"),
     (["train", "forecaster", "--horizon", "2", "--set", "max_tokens=5"], "forecaster has no option 'max_tokens'"),
-    (["train", "tagger", "--season", "4"], "No such option '--season'. Did you mean '--set'? (see 'zoo train tagger --help')"),
+    (["train", "tagger", "--season", "4"], "No such option '--season'. (Did you mean one of: '--sep', '--set'?) (see 'zoo train tagger --help')"),
     (["generate", "char-lm", "--runtime", "onx"], "'onx' is not one of keras, savedmodel, tflite, web, onnx (did you mean 'onnx'?)"),
     (["export", "forecaster", "--quantize", "int9"], "(did you mean 'int8'?)"),
     (["evaluate", "forcaster"], "no such checkpoint: forcaster (did you mean 'forecaster'?)"),

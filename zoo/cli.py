@@ -124,6 +124,28 @@ class _OptionType(click.ParamType):
 
 
 #: Options every model's training takes, besides its recipe's own.
+def _choose_dialect(ctx, param, value):
+    """``--sep``/``--decimal``/``--dayfirst``: how this command reads CSV files, where the file
+    cannot say (``zoo.data.dialect``)."""
+    if value is not None:
+        from zoo.data.dialect import _CHOSEN, choose
+
+        choose(**{**_CHOSEN, param.name: value})
+    return value
+
+
+def _dialect_options():
+    return [
+        click.Option(["--sep"], metavar="CHAR", expose_value=False, callback=_choose_dialect,
+                     help="CSV delimiter [default: the one that splits every line of the file evenly]."),
+        click.Option(["--decimal"], type=click.Choice([".", ","]), expose_value=False, callback=_choose_dialect,
+                     help="Decimal mark of the CSV's numbers [default: as the file writes them]."),
+        click.Option(["--dayfirst/--monthfirst", "dayfirst"], default=None, expose_value=False,
+                     callback=_choose_dialect,
+                     help="Dates like 01/02/2020 [default: decided from the whole column]."),
+    ]
+
+
 _COMMON_TRAIN_OPTIONS = [
     click.Option(["--set", "sets"], multiple=True, metavar="KEY=VALUE",
                  help="Any option above by its name, e.g. --set dropout=0.2 (repeatable)."),
@@ -173,7 +195,7 @@ def _train_command(recipe):
         click.echo(_metrics_table(recipe, metrics))
         click.echo(_next_commands(recipe, out))
 
-    return click.Command(recipe.name, params=params + _COMMON_TRAIN_OPTIONS, callback=run,
+    return click.Command(recipe.name, params=params + _COMMON_TRAIN_OPTIONS + _dialect_options(), callback=run,
                          help=f"Train {recipe.name}: {recipe.description}.\n\nAn interrupted run continues when "
                               "the same command is run again.",
                          short_help=recipe.task)
@@ -336,6 +358,14 @@ def bench(targets, out, repeats, quantize):
     click.echo(f"wrote {os.path.join(out, 'bench.json')} and {os.path.join(out, 'bench.md')}")
 
 
+def _with_params(params):
+    """Add ready-made ``click.Option``s to a command (they are shared by several commands)."""
+    def decorate(function):
+        function.__click_params__ = getattr(function, "__click_params__", []) + list(reversed(params))
+        return function
+    return decorate
+
+
 @cli.command()
 @click.argument("artifact", type=click.Path())
 @click.option("--input", "input_path", type=click.Path(), help=".npy or .csv inputs.")
@@ -346,6 +376,7 @@ def bench(targets, out, repeats, quantize):
               help="ONNX Runtime execution provider for .onnx artifacts (default: cpu).")
 @click.option("--horizon", type=click.IntRange(min=1),
               help="Panel forecasters: steps to forecast (at most the model's horizon).")
+@_with_params(_dialect_options())
 def predict(artifact, input_path, texts, output, provider, horizon):
     """Run a checkpoint, SavedModel, .tflite or .onnx artifact on inputs from a file, or a text
     model's checkpoint on --text."""

@@ -118,7 +118,7 @@ def _table(frame, source, columns):
     """Frame row i is line i + first_line(frame) of the file: every message about a row names that line."""
     first = first_line(frame)
     label = _find_column(frame, (LABEL,))
-    time = _find_column(frame, TIME_NAMES, exclude=label) or _date_column(frame, exclude=label)
+    time = _find_column(frame, TIME_NAMES, exclude=label) or _date_column(frame, exclude=label, source=source)
     inputs = _input_columns(frame, source, columns, exclude=(label, time))
     labels = _labels(frame[label], source, first) if label is not None else None
     values = [_numbers(frame[name], name, source, first) for name in inputs]

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from zoo.data.dialect import Dialect, plain_numbers, sniff
 from zoo.errors import DataWarning, UserError, shown, shown_path
 
 #: Nixtla's column names (statsforecast, neuralforecast, mlforecast).
@@ -192,12 +193,14 @@ class _Columns:
         self.index = {}  # id -> code
         self.kind = None  # "int" or "date", fixed by the first chunk
         self.parts = ([], [], [], [])
+        self.dialect = Dialect()  # the CSV's decimal mark and thousands separator
 
     def add(self, ids, times, values, lines):
         lines = np.asarray(lines, "int64")
         codes = np.fromiter((self.index.setdefault(i, len(self.index)) for i in ids), "int64", len(ids))
         for part, array in zip(self.parts, (codes, self._stamps(times, lines),
-                                            _numbers(values, self.source, lines, self.names[2]), lines)):
+                                            _numbers(plain_numbers(values, self.dialect), self.source, lines,
+                                                     self.names[2]), lines)):
             part.append(array)
 
     def arrays(self):
@@ -310,7 +313,9 @@ def _read_csv(path, names, columns):
         with open(path, newline="", encoding="utf-8-sig") as handle:
             sample = handle.read(65536)
             handle.seek(0)
-            reader = csv.reader(handle, _dialect(sample))
+            dialect = sniff(sample)
+            reader = csv.reader(handle, delimiter=dialect.delimiter)
+            columns.dialect = dialect
             first = next(reader, [])
             header = [h.strip() for h in first]
             if not header:
@@ -352,18 +357,6 @@ def _is_number(text):
     except ValueError:
         return False
     return True
-
-
-def _dialect(sample):
-    """Comma unless the header is plainly separated by semicolons or tabs."""
-    first = sample.splitlines()[0] if sample else ""
-    for delimiter in (",", ";", "\t"):
-        if delimiter in first:
-            class Dialect(csv.excel):
-                pass
-            Dialect.delimiter = delimiter
-            return Dialect
-    return csv.excel
 
 
 def _positions(header, names, path):
@@ -409,7 +402,7 @@ def _numbers(cells, source, lines, name):
             try:
                 float(cell)
             except ValueError:
-                hint = " (a decimal comma? give the file with decimal points)" if "," in cell else ""
+                hint = " (a decimal comma? --decimal , reads it)" if "," in cell else ""
                 raise UserError(f"{source}:{lines[k]}: column {shown(name)} holds {shown(str(cell))}, not a "
                                 f"number{hint}") from None
         raise

@@ -154,13 +154,13 @@ def read_csv_series(path, column=None, columns=()):
     # Rows go in date order (with a warning when the file has them otherwise); lines[i] is the
     # file line of row i after that, so every message still points into the file.
     lines = np.arange(len(frame)) + first_line(frame)
-    date_column = _date_column(frame, exclude=column)
+    date_column = _date_column(frame, exclude=column, source=source)
     dates = None
     if date_column is not None:
         _refuse_a_panel(frame, date_column, source)
         order = time_order(frame[date_column], date_column, source, first_line(frame))
         frame, lines = frame.iloc[order].reset_index(drop=True), lines[order]
-        dates = pd.DatetimeIndex(as_dates(frame[date_column]))
+        dates = pd.DatetimeIndex(as_dates(frame[date_column], date_column, source))
     values = clean_column(frame[column], column, source, lines)
     return _with_covariates(Series(values=values, name=str(column), source=source,
                                    frequency=_frequency(dates), dates=dates), frame, columns, lines)
@@ -187,15 +187,28 @@ def _refuse_a_panel(frame, date_column, source):
 def read_csv_frame(path):
     """A user's CSV (an existing file) -> DataFrame; unreadable, empty or row-less files are ``UserError``s.
 
-    A blank line in a one-column file is a gap, not nothing: it stays as a row of NaN; trailing
-    blank lines are dropped. A file whose first row is all numbers has no header: its columns
-    are named "1", "2", ... and ``first_line(frame)`` (the file line of row 0) is 1, else 2.
+    The delimiter and decimal mark are the file's own (``zoo.data.dialect``); numbers written with
+    thousands separators are numbers. A blank line in a one-column file is a gap, not nothing: it
+    stays as a row of NaN; trailing blank lines are dropped. A file whose first row is all numbers
+    has no header: its columns are named "1", "2", ... and ``first_line(frame)`` (the file line of
+    row 0) is 1, else 2.
     """
+    from zoo.data.dialect import SAMPLE_BYTES, sniff, thousands_numbers
+
     try:
+        with open(path, encoding="utf-8-sig", newline="") as handle:
+            dialect = sniff(handle.read(SAMPLE_BYTES))
+        options = dict(sep=dialect.delimiter, decimal=dialect.decimal, skip_blank_lines=False)
         # The first row as written (pandas would rename a repeated "0.0" in a header to "0.0.1").
-        first = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False, skip_blank_lines=False)
-        header = not _looks_like_data(first.iloc[0].tolist())
-        frame = pd.read_csv(path, skip_blank_lines=False, header=0 if header else None)
+        first = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False, **options)
+        header = not _looks_like_data(first.iloc[0].tolist(), dialect.decimal)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", pd.errors.ParserWarning)
+            # index_col=False: rows longer than the header are an error here, not an unnamed index
+            frame = pd.read_csv(path, header=0 if header else None, index_col=False, **options)
+        if any(issubclass(w.category, pd.errors.ParserWarning) for w in caught):
+            raise UserError(f"{path}: rows have more fields than the header ({frame.shape[1]}) when split at "
+                            f"{shown(dialect.delimiter)}; give --sep")
         if not header:
             frame.columns = [str(k + 1) for k in range(frame.shape[1])]
     except pd.errors.EmptyDataError:
@@ -209,11 +222,17 @@ def read_csv_frame(path):
         raise UserError(f"{path} is not a readable CSV file: {str(error).splitlines()[0][:200]}") from None
     except OSError as error:
         raise UserError(f"cannot read {path}: {error.strerror or error}") from None
+    for name in frame.columns:
+        if frame[name].dtype == object:
+            numbers = thousands_numbers(frame[name], dialect)
+            if numbers is not None:
+                frame[name] = numbers
     last_row = frame.notna().any(axis=1).to_numpy().nonzero()[0]
     frame = frame.iloc[: last_row[-1] + 1] if len(last_row) else frame.iloc[:0]
     if frame.empty:
         raise UserError(f"{path} has a header but no rows")
     frame.attrs["first_line"] = 2 if header else 1
+    frame.attrs["dialect"] = dialect
     return frame
 
 
@@ -222,13 +241,13 @@ def first_line(frame):
     return frame.attrs.get("first_line", 2)
 
 
-def _looks_like_data(fields):
+def _looks_like_data(fields, decimal="."):
     """True when every header field is a number or an ISO date (with at least one number): the
     "header" is the first data row of a file that has none ("2020-01-01,5.0" or "1.5,2")."""
     numbers = 0
     for field in map(str, fields):
         try:
-            number = float(field)
+            number = float(field.replace(",", ".") if decimal == "," else field)
         except ValueError:
             if not _ISO_DATE.fullmatch(field.strip()):
                 return False
@@ -249,27 +268,33 @@ def names(columns):
     return text if len(text) <= 60 else text[:59] + "…"
 
 
-def as_dates(column):
-    """pandas datetimes (NaT where a value is not a date), or None when the column mixes time
-    zones or formats pandas cannot put on one axis."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # pandas' notices about guessing the format
-        try:
-            dates = pd.to_datetime(column, errors="coerce")
-        except (ValueError, TypeError, OverflowError):  # e.g. mixed time zones
-            return None
-    return dates if pd.api.types.is_datetime64_any_dtype(dates) else None
+def as_dates(column, name=None, source=None):
+    """pandas datetimes (NaT where a value is not a date), or None when the column is not dates
+    in one format (``zoo.data.dialect.as_dates``: day-first decided from the whole column,
+    offsets to UTC)."""
+    from zoo.data.dialect import as_dates as parsed
+
+    return parsed(column, name, source)
 
 
-def _date_column(frame, exclude=None):
-    """The first text column whose every value reads as a date, else None."""
+def _date_column(frame, exclude=None, source=None):
+    """The first text column whose every value reads as a date, else None. A column that mostly
+    reads as dates but not wholly is named in a warning: it is not silently left out."""
     for name in frame.columns:
         column = frame[name]
         if name == exclude or pd.api.types.is_numeric_dtype(column) or column.isna().all():
             continue
-        dates = as_dates(column)
-        if dates is not None and dates.notna().sum() == column.notna().sum():
+        dates = as_dates(column, name, source)
+        if dates is None:
+            continue
+        read, given = int(dates.notna().sum()), int(column.notna().sum())
+        if read == given:
             return name
+        if read >= 0.5 * given:
+            row = int(np.flatnonzero((column.notna() & dates.isna()).to_numpy())[0])
+            warnings.warn(f"{source or 'the file'}:{row + first_line(frame)}: column {shown(name)} looks like dates "
+                          f"but {given - read} of its values are not ({cell(column.iloc[row])}); it is not read as "
+                          "the time axis", DataWarning, stacklevel=2)
     return None
 
 
@@ -278,7 +303,7 @@ def time_order(column, name, source, first=2):
     time is an error naming its line (row i is line ``first + i``), rows out of order are sorted
     with a warning. The one place both CSV readers (forecaster and anomaly) order their rows."""
     numeric = pd.api.types.is_numeric_dtype(column)
-    times = column if numeric else as_dates(column)
+    times = column if numeric else as_dates(column, name, source)
     if times is None:
         raise UserError(f"column {shown(name)} of {source} mixes date formats or time zones")
     missing = times.isna().to_numpy()
