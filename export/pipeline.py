@@ -258,9 +258,18 @@ def _metadata(model, config):
 
 
 def _input_description(model):
+    """The input as deployment.json states it; ``ids_below`` bounds token ids (the Embedding's
+    rows), so every runtime can refuse an id beyond it as the Keras path does."""
     tensor = model.inputs[0]
     if "int" in str(tensor.dtype):
-        return {"name": "inputs", "shape": ["batch", "time"], "dtype": str(tensor.dtype), "meaning": "token ids"}
+        import keras
+
+        from zoo.compat import flatten_layers
+
+        sizes = {layer.input_dim for layer in flatten_layers(model) if isinstance(layer, keras.layers.Embedding)}
+        bound = {"ids_below": sizes.pop()} if len(sizes) == 1 else {}
+        return {"name": "inputs", "shape": ["batch", "time"], "dtype": str(tensor.dtype), "meaning": "token ids",
+                **bound}
     return {"name": "inputs", "shape": ["batch", "time", tensor.shape[-1]], "dtype": "float32"}
 
 

@@ -36,6 +36,11 @@ class Runner:
         raise NotImplementedError
 
     @property
+    def time_steps(self):
+        """The input's fixed number of time steps, or None where any length runs."""
+        return None
+
+    @property
     def vocabulary_size(self):
         """Token ids must be below this (the first Embedding's rows), or None where the runtime
         does not say; ids beyond it are a user error, not a runtime crash or a silent clamp."""
@@ -85,6 +90,10 @@ class KerasRunner(Runner):
         return "int" in str(self.model.inputs[0].dtype)
 
     @property
+    def time_steps(self):
+        return _fixed(self.model.inputs[0].shape)
+
+    @property
     def vocabulary_size(self):
         import keras
 
@@ -129,6 +138,10 @@ class SavedModelRunner(Runner):
     @property
     def takes_tokens(self):
         return self._spec.dtype.is_integer
+
+    @property
+    def time_steps(self):
+        return _fixed(self._spec.shape.as_list())
 
     def __call__(self, x):
         import tensorflow as tf
@@ -175,6 +188,10 @@ class TFLiteRunner(Runner):
     @property
     def takes_tokens(self):
         return np.issubdtype(self._input["dtype"], np.integer)
+
+    @property
+    def time_steps(self):
+        return _fixed([int(d) if d > 0 else None for d in self._input["shape_signature"]])
 
     def run_one(self, sequence):
         """One sequence with a batch axis of 1 -> the output for it."""
@@ -263,6 +280,10 @@ class OnnxRunner(Runner):
     def takes_tokens(self):
         return "int" in self._input.type
 
+    @property
+    def time_steps(self):
+        return _fixed([d if isinstance(d, int) else None for d in self._input.shape])
+
     def __call__(self, x):
         return self._session.run(None, {self._input.name: x})[0]
 
@@ -274,6 +295,12 @@ class OnnxRunner(Runner):
     def feed(self, inputs):
         names = [o.name for o in self._session.get_outputs()]
         return dict(zip(names, self._session.run(names, inputs)))
+
+
+def _fixed(shape):
+    """The time axis (the second) of an input shape when it is fixed, else None."""
+    shape = list(shape)
+    return int(shape[1]) if len(shape) >= 2 and shape[1] is not None and int(shape[1]) > 0 else None
 
 
 def first_line(error, limit=200):

@@ -163,7 +163,7 @@ def bad_files(tmp_path):
     (["export", "{d}"], "not a finished training run"),
     (["predict", "{d}/corrupt.onnx", "--input", "{d}/nan.npy"], "not a readable ONNX model"),
     (["predict", "{run}", "--input", "{d}/nan.npy"], "NaN"),
-    (["predict", "{run}", "--input", "{d}/wide.npy"], "takes (batch, time, 1)"),
+    (["predict", "{run}", "--input", "{d}/wide.npy"], "has shape (2, 5, 3); the model takes (batch, "),
     (["predict", "{run}", "--input", "{d}/text.csv"], "no numeric column"),
     (["predict", "{d}/model.pt", "--input", "{d}/nan.npy"], "no such file"),
 ])

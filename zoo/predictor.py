@@ -173,7 +173,9 @@ class Predictor:
 
     def predict(self, inputs):
         """Text (a string or a list of them) for text-classifier, tagger and g2p; otherwise an
-        array shaped as the model's input (token ids, or (N, T, F) features) -> its outputs."""
+        array shaped as the model's input (token ids, or (N, T, F) features), or a ``Path`` to a
+        file of them -> its outputs. Inputs the model cannot take raise ``UserError`` saying
+        what it takes, in every runtime."""
         recipe = self.recipe
         single = isinstance(inputs, str)
         if single or (isinstance(inputs, (list, tuple)) and inputs and all(isinstance(t, str) for t in inputs)):
@@ -184,7 +186,28 @@ class Predictor:
                 raise UserError("a text is empty")
             results = recipe.read_text(self.runner, texts, self.config)
             return results[0] if single and self.name != "g2p" else results
-        return self.runner(np.asarray(inputs))
+        if isinstance(inputs, Path):  # a file, as zoo predict --input reads it
+            return self.runner(self.read_file(inputs))
+        return self.runner(self.contract.check(inputs))
+
+    @property
+    def contract(self):
+        """What the model's input array must be (``zoo.data.arrays.InputContract``): checked here
+        before any runtime sees it, so every runtime refuses the same inputs in the same words."""
+        from zoo.data.arrays import InputContract
+
+        return InputContract.of(self.runner, self.metadata)
+
+    def read_file(self, path):
+        """A user's input file -> the checked batch the model takes, read as its recipe's
+        training reads that layout (``Recipe.read_input_file``)."""
+        from zoo.data.arrays import read_file
+
+        data = self.config["data"]
+        recipe = self.recipe
+        if recipe is None:
+            return read_file(path, self.contract, data)
+        return recipe.read_input_file(path, self.contract, data)
 
     def forecast(self, history, horizon=None):
         """A panel forecaster: forecasts after the last value of every series in ``history`` (a

@@ -104,6 +104,14 @@ class Recipe:
         ``config`` needs only ``config["data"]``'s ``deployment_keys``, as an export carries."""
         raise UserError(f"{self.name} does not read text; use --input")
 
+    def read_input_file(self, path, contract, data):
+        """A user's input file (``zoo predict --input``) -> the batch the model takes, checked
+        against ``contract`` (``zoo.data.arrays.InputContract``); ``data``: the deployment facts.
+        A recipe whose training reads a layout of its own reads it here too."""
+        from zoo.data.arrays import read_file
+
+        return read_file(path, contract, data)
+
     def text_lines(self, results):
         """``read_text``'s results as the lines ``zoo predict --text`` prints."""
         raise NotImplementedError

@@ -149,23 +149,14 @@ class Forecaster(Recipe):
             raise UserError("--id-column, --time-column and --freq are for panels: a long-format file with an id column")
         horizon = 1 if config.get("horizon", 1) == "auto" else int(config.get("horizon", 1))  # checked options
         multi_step = config.get("multi_step", "direct")
-        from zoo.data.series import calendar_features, infer_season, load_series  # pandas, only to read data
+        from zoo.data.series import infer_season, load_series  # pandas, only to read data
 
         names = [c.strip() for c in columns.split(",") if c.strip()] if isinstance(columns, str) else list(columns or ())
         series = load_series(data or "sunspots", column, names)
         if multi_step == "recursive" and series.covariates is not None:
             raise UserError("recursive forecasting feeds back the target only; drop --columns or use multi_step=direct")
         values = series.values
-        features, feature_names = [values[:, None]], [series.name]
-        if series.covariates is not None:
-            features.append(series.covariates)
-            feature_names += series.covariate_names
-        calendar_names, calendar = calendar_features(series.dates, series.frequency) if config.get("calendar", True) \
-            else ((), None)
-        if calendar is not None:
-            features.append(calendar)
-            feature_names += calendar_names
-        matrix = np.concatenate(features, axis=1)
+        matrix, feature_names = feature_matrix(series, config.get("calendar", True))
         n = len(values)
         test_start = int(round(n * (1 - config["test_fraction"])))
         val_start = int(round(test_start * (1 - config["val_fraction"])))
@@ -364,6 +355,34 @@ class Forecaster(Recipe):
                  f"RMSE {score:.4g}")
         return results
 
+    def read_input_file(self, path, contract, data):
+        """A history CSV as training read it (its column, covariates and calendar features from its
+        dates), forecast from its last window; a file of windows or a .npy as any model's."""
+        from zoo.data.arrays import read_file
+
+        if data.get("kind") == "panel" or Path(path).suffix != ".csv" or not data.get("column"):
+            return read_file(path, contract, data)
+        from zoo.data.series import first_line, read_csv_frame, read_csv_series
+
+        frame = read_csv_frame(path)
+        if first_line(frame) == 1 or data["column"] not in frame.columns:  # no header, or not the training column
+            if len(data.get("features", ())) > 1:
+                raise UserError(f"{path}: this forecaster reads {', '.join(data['features'])} (from a CSV with "
+                                f"column {data['column']!r}{' and dates' if _has_calendar(data) else ''}); "
+                                f"{path} has no column {data['column']!r}")
+            return read_file(path, contract, data)
+        covariates = [n for n in data.get("features", ())[1:] if not n.endswith(("_sin", "_cos"))]
+        series = read_csv_series(path, data["column"], covariates)
+        matrix, names = feature_matrix(series, _has_calendar(data))
+        if list(names) != list(data.get("features", names)):
+            raise UserError(f"{path} gives the features {', '.join(names)}; this forecaster reads "
+                            f"{', '.join(data['features'])}" + (" (its calendar features come from a date column)"
+                                                                 if _has_calendar(data) else ""))
+        window = contract.time_steps or len(matrix)
+        if len(matrix) < window:
+            raise UserError(f"{path} holds {len(matrix)} rows; this forecaster reads the last {window}")
+        return contract.check(matrix[-window:], str(path))
+
     def trains(self, config):
         return bool(config.get("network", True))
 
@@ -528,6 +547,27 @@ def _within_one_se(errors, best, rounding=0.0):
 
 def _squared_errors(actual, forecast):
     return ((np.asarray(forecast, "float64").reshape(np.shape(actual)) - np.asarray(actual, "float64")) ** 2).ravel()
+
+
+def feature_matrix(series, calendar=True):
+    """A series -> (its input features as a (n, k) array, their names): the target, the covariates,
+    then sine and cosine of the calendar position where the dates give one. Training and predict
+    both build their windows from this."""
+    from zoo.data.series import calendar_features
+
+    features, names = [series.values[:, None]], [series.name]
+    if series.covariates is not None:
+        features.append(series.covariates)
+        names += series.covariate_names
+    calendar_names, values = calendar_features(series.dates, series.frequency) if calendar else ((), None)
+    if values is not None:
+        features.append(values)
+        names += calendar_names
+    return np.concatenate(features, axis=1), names
+
+
+def _has_calendar(data):
+    return any(str(name).endswith(("_sin", "_cos")) for name in data.get("features", ()))
 
 
 def _wants_pretrained(config):

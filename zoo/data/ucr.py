@@ -70,7 +70,42 @@ def read_file(path):
         if any(len(s) == 0 for s in sequences):
             raise UserError(f"{path} has a row with no values")
         return sequences, frame["label"].astype(str).to_numpy()
-    raise UserError(f"{path}: expected a .ts or .csv file")
+    if path.suffix == ".tsv":
+        return _read_archive_tsv(path)
+    raise UserError(f"{path}: expected a .ts, .tsv or .csv file")
+
+
+def _read_archive_tsv(path):
+    """The UCR 2018 archive's own layout: one series per line, its label first, tab-separated,
+    no header; shorter series end early or in NaN."""
+    sequences, labels = [], []
+    try:
+        lines = Path(path).read_text(encoding="utf-8-sig").splitlines()
+    except UnicodeDecodeError:
+        from zoo.data.text_files import read_utf8
+
+        read_utf8(path)
+        raise
+    except OSError as error:
+        raise UserError(f"cannot read {path}: {error.strerror or error}") from None
+    for number, line in enumerate(lines, 1):
+        fields = line.strip().split("\t") if "\t" in line else line.split(",")
+        if not line.strip():
+            continue
+        try:
+            values = np.asarray([float(v) for v in fields[1:] if v.strip() != ""], "float64")
+        except ValueError:
+            raise UserError(f"{path}:{number}: the steps after the label must be numbers") from None
+        values = values[~np.isnan(values)]
+        if len(values) == 0:
+            raise UserError(f"{path}:{number}: a series with no values")
+        if not np.isfinite(values).all():
+            raise UserError(f"{path}:{number}: holds an infinite value")
+        labels.append(fields[0].strip())
+        sequences.append(values[:, None].astype("float32"))
+    if not sequences:
+        raise UserError(f"{path} holds no series")
+    return sequences, np.asarray(labels).astype(str)
 
 
 def _as_sequences(x):
