@@ -105,6 +105,10 @@ def test_predict_runs_every_format_alike(exported, trained_run, capsys, tmp_path
         np.testing.assert_allclose(np.load(target), expected, rtol=1e-4, atol=1e-3)
     code, printed, _ = run_cli(capsys, "predict", out / "model.onnx", "--input", inputs)
     assert code == 0 and len(printed.strip().splitlines()) == len(expected)
+    code, _, err = run_cli(capsys, "predict", out / "model.onnx", "--input", inputs, "--output", target)
+    assert code == 2 and "exists; pass --force to replace it" in err  # nothing overwritten unasked
+    code, _, err = run_cli(capsys, "predict", out / "model.onnx", "--input", inputs, "--output", target, "--force")
+    assert code == 0, err
 
 
 def test_export_cli_prints_table_and_refuses_to_overwrite(trained_run, tmp_path, capsys):

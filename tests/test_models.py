@@ -92,7 +92,8 @@ def test_predict_runs_every_models_artifacts(name, quick_runs, tmp_path, capsys)
     inputs = tmp_path / "e" / "test_data" / "inputs.npy"
     expected = np.load(tmp_path / "e" / "test_data" / "expected.npy")
     for artifact in (quick_runs[name], tmp_path / "e" / "model.onnx", tmp_path / "e" / "model.tflite"):
-        code, _, err = run_cli(capsys, "predict", artifact, "--input", inputs, "--output", tmp_path / "p.npy")
+        code, _, err = run_cli(capsys, "predict", artifact, "--input", inputs, "--output", tmp_path / "p.npy",
+                               "--force")  # one output file for each artifact in turn
         assert code == 0, err
         np.testing.assert_allclose(np.load(tmp_path / "p.npy"), expected, atol=1e-4)
 

@@ -368,7 +368,9 @@ def _with_params(params):
 
 @cli.command()
 @click.argument("artifact", type=click.Path())
-@click.option("--input", "input_path", type=click.Path(), help=".npy or .csv inputs.")
+@click.option("--input", "input_path", type=click.Path(allow_dash=True),
+              help="Inputs: .npy, .csv, .ts or .tsv; for a text model a .txt (one text per line), .jsonl (a "
+                   "\"text\" field per record) or .csv (a \"text\" column) file, or - for standard input.")
 @click.option("--text", "texts", multiple=True,
               help="Text for a text model (text-classifier, tagger, g2p), tokenized with its vocabulary; repeatable.")
 @click.option("--output", type=click.Path(dir_okay=False), help="Write predictions to .npy or .csv instead of printing.")
@@ -376,19 +378,27 @@ def _with_params(params):
               help="ONNX Runtime execution provider for .onnx artifacts (default: cpu).")
 @click.option("--horizon", type=click.IntRange(min=1),
               help="Panel forecasters: steps to forecast (at most the model's horizon).")
+@click.option("--force", is_flag=True, help="Replace an existing --output file.")
 @_with_params(_dialect_options())
-def predict(artifact, input_path, texts, output, provider, horizon):
+def predict(artifact, input_path, texts, output, provider, horizon, force):
     """Run a checkpoint, SavedModel, .tflite or .onnx artifact on inputs from a file, or a text
     model's checkpoint on --text."""
     if bool(input_path) == bool(texts):
         raise UserError("give either --input FILE or --text TEXT")
     if texts and output:
         raise UserError("--output goes with --input; --text prints its predictions")
+    if output and os.path.lexists(output) and not force:
+        raise UserError(f"{shown(output)[1:-1]} exists; pass --force to replace it")
     if texts:
         click.echo("\n".join(_predict_text(artifact, texts, provider)))
         return
     from zoo.export.formats import FORMATS
     from zoo.predictor import KERAS, load
+
+    text_file = _text_input(artifact, input_path)
+    if text_file is not None:
+        _predict_text_file(artifact, text_file, output, provider)
+        return
 
     artifact = _history_forecaster(artifact, input_path, horizon)
     predictor = load(artifact, provider=provider)  # a name, run, export directory or one artifact
@@ -410,6 +420,45 @@ def predict(artifact, input_path, texts, output, provider, horizon):
         return
     _write_predictions(output, predictions)
     click.echo(f"wrote {len(predictions)} prediction(s) to {output}")
+
+
+#: Texts run through a text model at a time, between progress lines.
+_TEXT_CHUNK = 64
+
+
+def _text_input(artifact, input_path):
+    """``input_path`` when it holds texts for a text model (- is standard input), else None."""
+    from pathlib import Path
+
+    if input_path == "-" or Path(input_path).suffix in (".txt", ".jsonl"):
+        return input_path
+    if Path(input_path).suffix != ".csv":
+        return None
+    from zoo.registry import get_recipe, list_models
+    from zoo.predictor import load
+
+    name = str(artifact) if str(artifact) in list_models() else load(artifact).name
+    return input_path if name in list_models() and get_recipe(name).reads_text else None
+
+
+def _predict_text_file(artifact, input_path, output, provider):
+    """One output line per input text, in chunks with progress lines; to stdout or --output."""
+    from zoo.data.text_files import read_texts
+    from zoo.files import write_text
+    from zoo.progress import in_chunks
+
+    texts = read_texts(input_path)
+    if output is not None and output.endswith(".npy"):
+        raise UserError("--output of a text model is a text file (.txt, .csv): one line per input")
+    predictor = _text_predictor(artifact, provider)
+    lines = []
+    for chunk in in_chunks(texts, _TEXT_CHUNK, "predicting"):
+        lines += predictor.predict_lines(chunk)
+    if output is None:
+        click.echo("\n".join(lines))
+        return
+    write_text(output, "\n".join(lines) + "\n")
+    click.echo(f"wrote {len(lines)} prediction(s) to {output}")
 
 
 def _history_forecaster(artifact, input_path, horizon):
@@ -463,20 +512,24 @@ def _summary(predictions, labels=None, lengths=None):
 def _predict_text(target, texts, provider=None):
     """Text in, readable predictions out, through the recipe that trained the model: from a
     checkpoint in Keras, from an export directory in its fastest runtime (no TensorFlow needed)."""
+    if not all(t.strip() for t in texts):
+        raise UserError("--text is empty")
+    return _text_predictor(target, provider).predict_lines(texts)
+
+
+def _text_predictor(target, provider=None):
     from zoo.predictor import KERAS, load
 
     predictor = load(target, provider=provider)
     recipe = predictor.recipe
     if recipe is None:
-        raise UserError("--text needs a model name, run or export directory (the vocabulary is in its config.json "
+        raise UserError("text needs a model name, run or export directory (the vocabulary is in its config.json "
                         "or deployment.json)")
     if not recipe.reads_text:
-        raise UserError(f"{predictor.name} does not read text; use --input")
-    if not all(t.strip() for t in texts):
-        raise UserError("--text is empty")
+        raise UserError(f"{predictor.name} does not read text; use --input with an array file")
     if predictor.runtime == KERAS:
         _load_tensorflow()
-    return predictor.predict_lines(texts)
+    return predictor
 
 
 def _streaming_summary(streaming):

@@ -45,3 +45,27 @@ def stage(what):
         print(file=sys.stderr, flush=True)
         raise
     print(f" {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
+
+
+def in_chunks(items, size, what, every=2.0):
+    """``items`` in slices of ``size``, with a progress line (done, total, time left) at most
+    every ``every`` seconds once a slice has taken time: long jobs (thousands of words through a
+    beam search, a big file scored window by window) say how far they are."""
+    started = last = time.perf_counter()
+    total = len(items)
+    shown = False
+    for start in range(0, total, size):
+        yield items[start : start + size]
+        now = time.perf_counter()
+        done = min(start + size, total)
+        if done < total and now - last >= every and not quiet():
+            left = (now - started) / done * (total - done)
+            print(f"{what}: {done:,}/{total:,} ({100 * done / total:.0f}%), about {_duration(left)} left",
+                  file=sys.stderr, flush=True)
+            last, shown = now, True
+    if shown and not quiet():
+        print(f"{what}: {total:,}/{total:,} in {_duration(time.perf_counter() - started)}", file=sys.stderr, flush=True)
+
+
+def _duration(seconds):
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"

@@ -51,10 +51,24 @@ def default_jit_compile(model=None):
     return model is None or all(layer.supports_jit for layer in flatten_layers(model, include_self=True))
 
 
-def check_run_dir(out_dir, force=False):
-    """Before any work: a finished run is only replaced with ``force``."""
-    if (Path(out_dir) / METRICS_NAME).exists() and not force:
-        raise UserError(f"{out_dir} holds a finished run; pass --force to train it again")
+def finished_as_asked(out_dir, name, seed, data_options, overrides, init=None):
+    """The metrics of a finished run in ``out_dir`` that the same command trained, so that running
+    it again (a retry loop) succeeds without training; None when there is none. A finished run
+    trained with other options is an error: only ``--force`` replaces it."""
+    out_dir = Path(out_dir)
+    if not (out_dir / METRICS_NAME).exists():
+        return None
+    previous = read_json(out_dir / CONFIG_NAME) if (out_dir / CONFIG_NAME).exists() else {}
+    stored = previous.get("config", {})
+    same = (previous.get("model") == name and previous.get("seed") == seed
+            and previous.get("data_options", {}) == _plain(data_options)
+            and all(stored.get(key) == _plain(value) for key, value in overrides.items())
+            and bool(stored.get("init")) == (init is not None))
+    if not same:
+        raise UserError(f"{out_dir} holds a finished run with other options; pass --force to train it again "
+                        "(or --out another directory)")
+    note(f"{out_dir} holds this run, already finished; its results (--force trains it again)")
+    return read_json(out_dir / METRICS_NAME)
 
 
 def prepare_run_dir(out_dir, force=False):
@@ -100,8 +114,10 @@ def _train(name, out_dir, *, seed=0, force=False, verbose=None, data_options=Non
     quick_overrides = recipe.quick if quick else {}
     config = recipe.config(**{**recipe.presets_for(data_options), **quick_overrides, **overrides})
     out_dir = Path(out_dir)
-    if placement.is_chief:
-        check_run_dir(out_dir, force=force)
+    if placement.is_chief and not force:
+        done = finished_as_asked(out_dir, name, seed, data_options, {**quick_overrides, **overrides}, init)
+        if done is not None:
+            return done
     parent = None
     if init is not None:
         from zoo.finetune import load_parent

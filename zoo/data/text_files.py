@@ -300,3 +300,46 @@ def _read_class_folders(path):
             texts.append(text)
             labels.append(label)
     return texts, labels
+
+
+def read_texts(path):
+    """Texts to predict on, one output per input: a ``.txt`` file (one text per line), ``.jsonl``
+    (a "text" field per record, or a JSON string per line), ``.csv`` (a "text" column), or ``-``
+    for standard input (one text per line). Blank lines are not texts."""
+    import sys
+
+    if path == "-":
+        source, text = "standard input", sys.stdin.read().replace("\r\n", "\n")
+    else:
+        source, text = str(path), read_utf8(_existing(path))
+    if str(path).endswith(".jsonl"):
+        texts = []
+        for number, line in enumerate(text.split("\n"), start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise UserError(f"{source}:{number}: not JSON ({error.msg}: {cut(line.strip(), 40)!r})") from None
+            value = record.get("text", record.get("TEXT")) if isinstance(record, dict) else record
+            if not isinstance(value, str) or not value.strip():
+                raise UserError(f"{source}:{number}: expected a non-empty JSON string or a record with a 'text' field")
+            texts.append(value)
+    elif str(path).endswith(".csv"):
+        previous_limit = csv.field_size_limit(2**31 - 1)
+        try:
+            rows = list(csv.reader(io.StringIO(text, newline="")))
+        except csv.Error as error:
+            raise UserError(f"{source}: not readable as CSV ({error})") from None
+        finally:
+            csv.field_size_limit(previous_limit)
+        header = [name.strip().lower() for name in (rows[0] if rows else [])]
+        if TEXT not in header:
+            raise UserError(f"{source} has no 'text' column (columns: {cut(', '.join(header) or 'none')})")
+        column = header.index(TEXT)
+        texts = [row[column] for row in rows[1:] if len(row) > column and row[column].strip()]
+    else:
+        texts = [line for line in text.split("\n") if line.strip()]
+    if not texts:
+        raise UserError(f"{source} holds no text")
+    return texts
