@@ -148,8 +148,24 @@ def export_checkpoint(checkpoint, out_dir, formats, force=False, opset=onnx_form
                 report["streaming"] = _export_streaming(model, staging, formats, inputs, opset)
         report["ok"] = all(entry["ok"] for entry in report["formats"].values()) and (
             not streaming or report["streaming"]["ok"])
+        _set_aside_failures(staging, report["formats"])
         write_json(staging / "report.json", report)
     return report
+
+
+#: Where an export keeps artifacts that failed their check (a quantized model over its metric
+#: budget): out of the directory's top level, so nothing deploys or loads them by mistake, but kept
+#: for a look.
+FAILED_DIR = "failed"
+
+
+def _set_aside_failures(staging, entries):
+    for entry in entries.values():
+        path = staging / entry["path"]
+        if not entry["ok"] and path.exists():
+            (staging / FAILED_DIR).mkdir(exist_ok=True)
+            path.rename(staging / FAILED_DIR / path.name)
+            entry["path"] = f"{FAILED_DIR}/{path.name}"
 
 
 def _check_streamable(model):

@@ -276,6 +276,20 @@ def test_export_names_the_metric_budget_of_quantized_artifacts(tmp_path, capsys)
     assert report["quantized_check"] == {"metric": "rmse", "goal": "min", "allowed": 0.02}
     assert entry["check"] == "metric budget" and "(budget 2%)" in printed
     assert entry["ok"] == (entry["metric_change"] <= 0.02) and code == (0 if entry["ok"] else 1)
+    # an artifact over its budget is set aside, not left where deployments and zoo.load look
+    assert (out / entry["path"]).exists() and (out / "model.int8.tflite").exists() == entry["ok"]
+
+
+def test_an_artifact_that_fails_its_check_is_set_aside(tmp_path):
+    from zoo.export.pipeline import FAILED_DIR, _set_aside_failures
+
+    (tmp_path / "model.int8.tflite").write_bytes(b"x")
+    (tmp_path / "model.tflite").write_bytes(b"y")
+    entries = {"tflite:int8": {"path": "model.int8.tflite", "ok": False}, "tflite": {"path": "model.tflite", "ok": True}}
+    _set_aside_failures(tmp_path, entries)
+    assert entries["tflite:int8"]["path"] == f"{FAILED_DIR}/model.int8.tflite"
+    assert (tmp_path / FAILED_DIR / "model.int8.tflite").exists() and not (tmp_path / "model.int8.tflite").exists()
+    assert (tmp_path / "model.tflite").exists()
 
 
 def test_switching_the_fused_kernel_off_says_so(monkeypatch, capsys):

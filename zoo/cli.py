@@ -395,6 +395,10 @@ def predict(artifact, input_path, texts, output, provider, horizon, force):
     from zoo.export.formats import FORMATS
     from zoo.predictor import KERAS, load
 
+    if input_path != "-":
+        from zoo.data.arrays import existing_input
+
+        existing_input(input_path)  # a missing file or a link to nothing, before any model loads
     text_file = _text_input(artifact, input_path)
     if text_file is not None:
         _predict_text_file(artifact, text_file, output, provider)

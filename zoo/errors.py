@@ -24,3 +24,17 @@ def shown(value):
     """``value`` as it appears in an error message: repr, cut to a readable length."""
     text = repr(value)
     return text if len(text) <= SHOWN else text[: SHOWN - 5] + "…" + text[-4:]
+
+
+def refuse_dangling_link(path):
+    """A path that does not resolve because it is a symbolic link (to itself, round a loop, or to
+    a missing target): say so, rather than "no such file" about a name the user can see."""
+    from pathlib import Path
+
+    path = Path(path)
+    try:
+        dangling = path.is_symlink() and not path.exists()
+    except OSError:  # a name too long, a loop in a parent folder
+        dangling = False
+    if dangling:
+        raise UserError(f"{shown_path(path)} is a symbolic link that leads nowhere (a loop, or its target is missing)")

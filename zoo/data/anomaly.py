@@ -20,7 +20,7 @@ import pandas as pd
 
 from zoo.data.series import (_date_column, cell, clean_column, first_line, mostly_numeric, names, read_csv_frame,
                              time_order)
-from zoo.errors import UserError, shown, shown_path
+from zoo.errors import UserError, shown, shown_path, refuse_dangling_link
 
 LABEL = "is_anomaly"
 #: Column names taken as the time column (case-insensitive), numeric or dates.
@@ -98,6 +98,7 @@ def _read_bundled(name, file):
 def _existing_csv(data):
     path = Path(data)
     if not path.exists():
+        refuse_dangling_link(data)
         raise UserError(f"no such data set or file: {shown_path(data)} (bundled: {', '.join(BUNDLED)})")
     if path.is_dir():
         raise UserError(f"{path} is a directory; --data takes a CSV file")

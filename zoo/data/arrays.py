@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from zoo.errors import UserError, shown_path
+from zoo.errors import UserError, shown_path, refuse_dangling_link
 
 
 @dataclass(frozen=True)
@@ -108,7 +108,7 @@ def read_file(path, contract, data=None):
     many series (``.ts``, ``.tsv``, a CSV with a label column: one sequence per row, padded as in
     training), a header-less CSV of several columns for a one-feature model (one sequence per
     row), else a CSV of one sequence whose rows are time steps."""
-    path = _existing(path)
+    path = existing_input(path)
     data = data or {}
     if path.suffix == ".npy":
         return contract.check(_read_npy(path, contract.shape()), str(path))
@@ -148,9 +148,10 @@ def read_inputs(path, n_features):
     return read_file(path, InputContract(False, n_features))
 
 
-def _existing(path):
+def existing_input(path):
     path = Path(path)
     if not path.exists():
+        refuse_dangling_link(path)
         raise UserError(f"no such input file: {shown_path(path)}")
     if path.is_dir():
         raise UserError(f"{path} is a directory; --input takes a .npy or .csv file")

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from zoo.data.dialect import Dialect, plain_numbers, sniff
-from zoo.errors import DataWarning, UserError, shown, shown_path
+from zoo.errors import DataWarning, UserError, shown, shown_path, refuse_dangling_link
 
 #: Nixtla's column names (statsforecast, neuralforecast, mlforecast).
 ID, TIME, TARGET = "unique_id", "ds", "y"
@@ -159,6 +159,7 @@ def read_panel(path, id_column=ID, time_column=TIME, target=TARGET, frequency=No
     parsed in chunks into arrays, so memory follows the number of values, not of text cells."""
     path = Path(path)
     if not path.exists():
+        refuse_dangling_link(path)
         raise UserError(f"no such data file: {shown_path(path)} (or a bundled panel: {', '.join(BUNDLED)})")
     if path.is_dir():
         raise UserError(f"{shown_path(path)} is a directory; --data takes a CSV or Parquet file")

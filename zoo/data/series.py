@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from zoo.errors import DataWarning, UserError, shown, shown_path  # noqa: F401 (DataWarning: re-exported)
+from zoo.errors import DataWarning, UserError, refuse_dangling_link, shown, shown_path  # noqa: F401 (DataWarning: re-exported)
 
 
 @dataclass
@@ -137,6 +137,7 @@ def _with_covariates(series, frame, columns, lines=None):
 def read_csv_series(path, column=None, columns=()):
     path = Path(path)
     if not path.exists():
+        refuse_dangling_link(path)
         raise UserError(
             f"no such data file: {shown_path(path)} (or use a built-in data set: {', '.join(BUILTIN_SERIES)})"
         )

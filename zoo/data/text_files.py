@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from zoo.errors import UserError, shown_path
+from zoo.errors import UserError, shown_path, refuse_dangling_link
 
 #: Plain text for char-lm: the first 80% trains, the next 10% validates, the last 10% tests.
 TEXT_FRACTIONS = (0.8, 0.1, 0.1)
@@ -59,6 +59,7 @@ def read_utf8(path):
 def _existing(path):
     path = Path(path)
     if not path.exists():
+        refuse_dangling_link(path)
         raise UserError(f"no such file or folder: {shown_path(path)}")
     return path
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from zoo.errors import UserError, shown_path
+from zoo.errors import UserError, shown_path, refuse_dangling_link
 
 #: Archive sets that ship inside aeon (aeon/datasets/data) and load with no download.
 BUNDLED = ("GunPoint", "ItalyPowerDemand", "ArrowHead", "OSULeaf", "BasicMotions", "JapaneseVowels",
@@ -32,6 +32,7 @@ def load_split(data, split):
         return _as_sequences(x), np.asarray(y).astype(str)
     path = Path(data)
     if not path.exists():
+        refuse_dangling_link(data)
         raise UserError(f"no such data set or file: {shown_path(data)} (bundled: {', '.join(BUNDLED)})")
     if split == "train":
         return read_file(path)
