@@ -121,3 +121,20 @@ def test_running_a_finished_run_again_succeeds_without_training(tmp_path, capsys
     assert (run / "model.keras").stat().st_mtime_ns == stamp
     code, _, err = run_cli(capsys, "train", "forecaster", "--quick", "--units", "4", "--out", run)
     assert code == 2 and "finished run with other options" in err
+
+
+def test_a_run_card_gives_the_command_that_trained_it(tmp_path):
+    """Its data options included, and its own run directory (not the released model) to export."""
+    import shutil
+
+    from zoo.files import read_json, write_json
+    from zoo.release import model_card
+
+    run = tmp_path / "my run"
+    shutil.copytree("models/released/forecaster", run)
+    config = read_json(run / "config.json")
+    config["data_options"] = {"data": "sales data.csv", "column": "units", "columns": "price,promo"}
+    write_json(run / "config.json", config)
+    card = model_card(run)
+    assert "`zoo train forecaster --data 'sales data.csv' --column units --columns price,promo --set " in card
+    assert f"`zoo export '{run}'`" in card

@@ -4,6 +4,7 @@ A released checkpoint is a folder a user can open and understand (keras-hub's pr
 network, its config, its metrics next to the baselines on the same split, and ``card.md``.
 """
 
+import shlex
 import shutil
 from pathlib import Path
 
@@ -42,6 +43,21 @@ def _drop_optimizer_state(checkpoint):
     load_model(checkpoint).save(checkpoint)  # loaded without compiling, so saved without optimizer
 
 
+def _data_flags(data_options):
+    """The data options of a run as the command line gave them (``--data FILE --column y``)."""
+    flags = []
+    for key, value in data_options.items():
+        if value is None or value is False:
+            continue
+        flag = "--" + key.replace("_", "-")
+        if value is True:
+            flags.append(flag)
+        else:
+            value = ",".join(map(str, value)) if isinstance(value, (list, tuple)) else value
+            flags.append(f"{flag} {shlex.quote(str(value))}")
+    return flags
+
+
 def model_card(run_dir, metrics=None, released=False, notes=""):
     """card.md of a run; ``metrics`` before metrics.json is written (training writes it last);
     ``released``: the card of the checkpoint the zoo ships, with the recipe's release notes (a
@@ -73,8 +89,11 @@ def model_card(run_dir, metrics=None, released=False, notes=""):
         f"- **Cell:** `{hyper.get('cell')}`; parameters: {training.get('parameters', '?')}",
         f"- **Training:** {training.get('epochs_run', '?')} epochs, {training.get('seconds', '?')} s on "
         f"{config['environment'].get('cpus')} CPU cores (TF {config['environment'].get('tensorflow')}), seed {config['seed']}",
-        f"- **Recipe:** `zoo train {recipe.name} " + " ".join(f"--set {k}={_shell_value(v)}" for k, v in hyper.items()) + "`",
-        "- **Exports:** `zoo export " + title + "` writes SavedModel, TFLite and ONNX, each checked against Keras",
+        f"- **Recipe:** `zoo train {recipe.name} " + " ".join(
+            [*_data_flags(config.get("data_options", {})), *(f"--set {k}={_shell_value(v)}" for k, v in hyper.items())])
+        + (f" --seed {config['seed']}" if config.get("seed") else "") + "`",
+        "- **Exports:** `zoo export " + (title if released else shlex.quote(str(run_dir)))
+        + "` writes SavedModel, TFLite and ONNX, each checked against Keras",
         *_lineage(config),
         "",
         "| | " + " | ".join(names) + " |",
