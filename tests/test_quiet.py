@@ -82,3 +82,18 @@ def test_train_export_predict_generate_print_no_runtime_line(tmp_path):
     assert code == 0 and "run:" in out and err == ""
     code, out, err = zoo("--quiet", "export", tmp_path / "quiet-run", "--out", tmp_path / "quiet-export")
     assert code == 0 and "tflite" in out and err == ""
+
+
+def test_option_errors_come_before_tensorflow_loads():
+    probe = ("import sys\nfrom zoo.cli import main\ntry:\n    main(['train', 'forecaster', '--units', 'abc'])\n"
+             "except SystemExit as done:\n    print(done.code, 'tensorflow' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.stdout.split() == ["2", "False"], done.stderr
+    assert done.stderr.startswith("error: option units: 'abc' is not a valid value")
+
+
+def test_cell_names_are_known_without_keras():
+    from zoo.cells import CELLS
+    from zoo.options import _cell_names
+
+    assert set(_cell_names()) == set(CELLS) and _cell_names()[0] == "lstm"

@@ -181,3 +181,17 @@ def test_a_bare_venv_installs_no_tensorflow_and_runs_exports(exports, tmp_path):
                               capture_output=True, text=True, env=env, cwd=tmp_path)
     assert forecast.returncode == 0, forecast.stderr
     assert 0 < float(forecast.stdout) < 200
+
+
+def test_loading_a_checkpoint_without_tensorflow_fails_at_load_not_at_predict():
+    code = """
+import zoo
+from zoo.errors import UserError
+try:
+    zoo.load("forecaster")
+except UserError as error:
+    print("refused:", error)
+"""
+    status, out, err = without_training_packages(code)
+    assert status == 0, err
+    assert out.startswith("refused: ") and "lstm-zoo[cpu]" in out

@@ -151,10 +151,20 @@ class Option:
 
 # Options most recipes share, with their ranges in one place. Call with the recipe's default.
 
-def _cell_names():
-    from zoo.cells import CELLS  # loads Keras: only when a cell name is checked or listed
+#: Modules of ``zoo/cells`` that hold no cell.
+_NOT_CELLS = ("registry", "lowering")
 
-    return tuple(CELLS)
+
+def _cell_names():
+    """The cells' names without importing Keras (an option error should not wait for TensorFlow):
+    a cell module is named as its cell (``zoo.cells.registry.register_cell`` holds it to that)."""
+    import importlib.util
+    import pkgutil
+
+    found = importlib.util.find_spec("zoo.cells")  # the package's path, without running it
+    names = sorted(m.name for m in pkgutil.iter_modules(found.submodule_search_locations)
+                   if m.name not in _NOT_CELLS and not m.name.startswith("_"))
+    return tuple(sorted(names, key=lambda name: name != "lstm"))  # the plain LSTM first, the default
 
 
 def cell(default="lstm"):

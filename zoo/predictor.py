@@ -131,6 +131,8 @@ class Predictor:
         if runtime not in source.artifacts:
             have = ", ".join(source.artifacts)
             raise UserError(f"{shown_path(source.target)} has no {runtime} artifact (it has: {have})")
+        if runtime == KERAS and not _installed("tensorflow"):  # say so at load, not at the first predict
+            require_tensorflow(f"{shown_path(source.target)} (a Keras checkpoint)")
         self.runtime = runtime
         self.metadata = source.metadata
         self.name = self.metadata.get("zoo.model")

@@ -10,6 +10,9 @@ def register_cell(name):
     """Class decorator: the cell under ``name`` in ``CELLS``, and loadable from ``.keras`` files."""
 
     def register(cls):
+        module = cls.__module__.rsplit(".", 1)[-1]
+        if cls.__module__.startswith("zoo.cells.") and module != name:  # --cell lists modules, not classes
+            raise ValueError(f"cell {name!r} must live in zoo/cells/{name}.py, not {module}.py")
         if CELLS.get(name, cls) is not cls:
             raise ValueError(f"cell name {name!r} is taken by {CELLS[name].__name__}")
         cls.cell_name = name
