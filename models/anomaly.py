@@ -24,17 +24,28 @@ DEFAULT_DATA = "InternalBleeding16"
 SCORES_NAME = "scores.csv"
 
 
+#: Training windows at most: a longer training part is read at a wider stride (said in the split),
+#: so that an epoch over a series of millions of steps takes seconds, not an hour.
+MAX_TRAIN_WINDOWS = 100_000
+#: Test windows reconstructed at a time: memory stays bounded however long the test part is.
+SCORE_CHUNK = 16_384
+
+
 def sliding(values, window, stride=1):
-    starts = np.arange(0, len(values) - window + 1, stride)
-    return np.stack([values[s : s + window] for s in starts]).astype("float32"), starts
+    """(windows, starts): every ``stride``-th window of ``values`` (n, features) as a strided view,
+    (count, window, features), no copy; index it to hold a part."""
+    view = np.moveaxis(np.lib.stride_tricks.sliding_window_view(values, window, axis=0), -1, 1)[::stride]
+    return view, np.arange(0, len(values) - window + 1, stride)
 
 
 def point_scores(window_errors, starts, window, length):
-    """Mean error of the windows covering each time step."""
-    total, count = np.zeros(length), np.zeros(length)
-    for start, error in zip(starts, window_errors):
-        total[start : start + window] += error
-        count[start : start + window] += 1
+    """Mean error of the windows covering each time step (by running sums: linear in the steps)."""
+    total, count = np.zeros(length + window + 1), np.zeros(length + window + 1)
+    np.add.at(total, starts, window_errors)
+    np.add.at(total, starts + window, -np.asarray(window_errors, "float64"))
+    np.add.at(count, starts, 1.0)
+    np.add.at(count, starts + window, -1.0)
+    total, count = np.cumsum(total)[:length], np.rint(np.cumsum(count)[:length])
     return total / np.maximum(count, 1)
 
 
@@ -134,15 +145,18 @@ class AnomalyAutoencoder(Recipe):
         series = load(data or DEFAULT_DATA, config["train_fraction"], input_columns(column, columns))
         window, stride = int(config["window"]), int(config["stride"])
         check_length(series, window)
-        windows, train_starts = sliding(series.train, window, stride)
+        # more windows than an epoch should hold: a wider stride over the same training part
+        asked = stride
+        stride *= max(1, int(np.ceil((len(series.train) - window + 1) / stride / MAX_TRAIN_WINDOWS)))
+        windows, train_starts = sliding(series.train.astype("float32"), window, stride)
         normal = normal_windows(series.train_labels, train_starts, window)
-        windows = windows[normal]
+        windows = np.ascontiguousarray(windows[normal])
         cut = int(len(windows) * (1 - config["val_fraction"]))
         if not 0 < cut < len(windows):
             raise UserError(f"{series.source}: {len(windows)} of the {len(normal)} training windows of {window} steps "
                             "are free of labelled anomalies: too few to train and validate on; put more normal rows "
                             "first or use a smaller --window")
-        test_windows, starts = sliding(series.test, window)
+        test_windows, starts = sliding(series.test.astype("float32"), window)  # a view: scored in chunks
         normal_steps = series.train if series.train_labels is None else series.train[series.train_labels == 0]
         mean, std = normal_steps.mean(axis=0), normal_steps.std(axis=0)
         std[std == 0] = 1.0
@@ -157,7 +171,8 @@ class AnomalyAutoencoder(Recipe):
             "std": std.tolist(),
             "window": window,
             "anomalous_steps": None if series.labels is None else int(series.labels.sum()),
-            "split": describe_split(series, config, len(normal), int(normal.sum())),
+            "split": describe_split(series, {**config, "stride": stride, "widened": asked if stride != asked else None},
+                                    len(normal), int(normal.sum())),
         }
         if note:
             info["note"] = note
@@ -185,11 +200,16 @@ class AnomalyAutoencoder(Recipe):
 
     def scores(self, model, split, config):
         """Per test step: the model's reconstruction error and the rolling z-score baseline."""
+        from zoo.progress import in_chunks
+
         data = config["data"]
-        reconstruction = np.asarray(model.predict(split.x_test, batch_size=256, verbose=0))
-        std = np.asarray(data["std"])
-        errors = (((reconstruction - split.x_test) / std) ** 2).mean(axis=(1, 2))
-        scores = point_scores(errors, split.extra["starts"], data["window"], len(split.extra["test"]))
+        std = np.asarray(data["std"], "float32")
+        errors = []
+        for chunk in in_chunks(split.x_test, SCORE_CHUNK, "scoring the test windows"):
+            chunk = np.ascontiguousarray(chunk)
+            reconstruction = np.asarray(model.predict(chunk, batch_size=256, verbose=0))
+            errors.append((((reconstruction - chunk) / std) ** 2).mean(axis=(1, 2)))
+        scores = point_scores(np.concatenate(errors), split.extra["starts"], data["window"], len(split.extra["test"]))
         return scores, rolling_zscore(split.extra["test"], data["window"])
 
     def evaluate(self, model, split, config):
@@ -216,7 +236,17 @@ class AnomalyAutoencoder(Recipe):
         table.update({"score": scores, "rolling_zscore": baseline})
         if split.y_test is not None:
             table[LABEL] = split.y_test
-        atomic_write(Path(out_dir) / SCORES_NAME, lambda handle: pd.DataFrame(table).to_csv(handle, index=False))
+        from zoo.progress import stage
+
+        with stage(f"writing {SCORES_NAME} ({len(scores):,} rows)") if len(scores) > 100_000 else _nothing():
+            atomic_write(Path(out_dir) / SCORES_NAME,
+                         lambda handle: pd.DataFrame(table).to_csv(handle, index=False, float_format="%.6g"))
+
+
+def _nothing():
+    from contextlib import nullcontext
+
+    return nullcontext()
 
 
 def check_length(series, window):
@@ -239,6 +269,9 @@ def describe_split(series, config, windows, kept):
     val = f"last {config['val_fraction']:.0%} of their windows for validation"
     dropped = f"; {windows - kept} of {windows} training windows overlap labelled anomalies and were dropped" \
         if kept < windows else ""
+    if config.get("widened"):
+        dropped += (f"; training windows every {config['stride']} steps (not {config['widened']}), at most "
+                    f"{MAX_TRAIN_WINDOWS:,} of them")
     labelled = "unlabelled" if series.labels is None else f"of which {int(series.labels.sum())} anomalous"
     if series.train_fraction is None:
         return (f"the archive's split: {len(series.train)} normal training steps ({val}), {len(series.test)} test "

@@ -35,6 +35,10 @@ from zoo.recipe import DataSplit, Recipe
 from zoo.registry import register_model
 
 BASES = ("persistence", "drift", "seasonal", "global", "pretrained")
+#: Most training and validation windows a series gives (evenly spaced): a series of millions of
+#: steps trains in minutes, and its windows fit in memory.
+MAX_TRAIN_WINDOWS = 50_000
+MAX_VAL_WINDOWS = 10_000
 #: Fewest training windows a split may leave; windows shrink to keep this many on short series.
 MIN_TRAIN_WINDOWS = 6
 #: The window length when nothing asks for another (at least one season plus a step).
@@ -186,17 +190,21 @@ class Forecaster(Recipe):
             raise UserError(f"{series.source}: the training part of {series.name!r} is constant")
         std[std == 0.0] = 1.0
 
-        def windows(first, last, ahead):
-            """Windows ending before t, for every t in [first, last) with ``ahead`` values after."""
+        inputs = np.lib.stride_tricks.sliding_window_view(matrix.astype("float32"), window, axis=0)  # views, no copy
+
+        def windows(first, last, ahead, limit=None):
+            """Windows ending before t, for every t in [first, last) with ``ahead`` values after;
+            at most ``limit`` of them, evenly spaced back from the last."""
             targets = np.arange(max(first, window), last - ahead + 1)
-            x = np.stack([matrix[t - window:t] for t in targets]).astype("float32")
-            y = np.stack([values[t:t + ahead] for t in targets]).astype("float32")
+            if limit and len(targets) > limit:
+                targets = targets[::-1][:: int(np.ceil(len(targets) / limit))][::-1]
+            x = np.ascontiguousarray(np.moveaxis(inputs[targets - window], -1, 1))
+            y = np.lib.stride_tricks.sliding_window_view(values, ahead)[targets].astype("float32")
             return x, y, targets
 
-        x_train, y_train, _ = windows(0, val_start, steps)
-        x_val, y_val, val_targets = windows(val_start, test_start, steps)
+        x_train, y_train, train_targets = windows(0, val_start, steps, MAX_TRAIN_WINDOWS)
+        x_val, y_val, val_targets = windows(val_start, test_start, steps, MAX_VAL_WINDOWS)
         x_test, y_test, test_targets = windows(test_start, n, horizon)
-        train_targets = np.arange(window, val_start - steps + 1)
         differences = np.diff(values[:val_start])
         info = {
             "window": window,
@@ -224,7 +232,10 @@ class Forecaster(Recipe):
             "horizon": horizon,
             "multi_step": multi_step,
             "split": f"chronological: {val_start} values train, {test_start - val_start} validation, the last "
-                     f"{n - test_start} test; windows of {window} steps forecast {horizon} step(s) ahead",
+                     f"{n - test_start} test; windows of {window} steps forecast {horizon} step(s) ahead"
+                     + (f"; {len(train_targets):,} training and {len(val_targets):,} validation windows, evenly spaced "
+                        "(a long series is not read whole every epoch)"
+                        if len(train_targets) >= MAX_TRAIN_WINDOWS or len(val_targets) >= MAX_VAL_WINDOWS else ""),
         }
         return DataSplit(
             x_train, y_train, x_val, y_val, x_test, y_test, info=info,

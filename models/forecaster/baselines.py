@@ -120,6 +120,12 @@ def all_baselines(values, origins, actual, horizon, season, fit_end):
         "seasonal_naive": {**scores(actual, seasonal_naive(values, origins, horizon, season), scale), "season": season},
         "drift": scores(actual, drift(values, origins, horizon), scale),
     }
+    if len(origins) > MAX_REFIT_ORIGINS:  # each origin refits on all values before it: quadratic
+        from zoo.progress import note
+
+        note(f"ETS and Theta baselines left out: they refit at each of the {len(origins):,} test origins "
+             f"(at most {MAX_REFIT_ORIGINS:,})")
+        return results
     forecasts, name = ets(values, origins, horizon, season, fit_end)
     if forecasts is not None:
         results["ets"] = {**scores(actual, forecasts, scale), "model": name}
@@ -127,3 +133,7 @@ def all_baselines(values, origins, actual, horizon, season, fit_end):
     if forecasts is not None:
         results["theta"] = scores(actual, forecasts, scale)
     return results
+
+
+#: ETS and Theta are refitted at every test origin; beyond this many the run would take hours.
+MAX_REFIT_ORIGINS = 5_000
