@@ -188,9 +188,10 @@ class G2P(Recipe):
         codec = Codec(config["data"])
         words = [codec.in_known_case(w) for text in texts for w in text.split()]
         codec.check_spellings(words)
-        beams = codec.beam_search(predict, words, width=max(config.get("beam", 4), 1))
-        return [{"word": word, "pronunciations": [(" ".join(p), float(np.exp(score))) for p, score in hyps[:3]]}
-                for word, hyps in zip(words, beams)]
+        distinct = list(dict.fromkeys(words))  # running text repeats its words: each is searched once
+        found = dict(zip(distinct, codec.beam_search(predict, distinct, width=max(config.get("beam", 4), 1))))
+        return [{"word": word, "pronunciations": [(" ".join(p), float(np.exp(score))) for p, score in found[word][:3]]}
+                for word in words]
 
     def text_lines(self, results):
         return [f"{r['word']}\t" + "\t".join(f"{p} ({probability:.2f})" for p, probability in r["pronunciations"])

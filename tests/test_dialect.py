@@ -138,3 +138,51 @@ def test_panel_files_in_a_german_dialect(tmp_path):
 def test_dialect_options_are_checked(capsys, tmp_path, args, message):
     code, _, err = run_cli(capsys, "train", "forecaster", "--data", "x.csv", *args)
     assert code == 2 and err.startswith("error: ") and message in err
+
+
+# --- Hypothesis: any dialect a spreadsheet writes, read back as the numbers written ---------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+DATE_FORMATS = ("%Y-%m-%d", "%d.%m.%Y", "%d/%m/%Y", "%m/%d/%Y", "%Y-%m-%dT%H:%M:%S+01:00")
+
+
+@st.composite
+def written_tables(draw):
+    """(CSV text, the numbers it holds, the dates it holds) in a random dialect."""
+    delimiter = draw(st.sampled_from([",", ";", "\t", "|"]))
+    decimal = "." if delimiter == "," else draw(st.sampled_from([".", ","]))
+    grouped = draw(st.booleans())
+    rows = draw(st.integers(min_value=14, max_value=40))
+    values = draw(st.lists(st.floats(min_value=-2e6, max_value=2e6, allow_nan=False).map(lambda v: round(v, 2)),
+                           min_size=rows, max_size=rows))
+    start = draw(st.dates(min_value=pd.Timestamp("1990-01-01").date(), max_value=pd.Timestamp("2030-01-01").date()))
+    dates = pd.date_range(start, periods=rows, freq="D")
+    fmt = draw(st.sampled_from(DATE_FORMATS))
+
+    def number(v):
+        text = f"{v:,.2f}" if grouped else f"{v:.2f}"  # 1,234,567.89
+        if decimal == ",":
+            text = text.replace(",", "\0").replace(".", ",").replace("\0", ".")
+        return f'"{text}"' if delimiter in text else text
+
+    lines = [delimiter.join(["date", "amount"])]
+    lines += [delimiter.join([d.strftime(fmt), number(v)]) for d, v in zip(dates, values)]
+    return "\n".join(lines) + "\n", np.asarray(values), dates
+
+
+@settings(max_examples=60, derandomize=True, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(table=written_tables())
+def test_any_dialect_reads_back_the_numbers_and_dates_written(tmp_path, table):
+    text, values, dates = table
+    path = tmp_path / "data.csv"
+    path.write_text(text, encoding="utf-8")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataWarning)  # an either-way date reading is announced; checked above
+        series = read_csv_series(path, column="amount")
+    np.testing.assert_allclose(series.values, values, atol=1e-9)
+    # 14 days or more always include a day above 12, so day and month are never in doubt
+    expected = dates - pd.Timedelta(hours=1) if text.splitlines()[1].split(text[4])[0].endswith("+01:00") else dates
+    assert list(series.dates) == list(expected)

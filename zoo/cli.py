@@ -427,7 +427,7 @@ def predict(artifact, input_path, texts, output, provider, horizon, force):
 
 
 #: Texts run through a text model at a time, between progress lines.
-_TEXT_CHUNK = 64
+_TEXT_CHUNK = 256
 
 
 def _text_input(artifact, input_path):
