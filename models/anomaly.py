@@ -26,7 +26,7 @@ SCORES_NAME = "scores.csv"
 
 #: Training windows at most: a longer training part is read at a wider stride (said in the split),
 #: so that an epoch over a series of millions of steps takes seconds, not an hour.
-MAX_TRAIN_WINDOWS = 100_000
+MAX_TRAIN_WINDOWS = 10_000
 #: Test windows reconstructed at a time: memory stays bounded however long the test part is.
 SCORE_CHUNK = 16_384
 

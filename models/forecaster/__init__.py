@@ -37,8 +37,8 @@ from zoo.registry import register_model
 BASES = ("persistence", "drift", "seasonal", "global", "pretrained")
 #: Most training and validation windows a series gives (evenly spaced): a series of millions of
 #: steps trains in minutes, and its windows fit in memory.
-MAX_TRAIN_WINDOWS = 50_000
-MAX_VAL_WINDOWS = 10_000
+MAX_TRAIN_WINDOWS = 20_000
+MAX_VAL_WINDOWS = 5_000
 #: Fewest training windows a split may leave; windows shrink to keep this many on short series.
 MIN_TRAIN_WINDOWS = 6
 #: The window length when nothing asks for another (at least one season plus a step).

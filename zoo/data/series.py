@@ -9,6 +9,7 @@ series and silently dropping rows would shift every later time step.
 
 import re
 import warnings
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -194,6 +195,21 @@ def read_csv_frame(path):
     has no header: its columns are named "1", "2", ... and ``first_line(frame)`` (the file line of
     row 0) is 1, else 2.
     """
+    from zoo.progress import stage
+
+    try:
+        size = Path(path).stat().st_size
+    except OSError:
+        size = 0
+    with stage(f"reading {shown_path(path)} ({size / 1e6:.0f} MB)") if size > BIG_FILE else nullcontext():
+        return _read_csv_frame(path)
+
+
+#: Files bigger than this say that they are being read (pandas takes seconds per 100 MB).
+BIG_FILE = 20_000_000
+
+
+def _read_csv_frame(path):
     from zoo.data.dialect import SAMPLE_BYTES, sniff, thousands_numbers
 
     try:
