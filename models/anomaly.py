@@ -26,9 +26,12 @@ SCORES_NAME = "scores.csv"
 
 #: Training windows at most: a longer training part is read at a wider stride (said in the split),
 #: so that an epoch over a series of millions of steps takes seconds, not an hour.
-MAX_TRAIN_WINDOWS = 10_000
+MAX_TRAIN_WINDOWS = 5_000
 #: Test windows reconstructed at a time: memory stays bounded however long the test part is.
 SCORE_CHUNK = 16_384
+#: Test windows scored at most: beyond, windows start every k steps, so each step is still scored
+#: by about ``window / k`` of them (64 / 11 on 7 million steps) and scoring takes a minute, not ten.
+MAX_SCORED_WINDOWS = 500_000
 
 
 def sliding(values, window, stride=1):
@@ -156,7 +159,9 @@ class AnomalyAutoencoder(Recipe):
             raise UserError(f"{series.source}: {len(windows)} of the {len(normal)} training windows of {window} steps "
                             "are free of labelled anomalies: too few to train and validate on; put more normal rows "
                             "first or use a smaller --window")
-        test_windows, starts = sliding(series.test.astype("float32"), window)  # a view: scored in chunks
+        # every test window, or on a very long test part every k-th (each step still in several)
+        every = max(1, int(np.ceil((len(series.test) - window + 1) / MAX_SCORED_WINDOWS)))
+        test_windows, starts = sliding(series.test.astype("float32"), window, every)  # a view: scored in chunks
         normal_steps = series.train if series.train_labels is None else series.train[series.train_labels == 0]
         mean, std = normal_steps.mean(axis=0), normal_steps.std(axis=0)
         std[std == 0] = 1.0
@@ -171,8 +176,8 @@ class AnomalyAutoencoder(Recipe):
             "std": std.tolist(),
             "window": window,
             "anomalous_steps": None if series.labels is None else int(series.labels.sum()),
-            "split": describe_split(series, {**config, "stride": stride, "widened": asked if stride != asked else None},
-                                    len(normal), int(normal.sum())),
+            "split": describe_split(series, {**config, "stride": stride, "widened": asked if stride != asked else None,
+                                             "scored_every": every}, len(normal), int(normal.sum())),
         }
         if note:
             info["note"] = note
@@ -269,6 +274,8 @@ def describe_split(series, config, windows, kept):
     val = f"last {config['val_fraction']:.0%} of their windows for validation"
     dropped = f"; {windows - kept} of {windows} training windows overlap labelled anomalies and were dropped" \
         if kept < windows else ""
+    if config.get("scored_every", 1) > 1:
+        dropped += f"; test windows start every {config['scored_every']} steps"
     if config.get("widened"):
         dropped += (f"; training windows every {config['stride']} steps (not {config['widened']}), at most "
                     f"{MAX_TRAIN_WINDOWS:,} of them")

@@ -395,10 +395,8 @@ def predict(artifact, input_path, texts, output, provider, horizon, force):
     from zoo.export.formats import FORMATS
     from zoo.predictor import KERAS, load
 
-    if input_path != "-":
-        from zoo.data.arrays import existing_input
+    from zoo.data.arrays import existing_input
 
-        existing_input(input_path)  # a missing file or a link to nothing, before any model loads
     text_file = _text_input(artifact, input_path)
     if text_file is not None:
         _predict_text_file(artifact, text_file, output, provider)
@@ -406,6 +404,7 @@ def predict(artifact, input_path, texts, output, provider, horizon, force):
 
     artifact = _history_forecaster(artifact, input_path, horizon)
     predictor = load(artifact, provider=provider)  # a name, run, export directory or one artifact
+    existing_input(input_path)  # a missing file or a link to nothing, before any runtime starts
     if predictor.runtime == KERAS or FORMATS[predictor.runtime].runtime == "tensorflow":
         _load_tensorflow()
     data = predictor.metadata.get("zoo.data", {})
@@ -473,9 +472,11 @@ def _history_forecaster(artifact, input_path, horizon):
 
     if str(artifact) != "forecaster" or exists(artifact):
         return artifact
+    from zoo.data.arrays import existing_input
     from zoo.data.panel import is_panel
     from zoo.models.forecaster.pretrained import PRESET
 
+    existing_input(input_path)
     if horizon is None and not is_panel(input_path):
         return artifact
     print(f"forecasting with {PRESET}, the released global forecaster (M1 and M3, every frequency)", file=sys.stderr)

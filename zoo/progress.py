@@ -47,7 +47,7 @@ def stage(what):
     print(f" {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
 
 
-def in_chunks(items, size, what, every=2.0):
+def in_chunks(items, size, what, every=10.0):
     """``items`` in slices of ``size``, with a progress line (done, total, time left) at most
     every ``every`` seconds once a slice has taken time: long jobs (thousands of words through a
     beam search, a big file scored window by window) say how far they are."""

@@ -37,8 +37,10 @@ from zoo.registry import register_model
 BASES = ("persistence", "drift", "seasonal", "global", "pretrained")
 #: Most training and validation windows a series gives (evenly spaced): a series of millions of
 #: steps trains in minutes, and its windows fit in memory.
-MAX_TRAIN_WINDOWS = 20_000
-MAX_VAL_WINDOWS = 5_000
+MAX_TRAIN_WINDOWS = 2_000
+MAX_VAL_WINDOWS = 1_000
+#: The forecast figure shows at most this many test steps (the last ones).
+PLOTTED_STEPS = 2_000
 #: Fewest training windows a split may leave; windows shrink to keep this many on short series.
 MIN_TRAIN_WINDOWS = 6
 #: The window length when nothing asks for another (at least one season plus a step).
@@ -519,12 +521,15 @@ class Forecaster(Recipe):
         import matplotlib.pyplot as plt
 
         values, targets = split.extra["values"], split.extra["test_targets"]
-        predicted = self.predict(model, split.x_test, split, config)[:, 0]
+        shown = slice(-PLOTTED_STEPS, None)  # a long test part: its end, which a figure can show
+        targets = targets[shown]
+        predicted = self.predict(model, split.x_test[shown], split, config)[:, 0]
         figure, axis = plt.subplots(figsize=(9, 4))
         axis.plot(targets, values[targets], label="actual", color="black")
         axis.plot(targets, predicted, label=f"{self.name} ({config['cell']}), 1 step ahead", color="tab:blue")
         axis.plot(targets, values[targets - 1], label="persistence", color="tab:gray", ls=":")
-        axis.set_title(f"{config['data']['source']} [{config['data']['column']}]: test split")
+        axis.set_title(f"{config['data']['source']} [{config['data']['column']}]: test split"
+                       + (f", its last {PLOTTED_STEPS:,} steps" if len(split.extra["test_targets"]) > PLOTTED_STEPS else ""))
         axis.set_xlabel("time step")
         axis.legend()
         figure.tight_layout()

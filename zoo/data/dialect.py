@@ -137,23 +137,53 @@ def as_dates(column, name=None, source=None):
     without a zone), or None when it is not a date column. One format for the whole column."""
     import pandas as pd
 
+    if pd.api.types.is_datetime64_any_dtype(column):  # a big file's dates, read as they were parsed
+        return column
+    reader = date_reader(column, name, source)
+    return reader(column) if reader is not None else None
+
+
+def date_reader(column, name=None, source=None):
+    """The one format ``column``'s dates are written in, as a function from a column (this one, or
+    the next chunk of a big file) to datetimes; None when it is not a column of dates."""
+    import pandas as pd
+
+    if pd.api.types.is_numeric_dtype(column):
+        return None
     values = column.dropna().astype(str).str.strip()
     values = values[values != ""]
-    if values.empty or pd.api.types.is_numeric_dtype(column):
+    if values.empty:
         return None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pandas' notices about formats it guessed
         if values.str.fullmatch(_ISO).all():
-            zoned = values.str.match(_OFFSET).any()
-            dates = pd.to_datetime(column.astype("string").str.strip(), format="ISO8601", utc=zoned, errors="coerce")
-            return dates.dt.tz_convert(None) if zoned else dates
+            zoned = bool(values.str.match(_OFFSET).any())
+            padded = bool((values.str.len() != column.dropna().astype(str).str.len()).any())
+            return lambda c: _iso_dates(c, zoned, padded)
         parts = values.str.extract(_NUMERIC_DAY_MONTH)
         numeric_day_month = bool(parts[0].notna().all())
     if numeric_day_month:
-        return _day_month(column, values, parts, name, source)
+        fmt = _day_month_format(column, values, parts, name, source)
+    else:
+        fmt = _guess(values.iloc[0])
+    return None if fmt is False else lambda c: _formatted_dates(c, fmt)
+
+
+def _iso_dates(column, zoned, padded):
+    import pandas as pd
+
+    text = column.astype("string").str.strip() if padded else column
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fmt = _guess(values.iloc[0])
+        dates = pd.to_datetime(text, format="ISO8601", utc=zoned, errors="coerce")
+    return dates.dt.tz_convert(None) if zoned else dates
+
+
+def _formatted_dates(column, fmt):
+    import pandas as pd
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         try:
             dates = pd.to_datetime(column, format=fmt, errors="coerce") if fmt else \
                 pd.to_datetime(column, errors="coerce")
@@ -168,39 +198,40 @@ def _guess(value):
     return guess_datetime_format(value)
 
 
-def _day_month(column, values, parts, name, source):
-    """dd/mm or mm/dd, from every value of the column (not its first)."""
+def _day_month_format(column, values, parts, name, source):
+    """dd/mm or mm/dd, from every value of the column (not its first) -> the format, or False
+    when the column mixes both (then it is not one column of dates)."""
     import pandas as pd
 
     first, second = parts[0].astype(int), parts[2].astype(int)
     day_first_seen, month_first_seen = bool((first > 12).any()), bool((second > 12).any())
     if day_first_seen and month_first_seen:
-        return None  # not one format: not dates
-    readings = {}
+        return False
+    formats = {day_first: _guess_with(values.iloc[0], day_first) for day_first in (True, False)}
+    if _CHOSEN["dayfirst"] is not None:
+        return formats[_CHOSEN["dayfirst"]]
+    if day_first_seen or month_first_seen:
+        return formats[day_first_seen]
+    # Every day is 12 or less: the reading whose dates run in file order (either way) and evenly wins.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for day_first in (True, False):
-            fmt = _guess_with(values.iloc[0], day_first)
-            readings[day_first] = pd.to_datetime(column, format=fmt, errors="coerce") if fmt else None
-    if _CHOSEN["dayfirst"] is not None:
-        return readings[_CHOSEN["dayfirst"]]
-    if day_first_seen or month_first_seen:
-        return readings[day_first_seen]
-    # Every day is 12 or less: the reading whose dates run in file order (either way) and evenly wins.
-    ordered = {day_first: _orderly(dates) for day_first, dates in readings.items() if dates is not None}
+        ordered = {day_first: _orderly(pd.to_datetime(column, format=fmt, errors="coerce"))
+                   for day_first, fmt in formats.items() if fmt}
     if ordered.get(True, 0) != ordered.get(False, 0):
-        return readings[max(ordered, key=ordered.get)]
+        return formats[max(ordered, key=ordered.get)]
     day_first = parts[1].iloc[0] == "."  # 01.02.2020 is European
     where = f"column {shown(str(name))} of {source}" if name is not None else "a date column"
     warnings.warn(f"{where}: dates like {values.iloc[0]} could be day or month first; read them "
                   f"{'day' if day_first else 'month'} first (--dayfirst or --monthfirst to choose)", DataWarning)
-    return readings[day_first]
+    return formats[day_first]
 
 
 def _guess_with(value, day_first):
     from pandas.tseries.api import guess_datetime_format
 
-    return guess_datetime_format(value, dayfirst=day_first)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return guess_datetime_format(value, dayfirst=day_first)
 
 
 def _orderly(dates):
