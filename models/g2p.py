@@ -16,6 +16,7 @@ rather than as its initial state, which keeps all three LSTMs fusable into TFLit
 its letters and phonemes, as written, become the vocabularies.
 """
 
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -188,8 +189,16 @@ class G2P(Recipe):
         codec = Codec(config["data"])
         words = [codec.in_known_case(w) for text in texts for w in text.split()]
         codec.check_spellings(words)
-        distinct = list(dict.fromkeys(words))  # running text repeats its words: each is searched once
-        found = dict(zip(distinct, codec.beam_search(predict, distinct, width=max(config.get("beam", 4), 1))))
+        width = max(config.get("beam", 4), 1)
+        # running text repeats its words: each is searched once per model (a file in chunks too)
+        try:
+            found = _SEARCHED.setdefault(predict, {}).setdefault(width, {})
+        except TypeError:  # a callable that cannot be weakly referenced: no memory across calls
+            found = {}
+        if len(found) > MAX_REMEMBERED:
+            found.clear()
+        distinct = [w for w in dict.fromkeys(words) if w not in found]
+        found.update(zip(distinct, codec.beam_search(predict, distinct, width=width)))
         return [{"word": word, "pronunciations": [(" ".join(p), float(np.exp(score))) for p, score in found[word][:3]]}
                 for word in words]
 
@@ -220,6 +229,11 @@ class G2P(Recipe):
                 "(2015, arXiv:1506.00196) report an encoder-decoder LSTM at about 7-8% PER and 28-30% WER and "
                 "a bidirectional LSTM at 23.55% WER / 5.45% PER; Rao et al. (2015) DBLSTM-CTC 25.8% WER; "
                 "Toshniwal & Livescu (2016) an attention ensemble at 20.2% WER.")
+
+
+#: Beam searches done, per model (while it lives) and width: a word is not searched twice.
+_SEARCHED = weakref.WeakKeyDictionary()
+MAX_REMEMBERED = 500_000
 
 
 def phoneme_vocabulary(pronunciations):

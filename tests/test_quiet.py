@@ -27,14 +27,17 @@ def zoo(*args, cwd=None, env=None):
     return done.returncode, done.stdout, done.stderr
 
 
-def test_help_that_imports_tensorflow_prints_no_runtime_line():
+def test_help_and_a_command_that_loads_tensorflow_print_no_runtime_line():
     code, out, err = zoo("train", "forecaster", "--help")
     assert code == 0 and "Usage: zoo train forecaster" in out
     assert err == ""
+    code, out, err = zoo("evaluate", "forecaster")  # TensorFlow, Keras and a model loaded
+    assert code == 0 and "rmse" in out
+    assert not RUNTIME_LINE.search(err), err
 
 
 def test_verbose_brings_the_runtime_logs_back():
-    code, _, err = zoo("--verbose", "train", "forecaster", "--help")
+    code, _, err = zoo("--verbose", "evaluate", "forecaster")
     assert code == 0 and RUNTIME_LINE.search(err)
 
 
