@@ -20,6 +20,7 @@ the recipe trains one global network over all its series instead, with quantile 
 the competition's split (``zoo.models.forecaster.panel``).
 """
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -294,7 +295,8 @@ class Forecaster(Recipe):
             naive_forecasts.pop("seasonal")  # shipped naive forecasts are computed inside the network, from its window
         naive = {name: rmse(split.y_val, forecast) for name, forecast in naive_forecasts.items()}
         scored, models, errors = [], [], []
-        for base, level in candidates:
+        started, trials = time.perf_counter(), len(candidates) + (2 if pretrained is not None else 0)
+        for number, (base, level) in enumerate(candidates, 1):
             trial = {**config, "base": base, "level": level}
             keras.utils.set_random_seed(seed)
             model = self.build(trial)
@@ -309,7 +311,9 @@ class Forecaster(Recipe):
             scored.append({"base": base, "level": level, "val_rmse": score, "epochs": len(history.history["loss"])})
             models.append(model)
             errors.append(_squared_errors(split.y_val, forecast))
-            note(f"choosing on validation: base={base} level={str(level).lower()}: RMSE {score:.4g}")
+            left = (time.perf_counter() - started) / number * (trials - number)
+            note(f"choosing on validation: base={base} level={str(level).lower()}: RMSE {score:.4g} "
+                 f"({number}/{trials}, about {left / 60:.1f} min left)")
         if pretrained is not None:
             for entry, model, forecast in self._compare_pretrained(config, split, pretrained, seed):
                 scored.append(entry)
