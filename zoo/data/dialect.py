@@ -97,16 +97,19 @@ def _decimal(lines, delimiter):
 def thousands_numbers(column, dialect):
     """A text column of numbers written with thousands separators ("1,234.5", "1.234,5") -> floats;
     None when some value is not such a number or none has a separator (then it is not this)."""
+    import pandas as pd
+
     values = column.dropna().astype(str).str.strip()
     values = values[values != ""]
-    if values.empty:
+    if values.empty or not values.str.contains(dialect.thousands, regex=False).any():
         return None
-    t, d = re.escape(dialect.thousands), re.escape(dialect.decimal)
-    grouped = values.str.fullmatch(rf"[+-]?\d{{1,3}}({t}\d{{3}})+({d}\d+)?")
-    if not grouped.any() or not (grouped | values.str.fullmatch(rf"[+-]?\d+({d}\d+)?")).all():
+    try:
+        numbers = plain_numbers(values.to_numpy(), dialect).astype("float64")  # the panel reader's rule too
+    except ValueError:
         return None
-    text = column.astype("string").str.strip().str.replace(dialect.thousands, "", regex=False)
-    return text.str.replace(dialect.decimal, ".", regex=False).astype("Float64").astype("float64")
+    result = pd.Series(np.nan, index=column.index)
+    result[values.index] = numbers
+    return result
 
 
 def plain_numbers(cells, dialect):
