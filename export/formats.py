@@ -288,3 +288,30 @@ def check_quantize(formats, mode):
 def quantized_filename(fmt, mode):
     stem, dot, suffix = fmt.filename.partition(".")
     return f"{stem}.{mode}.{suffix}"
+
+
+def artifact_kind(path):
+    """What a path holds, from its name and contents: "keras" or an export format's name."""
+    from zoo.checkpoints import cut_path, exists, names_a_model, resolve, suggestion
+
+    path = Path(path)
+    if not exists(path):
+        if len(path.parts) == 1 and names_a_model(path):
+            resolve(path)  # a model's name stands for its released checkpoint (an error if it has none)
+            return "keras"
+        raise UserError(f"no such file or directory: {cut_path(path)}{suggestion(path)}")
+    fmt = detect(path)
+    if fmt is not None:
+        return fmt.name
+    directories = " nor a ".join(f.title for f in FORMATS.values() if not f.suffix)
+    if path.is_dir():
+        if (path / "model.keras").exists():
+            return "keras"
+        names = sorted(f.filename for f in FORMATS.values())
+        found = [name for name in names if (path / name).exists()]
+        hint = f"; pick one of its artifacts: {', '.join(str(path / f) for f in found)}" if found else ""
+        raise UserError(f"{path} is neither a {directories} nor a training run{hint}")
+    if path.suffix == ".keras":
+        return "keras"
+    suffixes = ", ".join([".keras"] + [f.suffix for f in FORMATS.values() if f.suffix])
+    raise UserError(f"{path}: unknown artifact type (expected {suffixes}, a {directories} or run directory)")

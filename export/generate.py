@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from zoo.export.formats import FORMATS
-from zoo.export.streaming import INPUT, OUT_SUFFIX, OUTPUT, StepRunner, step_model, write_streaming
+from zoo.export.step_model import INPUT, OUT_SUFFIX, OUTPUT, step_model
+from zoo.export.streaming import StepRunner, write_streaming
 from zoo.checkpoints import load_model, load_run_config, resolve
 from zoo.errors import UserError
 from zoo.files import scratch_directory

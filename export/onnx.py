@@ -72,7 +72,7 @@ def write_step(step, path, opset=DEFAULT_OPSET):
     import tensorflow as tf
     from onnx import checker
 
-    from zoo.export.streaming import step_function, step_specs
+    from zoo.export.step_model import step_function, step_specs
 
     proto = convert_function(tf.function(step_function(step)), step_specs(step, None), opset)
     entry = proto.metadata_props.add()

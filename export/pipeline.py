@@ -170,7 +170,7 @@ def _set_aside_failures(staging, entries):
 
 def _check_streamable(model):
     """--streaming on a model that must see whole windows is a user error, said before any export."""
-    from zoo.export.streaming import plan
+    from zoo.export.step_model import plan
 
     try:
         plan(model)

@@ -15,8 +15,8 @@ def write(model, path, batch=None, steps=None):
 
 def write_step(step, path, batch=None):
     """``export.streaming``'s step model with the signature ``step`` -> its (input, output) names."""
-    from zoo.export.streaming import SIGNATURE as STEP_SIGNATURE
-    from zoo.export.streaming import step_function, step_specs
+    from zoo.export.step_model import SIGNATURE as STEP_SIGNATURE
+    from zoo.export.step_model import step_function, step_specs
 
     _write_endpoint(step, STEP_SIGNATURE, step_function(step), step_specs(step, batch), path)
     return list(step.streaming["inputs"]), list(step.streaming["outputs"])

@@ -104,7 +104,7 @@ def write_step(step, path):
     import tensorflow as tf
     from ai_edge_litert.interpreter import Interpreter
 
-    from zoo.export.streaming import SIGNATURE as STEP_SIGNATURE
+    from zoo.export.step_model import SIGNATURE as STEP_SIGNATURE
 
     with scratch_directory("zoo-step-tflite-") as workdir:
         saved = Path(workdir) / "saved_model"

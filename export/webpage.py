@@ -87,7 +87,7 @@ def _generates_text(name):
 def _write_step(model, path, opset):
     """The single-step model the page carries its LSTM state through -> its feeding plan."""
     from zoo.export import onnx
-    from zoo.export.streaming import INPUT, OUTPUT, step_model
+    from zoo.export.step_model import INPUT, OUTPUT, step_model
 
     step = step_model(model)
     onnx.write_step(step, path, opset)

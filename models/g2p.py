@@ -21,7 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from zoo.data.pronunciations import entries, split_words
+from zoo.data.pronunciations import entries
+from zoo.data.text_files import split_at_random
 from zoo import options as O
 from zoo.recipe import DataSplit, Recipe
 from zoo.registry import register_model
@@ -79,7 +80,7 @@ class G2P(Recipe):
 
             words = read_entries(data, *limits)
             held_out = held_out_counts(len(words), config["n_val"], config["n_test"])
-        train, val, test = split_words(len(words), *held_out, seed=0)
+        train, val, test = split_at_random(len(words), *held_out, seed=0)
         if config["max_train_words"]:
             train = train[: config["max_train_words"]]
         parent = config.get("parent_data")

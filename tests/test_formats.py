@@ -10,7 +10,8 @@ import pytest
 
 from zoo.export.formats import FORMATS, QUANTIZE_MODES, QUANTIZED_RTOL, Format, detect, key_ops, quantized_filename
 from zoo.export.onnx import DEFAULT_OPSET
-from zoo.export.runtime import Runner, artifact_kind
+from zoo.export.formats import artifact_kind
+from zoo.export.runtime import Runner
 from zoo.export.streaming import FILENAMES, StepRunner, verify_streaming, write_streaming
 from zoo.export.verify import compare
 from zoo.layers import LSTM

@@ -94,7 +94,8 @@ def test_released_g2p_int8_keeps_its_word_error_rate(tmp_path):
     from pathlib import Path
 
     from zoo.export.pipeline import RunnerAsModel
-    from zoo.registry import create_model, get_recipe
+    from zoo.factory import create_model
+    from zoo.registry import get_recipe
 
     released = Path(__file__).parents[1] / "models" / "released" / "g2p"
     recipe = get_recipe("g2p")

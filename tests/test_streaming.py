@@ -8,7 +8,8 @@ import pytest
 
 import zoo
 from conftest import CELL_NAMES
-from zoo.export.streaming import FILENAMES, FORMATS, StepRunner, run_steps, step_model, verify_streaming, write_streaming
+from zoo.export.step_model import step_model
+from zoo.export.streaming import FILENAMES, FORMATS, StepRunner, run_steps, verify_streaming, write_streaming
 from zoo.layers import LSTM, Standardize, bidirectional
 
 STEPS = 7
@@ -79,7 +80,7 @@ def test_forecaster_streams(tmp_path):
 
 def test_a_forecaster_relative_to_its_window_is_not_streamable():
     """Its inputs are distances from the window's last value: every new step changes them all."""
-    from zoo.export.streaming import plan
+    from zoo.export.step_model import plan
 
     with pytest.raises(ValueError, match="not streamable"):
         plan(zoo.create_model("forecaster", units=8))

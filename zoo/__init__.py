@@ -10,10 +10,13 @@ exports to SavedModel, TFLite and ONNX that are checked in the runtimes they dep
 """
 
 from zoo.kernel import pool_cpu_memory
-from zoo.registry import create_model, get_recipe, list_models, register_model
-from zoo.version import __version__
 
 pool_cpu_memory()  # before TensorFlow's first op, which fixes its CPU allocator
+
+import zoo.models  # noqa: E402,F401  (the zoo's recipes register themselves; no TensorFlow is loaded)
+from zoo.factory import create_model  # noqa: E402
+from zoo.registry import get_recipe, list_models, register_model  # noqa: E402
+from zoo.version import __version__  # noqa: E402
 
 __all__ = ["create_model", "get_recipe", "list_models", "load", "register_model", "__version__"]
 

@@ -69,7 +69,7 @@ class _Source:
     @classmethod
     def find(cls, target):
         from zoo.checkpoints import exists, load_run_config, resolve
-        from zoo.export.runtime import artifact_kind
+        from zoo.export.formats import artifact_kind
 
         path = Path(target)
         if path.is_dir() and (path / DEPLOYMENT_FILE).exists():

@@ -13,8 +13,7 @@ Readers return plain lists of (word, [pronunciation, ...]); anything wrong with 
 import re
 import warnings
 
-from zoo.data.tagged_text import read_lines
-from zoo.data.text_files import cut
+from zoo.data.text_files import cut, read_lines
 from zoo.errors import UserError
 
 COMMENT = ";;;"

@@ -9,8 +9,6 @@ pronunciations keeps all of them as references, and training uses the first.
 
 import re
 
-import numpy as np
-
 from zoo.errors import UserError
 
 _SPELLING = re.compile(r"^[a-z']+$")
@@ -29,9 +27,3 @@ def entries(max_letters, max_phonemes):
     return within_limits(plain, max_letters, max_phonemes)
 
 
-def split_words(count, n_val, n_test, seed=0):
-    """-> index arrays (train, validation, test) over ``count`` words, drawn at random."""
-    if n_val + n_test >= count:
-        raise UserError(f"cannot hold out {n_val} + {n_test} of {count} words")
-    order = np.random.default_rng(seed).permutation(count)
-    return np.sort(order[n_val + n_test :]), np.sort(order[:n_val]), np.sort(order[n_val : n_val + n_test])

@@ -18,7 +18,7 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from zoo.data.text_files import cut, read_utf8
+from zoo.data.text_files import cut, read_lines, split_at_random
 from zoo.errors import UserError
 
 CONLLU_SUFFIXES = (".conllu", ".conll")
@@ -26,14 +26,6 @@ TAG_FIELDS = {"upos": 3, "xpos": 4}  # column of each tag in a CoNLL-U token lin
 #: Held out at random when the file is not a treebank's own train/dev/test: 80/10/10 by sentence.
 VAL_FRACTION = TEST_FRACTION = 0.1
 MIN_SENTENCES = 10
-
-
-def read_lines(path, kind="file"):
-    """-> the lines of a UTF-8 text file; a missing file, or bytes that are not UTF-8 (with their
-    line), are one-line errors."""
-    if not Path(path).is_file():
-        raise UserError(f"no such {kind}: {path}")
-    return read_utf8(path).split("\n")
 
 
 def read_tagged(path, tag_field="upos"):
@@ -55,8 +47,6 @@ def read_split(path, tag_field="upos", seed=0):
     A Universal Dependencies training file (``xx_yy-ud-train.conllu``) whose ``-dev`` and ``-test``
     siblings exist is split as the treebank is; any other file at random by sentence (``seed``).
     """
-    from zoo.data.pronunciations import split_words
-
     path = Path(path)
     siblings = treebank_siblings(path)
     if siblings:
@@ -69,7 +59,7 @@ def read_split(path, tag_field="upos", seed=0):
         raise UserError(f"{path} holds {len(sentences)} sentence(s); an 80/10/10 split needs at least "
                         f"{MIN_SENTENCES}")
     n_val, n_test = (max(1, round(len(sentences) * f)) for f in (VAL_FRACTION, TEST_FRACTION))
-    train, val, test = split_words(len(sentences), n_val, n_test, seed=seed)
+    train, val, test = split_at_random(len(sentences), n_val, n_test, seed=seed, what="sentences")
     return ([sentences[k] for k in train], [sentences[k] for k in val], [sentences[k] for k in test],
             f"sentences of {path.name} at random (seed {seed}): 80% train, 10% validation, 10% test")
 

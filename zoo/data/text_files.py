@@ -75,6 +75,22 @@ def _files_under(folder, suffix):
 # ---------------------------------------------------------------- plain text (char-lm)
 
 
+def read_lines(path, kind="file"):
+    """-> the lines of a UTF-8 text file; a missing file, or bytes that are not UTF-8 (with their
+    line), are one-line errors."""
+    if not Path(path).is_file():
+        raise UserError(f"no such {kind}: {path}")
+    return read_utf8(path).split("\n")
+
+
+def split_at_random(count, n_val, n_test, seed=0, what="words"):
+    """-> index arrays (train, validation, test) over ``count`` items (words, sentences), drawn at random."""
+    if n_val + n_test >= count:
+        raise UserError(f"cannot hold out {n_val} + {n_test} of {count} {what}")
+    order = np.random.default_rng(seed).permutation(count)
+    return np.sort(order[n_val + n_test :]), np.sort(order[:n_val]), np.sort(order[n_val : n_val + n_test])
+
+
 def read_documents(path):
     """A UTF-8 text file, or every ``.txt`` file under a folder -> [(name, text)] in name order.
 
