@@ -272,3 +272,30 @@ def test_mkdocs_builds_strict(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     built = (tmp_path / "site" / "training-speed" / "index.html").read_text()
     assert "zoo:projection" in built  # the included results table is in the page
+
+
+def _option_names(command, ctx):
+    names = {name for param in command.params for name in [*param.opts, *param.secondary_opts]}
+    if isinstance(command, click.Group) and command.name == "train":  # every model's own options
+        for model in command.list_commands(ctx):
+            names |= _option_names(command.get_command(ctx, model), ctx)
+    return names | {"--help", "-h"}
+
+
+def test_options_in_command_tables_exist():
+    """The command tables' synopses (`zoo export CHECKPOINT [--format ...]`) name only real options."""
+    from zoo.cli import cli
+
+    ctx = click.Context(cli, info_name="zoo")
+    checked = 0
+    for page in [README, DOCS / "cli.md"]:
+        for header, table in _tables(page.read_text()):
+            for span in re.findall(r"`(zoo [^`]+)`", table):
+                words = span.replace("\\|", "|").split()
+                command = cli.get_command(ctx, words[1]) if not words[1].startswith("-") else cli
+                assert command is not None, f"{page.name}: {span}: no command {words[1]!r}"
+                known = _option_names(command, ctx) | _option_names(cli, ctx)
+                for option in re.findall(r"(?<![\w-])--?[a-zA-Z][\w-]*", span):
+                    assert option in known, f"{page.name}: {span}: {option} is not an option of zoo {words[1]}"
+                    checked += 1
+    assert checked >= 40
