@@ -60,30 +60,14 @@ _ONNX_GATES = ("input", "output", "forget", "candidate")
 _ONNX_PEEPHOLES = ("input", "output", "forget")
 
 
-def _unfit(lowering):
-    """None when a cell's lowering is an ONNX LSTM node, else what of it the op lacks."""
-    from zoo.cells.lowering import COUPLED_GATES, STANDARD_GATES
-
-    if not lowering.native:
-        return lowering.reason
-    if lowering.gate_norm is not None or lowering.cell_norm is not None:
-        return "layer normalisation"
-    if lowering.gates != (COUPLED_GATES if lowering.coupled_input_forget else STANDARD_GATES):
-        return f"gate blocks {lowering.gates}"
-    if lowering.peepholes and sorted(dict(lowering.peepholes)) != sorted(_ONNX_PEEPHOLES):
-        return f"peepholes on {sorted(dict(lowering.peepholes))}"
-    if len(lowering.variants) > 1:
-        return f"{' and '.join(lowering.variants)} together (not verified against the op)"
-    return None
-
-
 def why_not_native(layer):
     """None when ``layer`` (an RNN) maps onto the ONNX op, else the reason it does not."""
+    from zoo.cells.backends import why_not
     from zoo.cells.lowering import describe
 
     cell = layer.cell
     lowering = describe(cell)
-    unfit = _unfit(lowering)
+    unfit = why_not("onnx", lowering)
     if unfit:
         return f"{type(cell).__name__} has no counterpart in the ONNX LSTM op: {unfit}"
     if layer.stateful:

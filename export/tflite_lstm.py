@@ -90,39 +90,14 @@ class FusedLSTM:
 PEEPHOLE_GATES = ("input", "forget", "output")
 
 
-def _unfit(lowering):
-    """None when a cell's lowering has a fused-op form, else what of it the op lacks."""
-    from zoo.cells.lowering import COUPLED_GATES, STANDARD_GATES
-
-    if not lowering.native:
-        return lowering.reason
-    if lowering.gates != (COUPLED_GATES if lowering.coupled_input_forget else STANDARD_GATES):
-        return f"gate blocks {lowering.gates}"
-    if lowering.peepholes and sorted(dict(lowering.peepholes)) != sorted(PEEPHOLE_GATES):
-        return f"peepholes on {sorted(dict(lowering.peepholes))}"
-    if lowering.gate_norm is None and lowering.cell_norm is not None:
-        return "a cell norm without gate norms"
-    if len(lowering.variants) > 1 and lowering.variants != ("gate layer norm", "cell layer norm"):
-        return f"{' and '.join(lowering.variants)} together (not verified against the op)"
-    return None
-
-
-def _unfit_norm(lowering):
-    """The layer-norm reasons, checked last as they always were."""
-    if lowering.cell_norm is not None:
-        return "cell normalisation: TFLite's kernel cannot normalise the cell state before the output tanh"
-    if lowering.gate_norm is not None and not lowering.gate_norm.epsilon > 0:
-        return f"layer-norm epsilon {lowering.gate_norm.epsilon} (must be > 0 to match TFLite's 1e-8)"
-    return None
-
-
 def why_not_fused(layer):
     """None when the RNN ``layer`` maps onto the fused op, else the reason it does not."""
+    from zoo.cells.backends import why_not
     from zoo.cells.lowering import describe
 
     cell = layer.cell
     lowering = describe(cell)
-    unfit = _unfit(lowering)
+    unfit = why_not("tflite", lowering)
     if unfit:
         return f"{type(cell).__name__} has no counterpart in the fused LSTM op: {unfit}"
     if layer.stateful:
@@ -134,7 +109,7 @@ def why_not_fused(layer):
         return f"activations {names[0]!r}/{names[1]!r} (the fused op has tanh/sigmoid only)"
     if getattr(layer, "compute_dtype", "float32") != "float32":
         return f"dtype {layer.compute_dtype} (the fused op is traced in float32)"
-    return _unfit_norm(lowering)
+    return None
 
 
 def plan_layers(model):

@@ -14,7 +14,8 @@ from keras import ops
 
 from conftest import CELL_NAMES
 from zoo import compat
-from zoo.layers import CUDNN, LSTM, XLA
+from zoo.kernel.dispatch import CUDNN, XLA
+from zoo.layers import LSTM
 
 
 def cudnn_equations(calls):

@@ -13,7 +13,9 @@ from zoo import kernel
 from zoo.cells import CELLS as REGISTERED
 from zoo.cells.layer_norm import LayerNormLSTMCell
 from zoo.cells.lowering import COUPLED_GATES, describe
-from zoo.layers import KERNEL, LSTM, bidirectional, fits_training_kernel
+from zoo.cells.backends import why_not
+from zoo.kernel.dispatch import KERNEL
+from zoo.layers import LSTM, bidirectional
 from zoo.training import default_jit_compile
 
 pytestmark = pytest.mark.slow  # the kernel build and trainings through it
@@ -95,11 +97,11 @@ class EveryVariantCell(LayerNormLSTMCell):
 
 
 # Every registered cell whose lowering the kernel computes, plus option variants that change it.
-CELLS = {name: {"cell": name} for name in CELL_NAMES if fits_training_kernel(describe(REGISTERED[name](H)))}
+CELLS = {name: {"cell": name} for name in CELL_NAMES if why_not("kernel", describe(REGISTERED[name](H))) is None}
 CELLS["layer_norm-gates_only"] = {"cell": "layer_norm", "normalize_cell": False}
 CELLS["every-variant"] = {"cell": lambda: EveryVariantCell(H)}
 assert {"lstm", "layer_norm", "peephole", "cifg", "projection"} <= set(CELLS)  # guards the descriptions
-assert fits_training_kernel(describe(EveryVariantCell(H)))
+assert why_not("kernel", describe(EveryVariantCell(H))) is None
 
 
 @pytest.mark.parametrize("cell", CELLS)

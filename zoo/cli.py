@@ -80,8 +80,12 @@ def cli(verbose, quiet):
 
 @cli.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def list_command(as_json):
-    """List the registered models."""
+@click.option("--cells", "cells", is_flag=True,
+              help="The cells instead: which backend runs each natively (training kernel, cuDNN, ONNX, TFLite, int8, TFLM).")
+def list_command(as_json, cells):
+    """List the registered models, or with --cells the cell x backend table."""
+    if cells:
+        return _list_cells(as_json)
     from zoo.checkpoints import released_presets
     from zoo.registry import get_recipe, list_models
 
@@ -96,6 +100,17 @@ def list_command(as_json):
     presets = [preset for row in rows for preset in row["presets"]]
     if presets:
         click.echo(f"\nother released checkpoints (zoo predict NAME, --init NAME): {', '.join(presets)}")
+
+
+def _list_cells(as_json):
+    from zoo.cells.backends import support_markdown, support_table
+
+    _load_tensorflow()
+    rows = support_table()
+    if as_json:
+        click.echo(json.dumps([{"cell": name, "backends": answers} for name, answers in rows], indent=2))
+        return
+    click.echo(support_markdown(rows))
 
 
 class _Choice(click.Choice):

@@ -10,9 +10,9 @@ import keras
 import numpy as np
 from keras import ops
 
-from zoo import kernel
 from zoo.cells import LSTMCell, get_cell_class
-from zoo.cells.lowering import COUPLED_GATES, STANDARD_GATES, describe
+from zoo.kernel import dispatch
+from zoo.kernel.dispatch import CUDNN, KERNEL, NO_GPU, XLA
 
 #: TFLite's integer LSTM kernel (8-bit activations, 16-bit cell) holds each gate's input
 #: contribution x·W + b in Q3.12 and saturates it at ±8 before it adds the recurrent part h·R, so a
@@ -108,71 +108,15 @@ class LSTM(keras.layers.RNN):
         return self._supports_jit and self.training_path()[0] == XLA
 
     def training_path(self):
-        """How training runs this layer -> (path, why not a faster one):
+        """How training runs this layer -> (path, why not a faster one); see ``zoo.kernel.dispatch``."""
+        return dispatch.training_path(self)
 
-        - ``"cudnn"``: a GPU is visible and the cell is the standard one (tanh/sigmoid, bias, no
-          peepholes, projection, coupling or norm; no recurrent dropout; float32), as
-          ``keras.layers.LSTM`` decides;
-        - ``"kernel"``: on the CPU, cells ``zoo.kernel`` computes;
-        - ``"xla"``: Keras' loop, compiled by XLA, with the reason.
-        """
-        reason = self._cudnn_refusal()
-        if not reason:
-            return CUDNN, ""
-        if self.trains_with_fused_kernel():
-            return KERNEL, reason
-        return XLA, reason
-
-    def _cudnn_refusal(self):
-        """'' when cuDNN can train this layer, else why not."""
-        from zoo.compat import gpu_visible
-
-        cell, lowering = self.cell, describe(self.cell)
-        if not gpu_visible():
-            return NO_GPU
-        if not fits_training_kernel(lowering) or lowering.variants or lowering.bias is None:
-            return f"cuDNN computes the standard LSTM only, not {type(cell).__name__}"
-        if self.unroll or 0.0 < cell.recurrent_dropout < 1.0 or cell.compute_dtype != "float32":
-            return "unroll, recurrent dropout or a non-float32 dtype"
-        return ""
+    def trains_with_fused_kernel(self):
+        return dispatch.trains_with_fused_kernel(self)
 
     @supports_jit.setter
     def supports_jit(self, value):
         self._supports_jit = value
-
-    def trains_with_fused_kernel(self):
-        """Cells whose lowering the kernel computes, in float32, train through ``zoo.kernel``'s op."""
-        cell = self.cell
-        return (
-            fits_training_kernel(describe(cell))
-            and not self.unroll
-            and not 0.0 < cell.recurrent_dropout < 1.0
-            and cell.compute_dtype == "float32"
-            and kernel.enabled()
-        )
-
-    def _packed_norm(self, lowering):
-        """A gate-normalised cell's weights as the kernel takes them: [γ | b | γ_c | β_c]."""
-        cell = self.cell
-        width = len(lowering.gates) * lowering.units
-        bias = getattr(cell, lowering.bias) if lowering.bias else ops.zeros((width,))
-        cell_norm = lowering.cell_norm
-        if cell_norm is not None:
-            cell_gamma, cell_beta = getattr(cell, cell_norm.gamma), getattr(cell, cell_norm.beta)
-        else:  # unused by the kernel, but the layout is fixed
-            cell_gamma, cell_beta = ops.ones((lowering.units,)), ops.zeros((lowering.units,))
-        norm = ops.concatenate([getattr(cell, lowering.gate_norm.gamma), bias, cell_gamma, cell_beta], axis=0)
-        return norm, cell_norm is not None, lowering.gate_norm.epsilon
-
-    def _packed_peepholes(self, lowering):
-        """The peephole weights as the kernel takes them, [p_i | p_f | p_o] (zeros for a gate that
-        has none), or None for a cell without peepholes."""
-        if not lowering.peepholes:
-            return None
-        cell = self.cell
-        parts = [getattr(cell, lowering.peephole(gate)) if lowering.peephole(gate) else ops.zeros((lowering.units,))
-                 for gate in ("input", "forget", "output")]
-        return ops.concatenate(parts, axis=0)
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
         """Training may take cuDNN or the fused kernel; inference always runs Keras' loop, the
@@ -197,41 +141,9 @@ class LSTM(keras.layers.RNN):
                     cell.inputs_projected = False
         if path != KERNEL:
             return super().inner_loop(sequences, initial_state, mask, training=training)
-        cell, lowering = self.cell, describe(self.cell)
-        layer_norm = self._packed_norm(lowering) if lowering.gate_norm is not None else None
-        bias = getattr(cell, lowering.bias) if lowering.bias and layer_norm is None else None
-        outputs, h, c = kernel.lstm_sequence(
-            sequences, getattr(cell, lowering.kernel), cell.recurrent_kernel, initial_state[0], initial_state[1], bias=bias,
-            mask=mask, zero_output_for_mask=self.zero_output_for_mask, go_backwards=self.go_backwards,
-            layer_norm=layer_norm, peephole=self._packed_peepholes(lowering),
-            projection=getattr(cell, lowering.projection) if lowering.projection else None,
-            coupled=lowering.coupled_input_forget,
-        )
-        # Unmasked, the last output is the last h: no slice, and no scatter of its gradient.
-        return (h if mask is None else outputs[:, -1]), outputs, [h, c]
+        return dispatch.run_fused(self, sequences, initial_state, mask)
 
 
-#: ``LSTM.training_path``'s answers.
-CUDNN, KERNEL, XLA = "cudnn", "kernel", "xla"
-NO_GPU = "no GPU visible"
-
-
-def fits_training_kernel(lowering):
-    """Whether ``zoo.kernel`` computes this lowering: the formula of ``zoo.cells.lowering`` with
-    tanh/sigmoid, its gate blocks standard or coupled, with any of peepholes, projection and
-    per-gate layer norm with or without the cell norm (one epsilon for both)."""
-    if not lowering.native:
-        return False
-    if lowering.gates != (COUPLED_GATES if lowering.coupled_input_forget else STANDARD_GATES):
-        return False
-    peephole_gates = {gate for gate, _ in lowering.peepholes}
-    if not peephole_gates <= ({"forget", "output"} if lowering.coupled_input_forget else {"input", "forget", "output"}):
-        return False
-    if (lowering.activation, lowering.recurrent_activation) != ("tanh", "sigmoid"):
-        return False
-    if lowering.cell_norm is None:
-        return True
-    return lowering.gate_norm is not None and lowering.cell_norm.epsilon == lowering.gate_norm.epsilon
 
 
 def bidirectional(units, cell="lstm", merge_mode="concat", **kwargs):

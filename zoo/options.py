@@ -152,7 +152,7 @@ class Option:
 # Options most recipes share, with their ranges in one place. Call with the recipe's default.
 
 #: Modules of ``zoo/cells`` that hold no cell.
-_NOT_CELLS = ("registry", "lowering")
+_NOT_CELLS = ("registry", "lowering", "backends")
 
 
 def _cell_names():
