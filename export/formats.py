@@ -33,7 +33,7 @@ class Format:
     batch: str  # which batch sizes the artifact takes
     rtol: float  # allowed max |artifact - keras| relative to max |keras|...
     atol: float  # ...plus this absolute slack
-    quantize: tuple = ()  # the --quantize modes this format takes
+    quantize: tuple = ()  # the --quantize modes this format takes: declared here only (its writer implements them)
     suffix: str = ""  # a file artifact's extension; "" for a directory format
     key_ops: tuple = ()  # operators the tables name, from the census, in this order
     takes_providers: bool = False  # `zoo predict --provider` applies
@@ -138,10 +138,7 @@ class OnnxFormat(Format):
     def write_quantized(self, mode, model, path, *, float_path, calibration=None):
         from zoo.export import onnx
 
-        quantizers = {"dynamic": onnx.quantize_dynamic, "float16": onnx.to_float16}
-        if mode not in quantizers:
-            return super().write_quantized(mode, model, path, float_path=float_path)
-        return quantizers[mode](float_path, path)
+        return onnx.quantize(mode, float_path, path)
 
     def write_step(self, step, path, *, opset):
         from zoo.export import onnx
@@ -213,7 +210,6 @@ class WebFormat(Format):
 #: Quantized artifacts trade exactness for size: their check bounds the error relative to the
 #: output scale, and the report gives the task metric next to the float artifact's.
 QUANTIZED_RTOL = 0.1
-QUANTIZE_MODES = ("dynamic", "float16", "int8")
 
 
 FORMATS = {
@@ -231,6 +227,9 @@ FORMATS = {
                    key_ops=("LSTM", "DynamicQuantizeLSTM", "Loop", "Scan"), takes_providers=True),
     )
 }
+#: Every ``--quantize`` mode, from the formats that declare them: the one list the CLI, the help,
+#: ``check_quantize`` and ``zoo bench`` read.
+QUANTIZE_MODES = tuple(dict.fromkeys(mode for fmt in FORMATS.values() for mode in fmt.quantize))
 #: What `zoo export` writes and `zoo bench` times when no --format is given.
 DEFAULT_FORMATS = tuple(name for name, fmt in FORMATS.items() if fmt.default)
 

@@ -2,6 +2,11 @@
 static, the operators TensorFlow Lite for Microcontrollers (TFLM) must register, the flash its
 flatbuffer takes and the tensor arena TFLM allocates for it, and whether that fits typical parts.
 
+Not an export format (``export.formats``): a benchmark-only writer, run by
+``benchmarks/microcontroller.py``. Its artifact is the TFLite format's int8 mode with the time
+axis fixed, and what it adds is measurement (arena, flash, TFLM against LiteRT); a firmware build
+around it is the user's C++ project.
+
 TFLM cannot resize a tensor, so the artifact fixes the time axis (``steps``) as well as batch 1;
 the converter then folds every shape computation into constants. The arena is measured, not
 estimated: the model is loaded into TFLM's own interpreter (the ``tflite-micro`` Python package,

@@ -91,6 +91,16 @@ def op_census(path):
     return counts
 
 
+def quantize(mode, source, target):
+    """The ``mode``-quantized copy of the float artifact ``source`` (the modes the ONNX format
+    declares in ``export.formats``; an undeclared one is a programming error)."""
+    if mode == "dynamic":
+        return quantize_dynamic(source, target)
+    if mode == "float16":
+        return to_float16(source, target)
+    raise ValueError(f"ONNX has no quantization mode {mode!r}")
+
+
 def quantize_dynamic(source, target):
     """Int8 weights, activations quantized on the fly (ONNX Runtime's dynamic quantization):
     LSTM nodes become com.microsoft DynamicQuantizeLSTM, MatMuls MatMulInteger.

@@ -39,7 +39,6 @@ from zoo.export.tflite_flatbuffer import cell_state_name, patch
 from zoo.export.tflite_lstm import cell_state_peaks, fused_lstm_functions
 from zoo.files import scratch_directory
 
-QUANTIZE = (None, "dynamic", "float16", "int8")
 #: int8: the cell state's int16 range is the calibration peak times this (rounded up to a power of
 #: two by the quantizer), so a test sequence that goes a little further is not clipped. At most
 #: one bit of an int16 range: steps of 2^-14 still, for a cell within ±2.
@@ -56,8 +55,7 @@ def write(model, path, quantize=None, representative_inputs=None, steps=None):
     ``steps``: a fixed time axis, every shape static (what TFLite Micro needs)."""
     import tensorflow as tf
 
-    if quantize not in QUANTIZE:
-        raise ValueError(f"quantize must be one of {', '.join(map(str, QUANTIZE))}; got {quantize!r}")
+    optimizations, supported_types = _converter_settings(quantize, tf)
     if quantize == "int8":
         representative_inputs = _checked_representative(representative_inputs, model.inputs[0].dtype)
     with scratch_directory("zoo-tflite-") as workdir:
@@ -75,10 +73,10 @@ def write(model, path, quantize=None, representative_inputs=None, steps=None):
             str(saved), signature_keys=[savedmodel.SIGNATURE]
         )
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-        if quantize in ("dynamic", "float16"):
-            converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        if quantize == "float16":
-            converter.target_spec.supported_types = [tf.float16]
+        if optimizations:
+            converter.optimizations = optimizations
+        if supported_types:
+            converter.target_spec.supported_types = supported_types
         flatbuffer = converter.convert()
     flatbuffer, _ = patch(flatbuffer, fused, quantize)  # checks every fused layer has its op
     if quantize == "int8":  # calibrated on the patched float graph, so variant inputs are seen
@@ -96,6 +94,18 @@ def write(model, path, quantize=None, representative_inputs=None, steps=None):
         "while_fallback": while_fallback,
         "quantize": quantize,
     }
+
+
+def _converter_settings(quantize, tf):
+    """The converter's (optimizations, supported types) for each mode the TFLite format declares
+    (``export.formats``); int8 is calibrated after conversion. Another mode is a programming error."""
+    if quantize in (None, "int8"):
+        return [], []
+    if quantize == "dynamic":
+        return [tf.lite.Optimize.DEFAULT], []
+    if quantize == "float16":
+        return [tf.lite.Optimize.DEFAULT], [tf.float16]
+    raise ValueError(f"TFLite has no quantization mode {quantize!r}")
 
 
 def write_step(step, path):

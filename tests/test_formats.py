@@ -107,3 +107,19 @@ def test_no_module_branches_on_a_format_name():
                  for folder in ("zoo", "export") for path in sorted((ROOT / folder).rglob("*.py"))
                  for number, line in enumerate(path.read_text().splitlines(), 1) if pattern.search(line)]
     assert offenders == []
+
+
+def test_quantization_modes_are_declared_once_on_the_formats_and_each_writer_implements_its_own():
+    """``QUANTIZE_MODES`` is read off the formats; each format's writer takes exactly the modes it
+    declares (an undeclared one is refused there, not silently written as float)."""
+    from zoo.export import onnx, tflite
+
+    assert QUANTIZE_MODES == tuple(dict.fromkeys(m for f in FORMATS.values() for m in f.quantize))
+    import tensorflow as tf
+
+    for mode in FORMATS["tflite"].quantize:
+        tflite._converter_settings(mode, tf)
+    with pytest.raises(ValueError, match="no quantization mode"):
+        tflite._converter_settings("int4", tf)
+    with pytest.raises(ValueError, match="no quantization mode"):
+        onnx.quantize("int8", "unused.onnx", "unused.int8.onnx")  # ONNX declares dynamic and float16 only
