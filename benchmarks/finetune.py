@@ -25,7 +25,7 @@ def unseen_articles(count, seed=0):
     """``count`` articles from the released model's test split, stratified by class."""
     import numpy as np
 
-    from zoo.data.bbc import articles, stratified_split
+    from zoo.models.text_classifier.bbc import articles, stratified_split
 
     texts, labels = articles()
     classes = sorted(set(labels))

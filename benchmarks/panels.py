@@ -61,7 +61,7 @@ def onnx_forecast_seconds(run_dir, name, repeats=5):
     from each series' full history, windows built and quantiles ordered included."""
     import statistics
 
-    from zoo.data.panel import load_panel
+    from zoo.models.forecaster.panel_data import load_panel
     from zoo.export.formats import parse_formats
     from zoo.export.pipeline import export_checkpoint
     from zoo.models.forecaster.panel import forecast

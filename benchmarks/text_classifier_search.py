@@ -53,7 +53,7 @@ def tfidf_validation():
     import numpy as np
 
     from zoo.models.text_classifier import _tfidf_predictions
-    from zoo.data.bbc import articles, stratified_split
+    from zoo.models.text_classifier.bbc import articles, stratified_split
 
     texts, labels = articles()
     classes = sorted(set(labels))

@@ -122,7 +122,7 @@ def test_plain_numbers_leaves_what_is_not_grouped_thousands_to_be_refused():
 
 
 def test_panel_files_in_a_german_dialect(tmp_path):
-    from zoo.data.panel import read_panel
+    from zoo.models.forecaster.panel_data import read_panel
 
     path = write(tmp_path / "panel.csv", ["unique_id;ds;y", "a;2020-01-01;1,5", "a;2020-02-01;1.234,5",
                                           "b;2020-01-01;3", "b;2020-02-01;4"])

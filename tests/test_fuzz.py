@@ -345,7 +345,7 @@ def test_predict_cli_on_any_npy(npy_dir, capsys, array):
 
 def _not_a_real_target(text):
     """Paths the fuzz may pass: nothing that exists, no model or data-set name (those would run)."""
-    from zoo.data.anomaly import BUNDLED
+    from zoo.models.anomaly.data import BUNDLED
     from zoo.data.series import BUILTIN_SERIES
     from zoo.registry import list_models
 

@@ -16,7 +16,7 @@ TIERS = {
     # cells and the fused kernel; data readers
     "zoo.cells": 1, "zoo.kernel": 1, "zoo.data": 1,
     # layers built from cells
-    "zoo.layers": 2, "zoo.forecast_layers": 2, "zoo.text": 2,
+    "zoo.layers": 2, "zoo.text": 2,
     # training: options, recipes' base class, the registry, checkpoints, releases, the optimizer
     "zoo.options": 3, "zoo.registry": 3, "zoo.factory": 3, "zoo.recipe": 3, "zoo.training": 3, "zoo.distribute": 3,
     "zoo.checkpoints": 3, "zoo.finetune": 3, "zoo.release": 3, "zoo.backup": 3, "zoo.optimizers": 3,

@@ -99,7 +99,7 @@ def test_unsorted_dates_are_sorted_with_a_warning(tmp_path):
 
 
 def test_other_bundled_series_load_offline():
-    from zoo.data.anomaly import load
+    from zoo.models.anomaly.data import load
 
     ecg = load("ecg-diff-count-3")
     assert ecg.columns == ["value-0"] and ecg.labels.sum() > 0 and ecg.train_labels.sum() == 0

@@ -60,7 +60,7 @@ def test_a_naive_forecast_that_wins_on_validation_is_shipped(capsys, tmp_path):
 
 
 def test_naive_forecast_layer_is_persistence_or_the_last_season():
-    from zoo.forecast_layers import NaiveForecast
+    from zoo.models.forecaster.layers import NaiveForecast
 
     window = np.arange(24, dtype="float32").reshape(1, 24, 1)
     np.testing.assert_array_equal(np.asarray(NaiveForecast(3, 1)(window)), [[23, 23, 23]])

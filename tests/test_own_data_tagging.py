@@ -74,7 +74,7 @@ def g2p():
 
 # -- readers -------------------------------------------------------------------------------------
 def test_conllu_reader_takes_upos_or_xpos_and_skips_ranges_and_empty_nodes(tmp_path):
-    from zoo.data.tagged_text import read_tagged
+    from zoo.models.tagger.tagged_text import read_tagged
 
     sentences = toy_sentences(3)
     path = write_conllu(tmp_path / "toy.conllu", sentences)
@@ -87,7 +87,7 @@ def test_conllu_reader_takes_upos_or_xpos_and_skips_ranges_and_empty_nodes(tmp_p
 
 
 def test_slash_tagged_lines_split_at_the_last_slash(tmp_path):
-    from zoo.data.tagged_text import read_tagged
+    from zoo.models.tagger.tagged_text import read_tagged
 
     path = tmp_path / "tagged.txt"
     path.write_text("\ufeff1/2/CD cup/NN\n\n  a/b/c//SYM  http://x.org/URL \n", encoding="utf-8")
@@ -95,7 +95,7 @@ def test_slash_tagged_lines_split_at_the_last_slash(tmp_path):
 
 
 def test_random_split_is_seeded_80_10_10_and_a_treebank_keeps_its_own(tmp_path):
-    from zoo.data.tagged_text import read_split
+    from zoo.models.tagger.tagged_text import read_split
 
     sentences = toy_sentences(50)
     path = write_slashed(tmp_path / "toy.txt", sentences)
@@ -235,7 +235,7 @@ def test_bad_tagged_files_are_one_line_errors(name, args, message, bad_tagged, t
 
 # -- g2p -------------------------------------------------------------------------------------------
 def test_lexicon_reader_groups_variants_and_keeps_letters_and_stress_as_written(tmp_path):
-    from zoo.data.lexicon import read_lexicon
+    from zoo.models.g2p.lexicon import read_lexicon
 
     path = tmp_path / "lex.txt"
     path.write_text(";;; comment\nREAD  R IY1 D\nread  R EH1 D\n\nREAD(2)  R EH1 D\nREAD(3)  R IY1 D\n"
@@ -263,7 +263,7 @@ def test_g2p_trains_on_own_lexicon(tmp_path, capsys):
 
 def test_g2p_fine_tuning_reuses_the_parent_letters_and_covering_phonemes(tmp_path):
     from zoo.models.g2p import END, START
-    from zoo.data.lexicon import read_lexicon
+    from zoo.models.g2p.lexicon import read_lexicon
 
     path = write_lexicon(tmp_path / "toy.dict")
     letters = ["", "[UNK]", *"BKMTDSLNRAIO"]  # no U
@@ -309,7 +309,7 @@ def test_bad_lexicons_are_one_line_errors(name, message, bad_lexicons, tmp_path,
 
 
 def test_long_words_are_left_out_with_a_warning(tmp_path):
-    from zoo.data.lexicon import read_entries
+    from zoo.models.g2p.lexicon import read_entries
     from zoo.data.series import DataWarning
 
     path = write_lexicon(tmp_path / "toy.dict")

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from conftest import run_cli
-from zoo.data.panel import BUNDLED, format_time, frame_panel, is_panel, read_panel
+from zoo.models.forecaster.panel_data import BUNDLED, format_time, frame_panel, is_panel, read_panel
 from zoo.errors import DataWarning, UserError
 from zoo.models.forecaster import panel as global_model
 from zoo.models.forecaster.competition import interval_scores, mase_scales, scores, smape
@@ -129,7 +129,7 @@ def test_format_time_of_month_ends():
 
 # -- splitting, padding ------------------------------------------------------------------------
 def _panel(lengths):
-    from zoo.data.panel import Panel
+    from zoo.models.forecaster.panel_data import Panel
 
     values = [np.arange(1, n + 1, dtype="float64") * (k + 1) for k, n in enumerate(lengths)]
     return Panel([f"s{k}" for k in range(len(lengths))], values, np.zeros(len(lengths), "int64"), "int", "test")
@@ -174,7 +174,7 @@ def test_quantile_option_errors(text, message):
 
 # -- the network's scaling and outputs ---------------------------------------------------------
 def test_relative_window_and_quantile_forecast_are_inverses():
-    from zoo.forecast_layers import QuantileForecast, RelativeWindow
+    from zoo.models.forecaster.layers import QuantileForecast, RelativeWindow
 
     window = np.array([[[10.0], [20.0], [30.0]], [[-1000.0], [-1000.0], [-1000.0]]], "float32")
     relative = np.asarray(RelativeWindow()(window))
@@ -185,7 +185,7 @@ def test_relative_window_and_quantile_forecast_are_inverses():
 
 
 def test_pinball_loss():
-    from zoo.forecast_layers import PinballLoss
+    from zoo.models.forecaster.layers import PinballLoss
 
     loss = PinballLoss([0.1, 0.9], reduction=None)
     value = np.asarray(loss(np.array([[1.0]]), np.array([[[0.0, 2.0]]])))
@@ -214,7 +214,7 @@ def test_members_see_the_last_part_of_the_window_and_their_mean_is_the_forecast(
 
 
 def test_crossing_quantiles_are_ordered_and_columns_named():
-    from zoo.data.panel import Panel
+    from zoo.models.forecaster.panel_data import Panel
 
     forecasts = global_model.ordered(np.array([[[5.0, 3.0, 4.0]]]))
     assert forecasts.tolist() == [[[3.0, 4.0, 5.0]]]

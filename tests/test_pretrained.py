@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from conftest import run_cli
-from zoo.data.panel import Panel, UNIONS, read_panel
+from zoo.models.forecaster.panel_data import Panel, UNIONS, read_panel
 from zoo.data.windows import SeriesWindows
 from zoo.errors import UserError
 from zoo.models.forecaster import panel as global_model
@@ -32,7 +32,7 @@ def test_open_end_windows_have_nan_targets_past_the_series():
 
 
 def test_pinball_loss_skips_unknown_steps():
-    from zoo.forecast_layers import PinballLoss
+    from zoo.models.forecaster.layers import PinballLoss
 
     loss = PinballLoss([0.5], reduction=None)
     known = np.asarray(loss(np.array([[1.0, 3.0]]), np.array([[[0.0], [0.0]]])))
@@ -72,7 +72,7 @@ def test_a_union_scores_each_panel_on_its_horizon(monkeypatch):
 
 
 def test_the_bundled_union_holds_every_m1_and_m3_panel():
-    from zoo.data.panel import bundled_horizon
+    from zoo.models.forecaster.panel_data import bundled_horizon
 
     assert set(UNIONS["m1+m3"]) == {"m3-yearly", "m3-quarterly", "m3-monthly", "m3-other", "m1-yearly",
                                     "m1-quarterly", "m1-monthly"}
@@ -81,7 +81,7 @@ def test_the_bundled_union_holds_every_m1_and_m3_panel():
 
 
 def test_fixed_window_pads_or_cuts_the_target_and_point_forecast_averages_members():
-    from zoo.forecast_layers import FixedWindow, PointForecast
+    from zoo.models.forecaster.layers import FixedWindow, PointForecast
 
     window = np.arange(1.0, 7.0, dtype="float32").reshape(2, 3, 1).repeat(2, axis=2)  # two features
     np.testing.assert_array_equal(np.asarray(FixedWindow(5)(window))[:, :, 0], [[1, 1, 1, 2, 3], [4, 4, 4, 5, 6]])

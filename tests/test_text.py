@@ -29,7 +29,7 @@ def test_words_follow_tensorflows_ascii_rules():
 
 def test_released_vocabulary_encodes_bbc_articles_as_keras_does():
     from zoo.checkpoints import load_run_config, resolve
-    from zoo.data.bbc import articles
+    from zoo.models.text_classifier.bbc import articles
 
     _, run_dir = resolve("text-classifier")
     vocabulary = load_run_config(run_dir)["config"]["data"]["vocabulary"]
@@ -47,7 +47,7 @@ def test_any_text_encodes_as_keras_does(texts):
 
 
 def test_fit_ranks_words_as_keras_adapt_does():
-    from zoo.data.bbc import articles
+    from zoo.models.text_classifier.bbc import articles
 
     texts = [text for text, _ in zip(articles()[0], range(200))]
     layer = keras_layer(max_tokens=3000)

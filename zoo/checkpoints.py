@@ -104,6 +104,10 @@ def load_model(path):
 
     import zoo.cells  # noqa: F401  (registers the cells and layers for deserialisation)
     import zoo.layers  # noqa: F401
+    from zoo.registry import get_recipe, list_models
+
+    for name in list_models():  # and each model's own layers
+        get_recipe(name).register_layers()
 
     checkpoint, _ = resolve(path)
     if not zipfile.is_zipfile(checkpoint):  # Keras would call it "File not found"

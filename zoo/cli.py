@@ -488,7 +488,7 @@ def _history_forecaster(artifact, input_path, horizon):
     if str(artifact) != "forecaster" or exists(artifact):
         return artifact
     from zoo.data.arrays import existing_input
-    from zoo.data.panel import is_panel
+    from zoo.models.forecaster.panel_data import is_panel
     from zoo.models.forecaster.pretrained import PRESET
 
     existing_input(input_path)

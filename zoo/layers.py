@@ -202,33 +202,6 @@ class Standardize(keras.layers.Layer):
         return {**super().get_config(), "mean": self.mean, "std": self.std, "invert": self.invert}
 
 
-@keras.saving.register_keras_serializable(package="zoo")
-class WithContext(keras.layers.Layer):
-    """``[sequence (B, T, F), vector (B, C)] -> (B, T, F + C)``: a fixed context beside every step.
-
-    How a decoder sees its encoder without taking the encoder's states as its initial state,
-    which keeps it a plain sequence layer (TFLite fuses it; a given initial state it cannot).
-    The sequence's mask passes through.
-    """
-
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.supports_masking = True
-
-    def call(self, inputs):
-        sequence, vector = inputs
-        steps = ops.shape(sequence)[1]
-        tiled = ops.repeat(ops.expand_dims(vector, 1), steps, axis=1)
-        return ops.concatenate([sequence, ops.cast(tiled, sequence.dtype)], axis=-1)
-
-    def compute_mask(self, inputs, mask=None):
-        return mask[0] if isinstance(mask, (list, tuple)) else mask
-
-    def compute_output_shape(self, input_shapes):
-        sequence, vector = input_shapes
-        return (*sequence[:-1], sequence[-1] + vector[-1])
-
-
 def word_sequence_encoder(token_ids, vocabulary, embedding, units, cell="lstm", dropout=0.0):
     """Token ids -> embedding (0 masked as padding) -> bidirectional LSTM over every position: the
     backbone the text models share. Dropout drops whole channels: element-wise masks on
@@ -236,18 +209,3 @@ def word_sequence_encoder(token_ids, vocabulary, embedding, units, cell="lstm", 
     x = keras.layers.Embedding(vocabulary, embedding, mask_zero=True, name="embedding")(token_ids)
     x = keras.layers.SpatialDropout1D(dropout, name="embedding_dropout")(x)
     return bidirectional(units, cell=cell, return_sequences=True, name="bilstm")(x)
-
-
-def character_features(char_ids, alphabet, embedding, filters, width=3):
-    """Character ids (B, T, C), C per word, 0 padding -> (B, T, filters): each word's characters
-    embedded, convolved over ``width`` neighbours and max-pooled over the word (Ma & Hovy 2016),
-    so a word outside the vocabulary still shows its prefixes and suffixes. A convolution rather
-    than a character LSTM: plain ops that every exporter runs, and no recurrent layer over a
-    batch of B x T words. Padding characters are zeroed before the max (the ReLU makes that
-    exact), so a word's features do not depend on how much padding follows it."""
-    x = keras.layers.Embedding(alphabet, embedding, name="char_embedding")(char_ids)
-    x = keras.layers.Conv2D(filters, (1, width), padding="same", activation="relu", name="char_convolution")(x)
-    present = ops.expand_dims(ops.cast(ops.not_equal(char_ids, 0), x.dtype), -1)
-    return ops.max(x * present, axis=2)
-
-from zoo import forecast_layers  # noqa: E402,F401  (registers the forecasting layers for deserialisation)

