@@ -3,7 +3,7 @@
 Upgrading Keras or TensorFlow can move or remove any of these. Each is wrapped here, with a test
 in ``tests/test_compat.py`` that names it, so an upgrade fails there first and clearly, instead
 of somewhere deep in an export. ``pyproject.toml`` pins Keras and TensorFlow to the minor versions
-these tests pass on; the README says how to move the pin.
+these tests pass on; docs/versions.md says how to move the pin.
 """
 
 from contextlib import contextmanager

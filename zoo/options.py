@@ -208,7 +208,7 @@ def fraction(name, default, help):
     return Option(name, default, help, low=0, high=1, open="both")
 
 
-def data_option(help="Your data file or folder, or a bundled data set (see the README's 'Your own data')."):
+def data_option(help="Your data file or folder, or a bundled data set (see docs/own-data.md)."):
     return Option("data", None, help, kind=str, data=True, metavar="PATH|NAME")
 
 
