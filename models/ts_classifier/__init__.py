@@ -14,15 +14,15 @@ ONNX export turns that mask into the LSTM op's ``sequence_lens``. Long univariat
 average-pooled in time first (``pool``): an LSTM learns far better from 30 steps than from 150.
 """
 
-from pathlib import Path
 
 import numpy as np
 
 from zoo.errors import UserError
 from zoo.progress import note
 from zoo import options as O
-from zoo.recipe import DataSplit, Recipe
+from zoo.recipe import DataSplit
 from zoo.registry import register_model
+from zoo.tasks import Classifier
 
 #: Published UCR 2018 archive test error rates (Dau et al. 2019) for 1-NN with Euclidean distance
 #: and with unconstrained DTW, quoted in the model card next to the ones computed here.
@@ -35,14 +35,12 @@ PUBLISHED_ERROR = {
 
 
 @register_model
-class TimeSeriesClassifier(Recipe):
+class TimeSeriesClassifier(Classifier):
     name = "ts-classifier"
     task = "time-series classification"
     dataset = "UCR/UEA archive sets bundled with aeon (GunPoint default), .ts or CSV"
     description = "LSTM over the raw series; the archive's own train/test split"
-    loss = "sparse_categorical_crossentropy"
-    compile_metrics = ("accuracy",)
-    metric = "accuracy"
+    evaluation_batch = 256
     deployment_keys = ("source", "mean", "std", "classes", "max_length")
     options = (
         O.data_option("A .ts file or CSV (its _TEST pair beside it), or a bundled UCR/UEA set: GunPoint, "
@@ -72,7 +70,6 @@ class TimeSeriesClassifier(Recipe):
     )
     quick = {"epochs": 2, "max_epochs": 2, "units": 8, "filters": [8, 16, 8], "cv_folds": 2}
     presets = {}
-    released = Path(__file__).parents[1] / "released" / "ts-classifier"
     data_licence = "UCR/UEA Time Series Classification Archive (free for research), shipped in aeon (BSD-3)"
 
 
@@ -283,11 +280,6 @@ class TimeSeriesClassifier(Recipe):
         return keras.Model(inputs, outputs, name="ts_classifier")
 
     # -- judging -----------------------------------------------------------------------------
-    def evaluate(self, model, split, config):
-        probabilities = np.asarray(model.predict(split.x_test, batch_size=256, verbose=0))
-        accuracy = float(np.mean(probabilities.argmax(axis=-1) == split.y_test))
-        return {"test": {"accuracy": accuracy}, "baselines": self.baselines(split)}
-
     def baselines(self, split):
         """1-NN with Euclidean distance and with DTW on the raw series, computed here."""
         cached = split.extra.get("baselines")
