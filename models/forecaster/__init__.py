@@ -275,6 +275,8 @@ class Forecaster(Recipe):
 
         import keras
 
+        from zoo.training import fit_split
+
         data = config["data"]
         candidates = self.candidates(config, data)
         steps = split.y_val.shape[1]
@@ -302,9 +304,7 @@ class Forecaster(Recipe):
             self.compile(model, config)  # the same optimizer, loss and XLA choice as the final training
             stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=config["patience"],
                                                  restore_best_weights=True)
-            history = model.fit(split.x_train, split.y_train, validation_data=(split.x_val, split.y_val),
-                                epochs=config["epochs"], batch_size=config["batch_size"], shuffle=True,
-                                callbacks=[stop], verbose=0)
+            history = fit_split(model, split, config, [stop], verbose=0)  # the final training's loop
             forecast = model.predict(split.x_val, batch_size=256, verbose=0)
             score = rmse(split.y_val, forecast)
             scored.append({"base": base, "level": level, "val_rmse": score, "epochs": len(history.history["loss"])})
@@ -349,6 +349,8 @@ class Forecaster(Recipe):
 
         import keras
 
+        from zoo.training import fit_split
+
         steps, features = split.y_val.shape[1], split.x_val.shape[-1]
         results = []
         for tuned in (False, True):
@@ -359,9 +361,7 @@ class Forecaster(Recipe):
                 self.compile(model, {**config, "learning_rate": config["learning_rate"] * _pretrained.FINE_TUNE_RATE})
                 stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=config["patience"],
                                                      restore_best_weights=True)
-                history = model.fit(split.x_train, split.y_train, validation_data=(split.x_val, split.y_val),
-                                    epochs=config["epochs"], batch_size=config["batch_size"], shuffle=True,
-                                    callbacks=[stop], verbose=0)
+                history = fit_split(model, split, config, [stop], verbose=0)
                 epochs = len(history.history["loss"])
             forecast = model.predict(split.x_val, batch_size=256, verbose=0)
             score = rmse(split.y_val, forecast)
