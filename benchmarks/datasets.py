@@ -9,6 +9,7 @@ run continues where it stopped; the tables are written from whatever is there.
     python benchmarks/datasets.py forecasting            # statsmodels + aeon series, then M1 yearly
     python benchmarks/datasets.py classification
     python benchmarks/datasets.py panels                 # M3 and M1 panels, one global model each
+    python benchmarks/datasets.py anomaly                # 27 labelled series; --group development
     python benchmarks/datasets.py forecasting --only airline,lynx --quick    # seconds; tests
     python benchmarks/datasets.py tables --merge other/datasets.json        # fold in a sharded run
 """
@@ -162,13 +163,21 @@ def write_markdown(results, out):
 
         parts += ["## ts-classifier: UCR/UEA sets bundled with aeon (the archive's split)\n",
                   classification_table(list(classification.values())), ""]
+    for key, title in (("anomaly", "anomaly: labelled series (aeon's real ones, real series with injected anomalies)"),
+                       ("anomaly-development", "anomaly: development series (recipe changes chosen here)")):
+        if results.get(key):
+            from benchmarks.datasets_anomaly import anomaly_table
+
+            parts += [f"## {title}\n", anomaly_table(list(results[key].values())), ""]
     (out / "datasets.md").write_text("\n".join(parts))
     return "\n".join(parts)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("part", choices=["forecasting", "classification", "panels", "tables"])
+    parser.add_argument("part", choices=["forecasting", "classification", "panels", "anomaly", "tables"])
+    parser.add_argument("--group", choices=["benchmark", "development"], default="benchmark",
+                        help="Anomaly: the reported series, or the development ones recipe changes are chosen on.")
     parser.add_argument("--only", help="Comma-separated data-set names (default: all).")
     parser.add_argument("--no-m1", action="store_true", help="Forecasting: skip the 181 M1 yearly series.")
     parser.add_argument("--quick", action="store_true", help="Tiny models, 2 epochs: checks the script, not the zoo.")
@@ -194,6 +203,10 @@ def main(argv=None):
 
         names = only or [*SERIES, *([] if args.no_m1 else m1_yearly_names())]
         run_forecasting(names, results, path, args.quick)
+    elif args.part == "anomaly":
+        from benchmarks.datasets_anomaly import run_anomaly
+
+        run_anomaly(only, results, path, args.quick, save_results, group=args.group)
     elif args.part == "panels":
         from benchmarks.panels import PANELS, run_panels
 

@@ -19,6 +19,8 @@ from zoo.files import atomic_write
 from zoo import options as O
 from zoo.recipe import DataSplit, Recipe
 from zoo.registry import register_model
+from zoo.models.anomaly.baselines import rolling_zscore
+from zoo.models.anomaly.scoring import point_scores, roc_auc, sliding
 
 DEFAULT_DATA = "InternalBleeding16"
 SCORES_NAME = "scores.csv"
@@ -32,40 +34,6 @@ SCORE_CHUNK = 16_384
 #: Test windows scored at most: beyond, windows start every k steps, so each step is still scored
 #: by about ``window / k`` of them (64 / 11 on 7 million steps) and scoring takes a minute, not ten.
 MAX_SCORED_WINDOWS = 500_000
-
-
-def sliding(values, window, stride=1):
-    """(windows, starts): every ``stride``-th window of ``values`` (n, features) as a strided view,
-    (count, window, features), no copy; index it to hold a part."""
-    view = np.moveaxis(np.lib.stride_tricks.sliding_window_view(values, window, axis=0), -1, 1)[::stride]
-    return view, np.arange(0, len(values) - window + 1, stride)
-
-
-def point_scores(window_errors, starts, window, length):
-    """Mean error of the windows covering each time step (by running sums: linear in the steps)."""
-    total, count = np.zeros(length + window + 1), np.zeros(length + window + 1)
-    np.add.at(total, starts, window_errors)
-    np.add.at(total, starts + window, -np.asarray(window_errors, "float64"))
-    np.add.at(count, starts, 1.0)
-    np.add.at(count, starts + window, -1.0)
-    total, count = np.cumsum(total)[:length], np.rint(np.cumsum(count)[:length])
-    return total / np.maximum(count, 1)
-
-
-def rolling_zscore(values, window):
-    """|x_t - mean of the previous window| / its std, the classic streaming detector."""
-    import pandas as pd
-
-    frame = pd.DataFrame(values)
-    mean = frame.rolling(window, min_periods=2).mean().shift(1)
-    std = frame.rolling(window, min_periods=2).std().shift(1).replace(0, np.nan)
-    return ((frame - mean).abs() / std).max(axis=1).fillna(0).to_numpy()
-
-
-def roc_auc(labels, scores):
-    from sklearn.metrics import roc_auc_score
-
-    return float(roc_auc_score(labels, scores))
 
 
 def score_statistics(scores, first_step=0):
@@ -181,7 +149,7 @@ class AnomalyAutoencoder(Recipe):
         if note:
             info["note"] = note
         return DataSplit(windows[:cut], windows[:cut], windows[cut:], windows[cut:], test_windows, series.labels,
-                         info=info, extra={"test": series.test, "starts": starts, "times": series.test_times,
+                         info=info, extra={"test": series.test, "train": series.train, "starts": starts, "times": series.test_times,
                                            "first_step": 0 if series.train_fraction is None else len(series.train)})
 
     def build(self, config):
@@ -217,15 +185,33 @@ class AnomalyAutoencoder(Recipe):
         return scores, rolling_zscore(split.extra["test"], data["window"])
 
     def evaluate(self, model, split, config):
+        """ROC-AUC and PR-AUC (average precision) of the model's scores and of each baseline's
+        (``baselines.py``), on the labelled test part; the scores' statistics without labels."""
         scores, baseline = split.extra["scores"] = self.scores(model, split, config)
         labels = split.y_test
         note = why_no_roc_auc(labels)
         if not note:
-            return {"test": {"roc_auc": roc_auc(labels, scores)},
-                    "baselines": {"rolling_zscore": {"roc_auc": roc_auc(labels, baseline)}}}
+            return {"test": judged(labels, scores), "baselines": self.baselines(split, config, baseline)}
         first = split.extra["first_step"]
         return {"test": {"roc_auc": None, "note": note, **score_statistics(scores, first)},
                 "baselines": {"rolling_zscore": {"roc_auc": None, **score_statistics(baseline, first)}}}
+
+    def baselines(self, split, config, zscore):
+        """The rolling z-score, an IsolationForest over windows and a matrix-profile discord score
+        on the same test part, judged as the model is."""
+        from zoo.models.anomaly.baselines import discord, isolation_forest
+        from zoo.progress import stage
+
+        labels, window = split.y_test, config["data"]["window"]
+        train, test, starts = split.extra["train"], split.extra["test"], split.extra["starts"]
+        results = {"rolling_zscore": judged(labels, zscore)}
+        with stage("baselines: IsolationForest over windows"):
+            results["isolation_forest"] = judged(labels, isolation_forest(train, test, window, starts))
+        with stage("baselines: matrix-profile discord"):
+            scores, skipped = discord(train, test, window, starts)
+        results["matrix_profile_discord"] = judged(labels, scores) if scores is not None else {
+            "roc_auc": None, "pr_auc": None, "note": skipped}
+        return results
 
     def plot(self, model, split, config, out_dir):
         """scores.csv: every test step's score next to the baseline's (and its label, where given)."""
@@ -245,6 +231,13 @@ class AnomalyAutoencoder(Recipe):
         with stage(f"writing {SCORES_NAME} ({len(scores):,} rows)") if len(scores) > 100_000 else _nothing():
             atomic_write(Path(out_dir) / SCORES_NAME,
                          lambda handle: pd.DataFrame(table).to_csv(handle, index=False, float_format="%.6g"))
+
+
+def judged(labels, scores):
+    """{"roc_auc", "pr_auc"} of per-step ``scores`` against 0/1 ``labels``."""
+    from sklearn.metrics import average_precision_score
+
+    return {"roc_auc": roc_auc(labels, scores), "pr_auc": float(average_precision_score(labels, scores))}
 
 
 def _nothing():

@@ -1,0 +1,88 @@
+"""The anomaly half of ``benchmarks/datasets.py``: the anomaly model, with its defaults, on every
+labelled series of ``benchmarks/anomaly_series.py`` (aeon's real ones and real series with injected
+anomalies), next to the rolling z-score, an IsolationForest over windows and a matrix-profile
+discord score from the same run; ROC-AUC and PR-AUC per series and their means.
+
+``--group development`` runs the development injections instead (kept apart: recipe changes are
+chosen there, and the benchmark's series are not looked at while choosing)."""
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BASELINES = ("rolling_zscore", "isolation_forest", "matrix_profile_discord")
+
+
+def anomaly_one(name, data, quick=False, seed=0):
+    """``zoo train anomaly --data DATA`` in a scratch run directory -> a row."""
+    import json
+
+    from zoo.training import train
+
+    with tempfile.TemporaryDirectory() as scratch:
+        started = time.perf_counter()
+        metrics = train("anomaly", scratch, seed=seed, quick=quick, verbose=0, data_options={"data": str(data)})
+        seconds = time.perf_counter() - started
+        config = json.loads((Path(scratch) / "config.json").read_text())["config"]
+    return {
+        "data": name,
+        "anomalous_steps": config["data"]["anomalous_steps"],
+        "seconds": round(seconds, 1),
+        "model": {k: metrics["test"].get(k) for k in ("roc_auc", "pr_auc")},
+        "baselines": {k: {m: v.get(m) for m in ("roc_auc", "pr_auc")} for k, v in metrics["baselines"].items()},
+    }
+
+
+def run_anomaly(only, results, path, quick, save, group="benchmark"):
+    from benchmarks.anomaly_series import real_series, write_injected
+
+    done = results.setdefault("anomaly" if group == "benchmark" else f"anomaly-{group}", {})
+    with tempfile.TemporaryDirectory() as folder:
+        series = {} if group != "benchmark" else {name: name for name in real_series()}
+        series.update(write_injected(folder, group))
+        for name, data in series.items():
+            if (only and name not in only) or name in done:
+                continue
+            print(f"[anomaly:{group}] {name}", file=sys.stderr, flush=True)
+            done[name] = anomaly_one(name, data, quick=quick)
+            save(path, results)
+
+
+def _number(value):
+    return "-" if value is None else f"{value:.3f}"
+
+
+def anomaly_table(rows):
+    """Per series: the model's ROC-AUC / PR-AUC beside each baseline's; bold where the model is
+    at least the best baseline; then the means, and on how many series the model is at least
+    the rolling z-score."""
+    header = "| series | anomalous steps | LSTM ROC / PR | " + " | ".join(
+        f"{name.replace('_', ' ')} ROC / PR" for name in BASELINES) + " | seconds |"
+    lines = [header, "| --- |" + " --- |" * (len(BASELINES) + 3)]
+    for row in rows:
+        best = max((row["baselines"].get(b, {}).get("roc_auc") or 0) for b in BASELINES)
+        mark = "**" if (row["model"]["roc_auc"] or 0) >= best else ""
+        cells = [f"{_number(row['baselines'].get(b, {}).get('roc_auc'))} / {_number(row['baselines'].get(b, {}).get('pr_auc'))}"
+                 for b in BASELINES]
+        lines.append(f"| {row['data']} | {row['anomalous_steps']} | {mark}{_number(row['model']['roc_auc'])}{mark} / "
+                     f"{_number(row['model']['pr_auc'])} | " + " | ".join(cells) + f" | {row['seconds']} |")
+    return "\n".join(lines + ["", *summary_lines(rows)])
+
+
+def summary_lines(rows):
+    import numpy as np
+
+    def mean(values):
+        values = [v for v in values if v is not None]
+        return float(np.mean(values)) if values else None
+
+    lines = ["| | mean ROC-AUC | mean PR-AUC |", "| --- | --- | --- |",
+             f"| LSTM autoencoder | {_number(mean(r['model']['roc_auc'] for r in rows))} | "
+             f"{_number(mean(r['model']['pr_auc'] for r in rows))} |"]
+    for name in BASELINES:
+        lines.append(f"| {name.replace('_', ' ')} | {_number(mean(r['baselines'].get(name, {}).get('roc_auc') for r in rows))} | "
+                     f"{_number(mean(r['baselines'].get(name, {}).get('pr_auc') for r in rows))} |")
+    wins = sum((r["model"]["roc_auc"] or 0) >= (r["baselines"]["rolling_zscore"]["roc_auc"] or 0) for r in rows)
+    lines += ["", f"ROC-AUC at least the rolling z-score's on {wins} of {len(rows)} series."]
+    return lines
