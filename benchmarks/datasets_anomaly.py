@@ -34,6 +34,40 @@ def anomaly_one(name, data, quick=False, seed=0):
     }
 
 
+#: The design choices compared on the development series: where windows are centred (each needs
+#: its own training) and how window errors become step scores (one training scores both ways).
+LEVELS = ("global", "window")
+SCORES = ("window", "step")
+
+
+def develop_one(name, data, quick=False, seed=0):
+    """Each ``level`` trained as ``zoo train anomaly --set level=L`` does, each trained model
+    scored every ``score`` way -> a row of {"level/score": {"roc_auc", "pr_auc"}}."""
+    import json
+
+    import keras
+
+    from zoo.checkpoints import load_model
+    from zoo.models.anomaly import judged
+    from zoo.registry import get_recipe
+    from zoo.training import train
+
+    recipe, variants, seconds = get_recipe("anomaly"), {}, {}
+    for level in LEVELS:
+        with tempfile.TemporaryDirectory() as scratch:
+            started = time.perf_counter()
+            train("anomaly", scratch, seed=seed, quick=quick, verbose=0, data_options={"data": str(data)}, level=level)
+            seconds[level] = round(time.perf_counter() - started, 1)
+            config = json.loads((Path(scratch) / "config.json").read_text())["config"]
+            model = load_model(Path(scratch) / "model.keras")
+        keras.utils.set_random_seed(seed)
+        split = recipe.load_data(config, data=str(data))
+        scored = recipe.step_scores(model, split, config, SCORES)
+        for mode, scores in scored.items():
+            variants[f"{level}/{mode}"] = judged(split.y_test, scores)
+    return {"data": name, "variants": variants, "seconds": seconds}
+
+
 def run_anomaly(only, results, path, quick, save, group="benchmark"):
     from benchmarks.anomaly_series import real_series, write_injected
 
@@ -45,7 +79,7 @@ def run_anomaly(only, results, path, quick, save, group="benchmark"):
             if (only and name not in only) or name in done:
                 continue
             print(f"[anomaly:{group}] {name}", file=sys.stderr, flush=True)
-            done[name] = anomaly_one(name, data, quick=quick)
+            done[name] = (anomaly_one if group == "benchmark" else develop_one)(name, data, quick=quick)
             save(path, results)
 
 
@@ -68,6 +102,19 @@ def anomaly_table(rows):
         lines.append(f"| {row['data']} | {row['anomalous_steps']} | {mark}{_number(row['model']['roc_auc'])}{mark} / "
                      f"{_number(row['model']['pr_auc'])} | " + " | ".join(cells) + f" | {row['seconds']} |")
     return "\n".join(lines + ["", *summary_lines(rows)])
+
+
+def development_table(rows):
+    """Mean ROC-AUC and PR-AUC of each design variant over the development series."""
+    import numpy as np
+
+    variants = list(rows[0]["variants"]) if rows else []
+    lines = ["| level / score | mean ROC-AUC | mean PR-AUC |", "| --- | --- | --- |"]
+    for variant in variants:
+        roc = np.mean([r["variants"][variant]["roc_auc"] for r in rows])
+        pr = np.mean([r["variants"][variant]["pr_auc"] for r in rows])
+        lines.append(f"| {variant} | {roc:.3f} | {pr:.3f} |")
+    return "\n".join(lines + ["", f"{len(rows)} development series."])
 
 
 def summary_lines(rows):

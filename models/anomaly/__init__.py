@@ -20,7 +20,7 @@ from zoo import options as O
 from zoo.recipe import DataSplit, Recipe
 from zoo.registry import register_model
 from zoo.models.anomaly.baselines import rolling_zscore
-from zoo.models.anomaly.scoring import point_scores, roc_auc, sliding
+from zoo.models.anomaly.scoring import roc_auc, sliding
 
 DEFAULT_DATA = "InternalBleeding16"
 SCORES_NAME = "scores.csv"
@@ -93,6 +93,12 @@ class AnomalyAutoencoder(Recipe):
         O.learning_rate(3e-3),
         O.patience(10),
         O.dropout(0.0),
+        O.Option("level", "global", "Where windows are centred: the training part's mean (global) or each window's "
+                 "own mean (window: the model sees shapes, not levels, so a series that drifts beyond "
+                 "its training range is not anomalous everywhere).", kind=str, choices=("global", "window")),
+        O.Option("score", "window", "A step's score: the mean error of the windows covering it (window), or the "
+                 "errors those windows make at that step (step: a spike stays on its step).", kind=str,
+                 choices=("window", "step")),
         O.fraction("train_fraction", 0.3, "First part of the series, taken as normal, to train on."),
         O.fraction("val_fraction", 0.2, "Part after training used for validation."),
     )
@@ -162,27 +168,52 @@ class AnomalyAutoencoder(Recipe):
         mean = np.asarray(data.get("mean", [0.0] * features), "float32")
         std = np.asarray(data.get("std", [1.0] * features), "float32")
         inputs = keras.Input((window, features), name="inputs")
-        x = Standardize(mean, std, name="scale")(inputs)
+        x, level = inputs, None
+        if config.get("level", "global") == "window":  # each window about its own mean: shapes, not levels
+            from zoo.models.anomaly.layers import WindowMean
+
+            level = WindowMean(name="window_mean")(inputs)
+            x = keras.layers.Subtract(name="centre")([inputs, level])
+            mean = np.zeros_like(mean)
+        x = Standardize(mean, std, name="scale")(x)
         code = LSTM(config["units"], cell=config["cell"], dropout=config["dropout"], name="encoder")(x)
         x = keras.layers.RepeatVector(window, name="repeat")(code)
         x = LSTM(config["units"], cell=config["cell"], return_sequences=True, name="decoder")(x)
         x = keras.layers.Dense(features, name="reconstruct")(x)
         outputs = Standardize(mean, std, invert=True, name="unscale")(x)
+        if level is not None:
+            outputs = keras.layers.Add(name="restore_level")([outputs, level])
         return keras.Model(inputs, outputs, name="anomaly_autoencoder")
 
-    def scores(self, model, split, config):
+    def register_layers(self):
+        from zoo.models.anomaly import layers  # noqa: F401  (registers them with Keras)
+
+    def scores(self, model, split, config, modes=None):
         """Per test step: the model's reconstruction error and the rolling z-score baseline."""
+        data = config["data"]
+        modes = (config.get("score", "window"),) if modes is None else modes
+        scores = self.step_scores(model, split, config, modes)
+        scores = scores[modes[0]] if len(modes) == 1 else scores
+        return scores, rolling_zscore(split.extra["test"], data["window"])
+
+    def step_scores(self, model, split, config, modes):
+        """{mode: per-step scores} for each ``StepScores`` mode, from one pass over the test windows."""
+        from zoo.models.anomaly.scoring import StepScores
         from zoo.progress import in_chunks
 
         data = config["data"]
         std = np.asarray(data["std"], "float32")
-        errors = []
+        starts, length = split.extra["starts"], len(split.extra["test"])
+        builders = {mode: StepScores(mode, data["window"], length) for mode in modes}
+        done = 0
         for chunk in in_chunks(split.x_test, SCORE_CHUNK, "scoring the test windows"):
             chunk = np.ascontiguousarray(chunk)
             reconstruction = np.asarray(model.predict(chunk, batch_size=256, verbose=0))
-            errors.append((((reconstruction - chunk) / std) ** 2).mean(axis=(1, 2)))
-        scores = point_scores(np.concatenate(errors), split.extra["starts"], data["window"], len(split.extra["test"]))
-        return scores, rolling_zscore(split.extra["test"], data["window"])
+            errors = (((reconstruction - chunk) / std) ** 2).mean(axis=2)  # (windows, window)
+            for builder in builders.values():
+                builder.add(errors, starts[done: done + len(chunk)])
+            done += len(chunk)
+        return {mode: builder.scores(starts) for mode, builder in builders.items()}
 
     def evaluate(self, model, split, config):
         """ROC-AUC and PR-AUC (average precision) of the model's scores and of each baseline's

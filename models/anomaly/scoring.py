@@ -26,3 +26,32 @@ def roc_auc(labels, scores):
     from sklearn.metrics import roc_auc_score
 
     return float(roc_auc_score(labels, scores))
+
+
+class StepScores:
+    """Per-step scores built chunk by chunk from windows' errors, in bounded memory.
+
+    ``"window"``: each window's mean error, spread over every step it covers (the score of a
+    step is the mean over the windows covering it); ``"step"``: each window's error at each
+    position, so a step's score is the mean of the errors the covering windows make AT that
+    step: a spike stays on its step instead of spreading over two windows' length."""
+
+    def __init__(self, mode, window, length):
+        self.mode, self.window, self.length = mode, window, length
+        self.total = np.zeros(length + window + 1)
+        self.count = np.zeros(length + window + 1)
+        self.means = []
+
+    def add(self, errors, starts):
+        """``errors``: (windows, window) per-position errors of the windows starting at ``starts``."""
+        if self.mode == "window":
+            self.means.append(errors.mean(axis=1))
+            return
+        positions = (starts[:, None] + np.arange(self.window)).ravel()
+        self.total += np.bincount(positions, weights=errors.ravel().astype("float64"), minlength=len(self.total))
+        self.count += np.bincount(positions, minlength=len(self.count))
+
+    def scores(self, starts):
+        if self.mode == "window":
+            return point_scores(np.concatenate(self.means), starts, self.window, self.length)
+        return (self.total / np.maximum(self.count, 1))[: self.length]
