@@ -37,7 +37,7 @@ def anomaly_one(name, data, quick=False, seed=0):
 #: The design choices compared on the development series: where windows are centred (each needs
 #: its own training) and how window errors become step scores (one training scores both ways).
 LEVELS = ("global", "window")
-SCORES = ("window", "step")
+SCORES = ("window", "step", "both")
 
 
 def develop_one(name, data, quick=False, seed=0):
@@ -52,7 +52,9 @@ def develop_one(name, data, quick=False, seed=0):
     from zoo.registry import get_recipe
     from zoo.training import train
 
-    recipe, variants, seconds = get_recipe("anomaly"), {}, {}
+    import numpy as np
+
+    recipe, variants, seconds, val_errors = get_recipe("anomaly"), {}, {}, {}
     for level in LEVELS:
         with tempfile.TemporaryDirectory() as scratch:
             started = time.perf_counter()
@@ -63,9 +65,12 @@ def develop_one(name, data, quick=False, seed=0):
         keras.utils.set_random_seed(seed)
         split = recipe.load_data(config, data=str(data))
         scored = recipe.step_scores(model, split, config, SCORES)
+        reconstruction = np.asarray(model.predict(split.x_val, batch_size=256, verbose=0))
+        std = np.asarray(config["data"]["std"], "float32")
+        val_errors[level] = float((((reconstruction - split.x_val) / std) ** 2).mean())
         for mode, scores in scored.items():
             variants[f"{level}/{mode}"] = judged(split.y_test, scores)
-    return {"data": name, "variants": variants, "seconds": seconds}
+    return {"data": name, "variants": variants, "seconds": seconds, "val_error": val_errors}
 
 
 def run_anomaly(only, results, path, quick, save, group="benchmark"):

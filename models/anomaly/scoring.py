@@ -34,7 +34,8 @@ class StepScores:
     ``"window"``: each window's mean error, spread over every step it covers (the score of a
     step is the mean over the windows covering it); ``"step"``: each window's error at each
     position, so a step's score is the mean of the errors the covering windows make AT that
-    step: a spike stays on its step instead of spreading over two windows' length."""
+    step: a spike stays on its step instead of spreading over two windows' length; ``"both"``:
+    the sum of the two (a stretch and a spike both stand out)."""
 
     def __init__(self, mode, window, length):
         self.mode, self.window, self.length = mode, window, length
@@ -44,14 +45,16 @@ class StepScores:
 
     def add(self, errors, starts):
         """``errors``: (windows, window) per-position errors of the windows starting at ``starts``."""
-        if self.mode == "window":
+        if self.mode in ("window", "both"):
             self.means.append(errors.mean(axis=1))
+        if self.mode == "window":
             return
         positions = (starts[:, None] + np.arange(self.window)).ravel()
         self.total += np.bincount(positions, weights=errors.ravel().astype("float64"), minlength=len(self.total))
         self.count += np.bincount(positions, minlength=len(self.count))
 
     def scores(self, starts):
+        spread = point_scores(np.concatenate(self.means), starts, self.window, self.length) if self.means else 0.0
         if self.mode == "window":
-            return point_scores(np.concatenate(self.means), starts, self.window, self.length)
-        return (self.total / np.maximum(self.count, 1))[: self.length]
+            return spread
+        return spread + (self.total / np.maximum(self.count, 1))[: self.length]
