@@ -163,16 +163,12 @@ def write_markdown(results, out):
 
         parts += ["## ts-classifier: UCR/UEA sets bundled with aeon (the archive's split)\n",
                   classification_table(list(classification.values())), ""]
-    if results.get("anomaly"):
-        from benchmarks.datasets_anomaly import anomaly_table
+    if results.get("anomaly") or results.get("anomaly-development"):
+        from benchmarks.datasets_anomaly import anomaly_markdown
 
-        parts += ["## anomaly: labelled series (aeon's real ones, real series with injected anomalies)\n",
-                  anomaly_table(list(results["anomaly"].values())), ""]
-    if results.get("anomaly-development"):
-        from benchmarks.datasets_anomaly import development_table
-
-        parts += ["## anomaly: design variants on the development series (the defaults are chosen here)\n",
-                  development_table(list(results["anomaly-development"].values())), ""]
+        anomaly = anomaly_markdown(results)
+        (out / "anomaly.md").write_text(anomaly + "\n")  # the docs include it as it is
+        parts += [anomaly, ""]
     (out / "datasets.md").write_text("\n".join(parts))
     return "\n".join(parts)
 
