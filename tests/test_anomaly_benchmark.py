@@ -53,3 +53,20 @@ def test_the_discord_score_finds_a_stuck_stretch():
     _, starts = sliding(series[360:], 32)
     scores, skipped = discord(series[:360], series[360:], 32, starts)
     assert not skipped and roc_auc(labels[360:], scores) > 0.9
+
+
+@pytest.mark.slow
+def test_the_benchmark_runs_a_series_of_each_group_and_writes_its_tables(tmp_path, monkeypatch, capsys):
+    from benchmarks.datasets import main
+
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "2")
+    main(["anomaly", "--quick", "--only", "taylor+point", "--out", str(tmp_path)])
+    main(["anomaly", "--quick", "--group", "development", "--only", "manaus+point", "--out", str(tmp_path)])
+    table = (tmp_path / "anomaly.md").read_text()
+    assert "| taylor+point | 5 |" in table and "auto/both" in table and "baseline: rolling zscore" in table
+    import json
+
+    results = json.loads((tmp_path / "datasets.json").read_text())
+    row = results["anomaly"]["taylor+point"]
+    assert set(row["baselines"]) == {"rolling_zscore", "isolation_forest", "matrix_profile_discord"}
+    assert 0 <= row["model"]["roc_auc"] <= 1 and 0 <= row["model"]["pr_auc"] <= 1
