@@ -312,3 +312,18 @@ def test_text_commands_print_no_runtime_log_noise():
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0 and result.stdout.strip()
     assert result.stderr.strip() == "", result.stderr
+
+
+@pytest.mark.slow
+def test_a_run_whose_loss_is_nan_from_the_first_batch_leaves_no_folder(tmp_path, capsys):
+    """Found by the fuzz suite: huge inputs and a target of one tiny constant make the loss NaN at
+    once; the run ends with an error line, and nothing half-written stays behind to resume."""
+    rows = [f"{value!r},-6.633093048565235e-95" for value in
+            [1e-06, -1e6, 999999.9999999999, -395242.1, 281108.9, 8.0, 0.35, 127.0] * 10]
+    (tmp_path / "data.csv").write_text("\n".join(rows) + "\n")
+    out = tmp_path / "run"
+    code, _, err = run_cli(capsys, "train", "forecaster", "--data", tmp_path / "data.csv", "--quick", "--out", out)
+    if code == 2:  # where the loss is NaN (it is here); a run that trains must leave its metrics
+        assert err.strip().splitlines()[-1].startswith("error: ") and not out.exists()
+    else:
+        assert code == 0 and (out / "metrics.json").exists()

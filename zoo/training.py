@@ -85,13 +85,16 @@ def prepare_run_dir(out_dir, force=False):
 def train(name, out_dir, **kwargs):
     """Train registered model ``name`` into ``out_dir``; returns the metrics dict (None on a
     non-chief worker of a multi-worker run, which writes no results). A user error before the
-    first epoch was saved leaves no new folder behind; a crash or Ctrl-C keeps it for resuming."""
+    first epoch was saved, or after a run that ended with no usable checkpoint, leaves no new
+    folder behind; a crash or Ctrl-C keeps it for resuming."""
     out_dir = Path(out_dir)
     fresh = not out_dir.exists()
     try:
         return _train(name, out_dir, **kwargs)
     except UserError:
-        if fresh and not (out_dir / BACKUP_DIR).exists():
+        state = read_state(out_dir / BACKUP_DIR)
+        # nothing to resume: no epoch saved, or a run that ended (a NaN loss) with no checkpoint
+        if fresh and (state is None or (state.get("finished") and not (out_dir / CHECKPOINT_NAME).exists())):
             shutil.rmtree(out_dir, ignore_errors=True)
         raise
 
