@@ -40,7 +40,7 @@ def classify_one(name, quick=False, seed=0):
 
 
 def run_classification(only, results, path, quick, save):
-    from zoo.data.ucr import BUNDLED
+    from zoo.models.ts_classifier.ucr import BUNDLED
 
     done = results.setdefault("classification", {})
     for name in only or [*ORDER, *(n for n in BUNDLED if n not in ORDER)]:

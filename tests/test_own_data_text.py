@@ -155,7 +155,7 @@ def test_char_lm_bad_data_is_one_error_line(bad, tmp_path, capsys):
 
 
 def test_text_classifier_reads_every_layout_alike(tmp_path):
-    from zoo.data.text_files import read_labelled
+    from zoo.models.text_classifier.labelled import read_labelled
 
     rows = labelled_rows(4)
     expected = ([t for t, _ in rows], [y for _, y in rows])
@@ -260,7 +260,7 @@ def test_text_classifier_bad_data_is_one_error_line(bad, tmp_path, capsys):
 
 
 def test_a_text_of_punctuation_alone_is_refused(tmp_path):
-    from zoo.data.text_files import read_labelled
+    from zoo.models.text_classifier.labelled import read_labelled
 
     path = tmp_path / "d.jsonl"
     path.write_text(json.dumps({"text": "?!...", "label": "a"}) + "\n")

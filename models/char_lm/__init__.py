@@ -5,7 +5,7 @@ character training never saw). The network returns next-character probabilities 
 position, so it trains on all of them at once and generates one step at a time.
 
 ``--data`` trains on a user's UTF-8 text file or folder of ``.txt`` files instead; how it is held
-out is ``zoo.data.text_files.split_documents``'s job.
+out is ``documents.split_documents``'s job.
 """
 
 import math
@@ -14,7 +14,7 @@ from collections import Counter
 import numpy as np
 
 from zoo.models.char_lm.shakespeare import TEST_PLAYS, VALIDATION_PLAYS, corpus
-from zoo.data.text_files import read_documents, split_documents
+from zoo.models.char_lm.documents import read_documents, split_documents
 from zoo import options as O
 from zoo.recipe import DataSplit, Recipe
 from zoo.registry import register_model

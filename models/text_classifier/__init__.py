@@ -8,7 +8,7 @@ bag-of-words branch (its own embedding, averaged over the real words: a fastText
 model of the word counts) is concatenated with the LSTM's average before the softmax; one Keras
 network, which still exports to one fused LSTM.
 
-``--data`` trains on a user's labelled texts instead (``zoo.data.text_files.read_labelled``: a
+``--data`` trains on a user's labelled texts instead (``labelled.read_labelled``: a
 CSV, TSV or JSON Lines file, or a folder of class subfolders), split in the same way.
 """
 
@@ -16,7 +16,7 @@ CSV, TSV or JSON Lines file, or a folder of class subfolders), split in the same
 import numpy as np
 
 from zoo.models.text_classifier.bbc import articles, stratified_split
-from zoo.data.text_files import read_labelled
+from zoo.models.text_classifier.labelled import read_labelled
 from zoo import options as O
 from zoo.recipe import DataSplit
 from zoo.registry import register_model

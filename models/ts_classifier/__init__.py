@@ -75,7 +75,7 @@ class TimeSeriesClassifier(Classifier):
 
     # -- data --------------------------------------------------------------------------------
     def load_data(self, config, data=None):
-        from zoo.data.ucr import load_split, pad  # pandas, only to read data
+        from zoo.models.ts_classifier.ucr import load_split, pad  # pandas, only to read data
 
         data = data or "GunPoint"
         train, train_labels = load_split(data, "train")
@@ -185,6 +185,17 @@ class TimeSeriesClassifier(Classifier):
         return keras.Model(inputs, outputs, name="ts_classifier")
 
     # -- choosing on the training set -----------------------------------------------------
+    def read_input_file(self, path, contract, data):
+        """The archive's layouts (``.ts``, ``.tsv``, a CSV with a ``label`` column: many series,
+        padded as in training), else the shared ``.npy`` / CSV reader."""
+        from zoo.data.arrays import existing_input, read_file
+        from zoo.models.ts_classifier.ucr import has_label_column, many_series
+
+        path = existing_input(path)
+        if path.suffix in (".ts", ".tsv") or (path.suffix == ".csv" and has_label_column(path)):
+            return contract.check(many_series(path, contract, data or {}), str(path))
+        return read_file(path, contract, data, suffixes=(".npy", ".csv", ".ts", ".tsv"))
+
     def select(self, config, split, data_options, seed=0):
         """The number of epochs, by stratified k-fold cross-validation on the training set: each
         fold trains for ``epochs``, and the epoch with the best mean validation accuracy (then loss)

@@ -103,44 +103,20 @@ class InputContract:
         return array
 
 
-def read_file(path, contract, data=None):
-    """A user's input file -> the batch ``contract`` takes: a ``.npy`` array, a UCR/UEA file of
-    many series (``.ts``, ``.tsv``, a CSV with a label column: one sequence per row, padded as in
-    training), a header-less CSV of several columns for a one-feature model (one sequence per
-    row), else a CSV of one sequence whose rows are time steps."""
+def read_file(path, contract, data=None, suffixes=(".npy", ".csv")):
+    """A user's input file -> the batch ``contract`` takes: a ``.npy`` array, a header-less CSV of
+    several columns for a one-feature model (one sequence per row), else a CSV of one sequence
+    whose rows are time steps. A model with layouts of its own (the ts-classifier's UCR/UEA
+    files) reads them in its folder and hands the rest here; ``suffixes``: what it takes, for
+    the message."""
     path = existing_input(path)
-    data = data or {}
     if path.suffix == ".npy":
         return contract.check(_read_npy(path, contract.shape()), str(path))
     if contract.tokens:
         raise UserError(f"{path}: this model takes token ids; give them as a .npy of integers (or text: --text)")
-    if path.suffix in (".ts", ".tsv") or (path.suffix == ".csv" and _has_label_column(path)):
-        return contract.check(_many_series(path, contract, data), str(path))
     if path.suffix != ".csv":
-        raise UserError(f"{path}: inputs must be a .npy, .csv, .ts or .tsv file")
+        raise UserError(f"{path}: inputs must be a {', '.join(suffixes[:-1])} or {suffixes[-1]} file")
     return contract.check(_read_csv(path, contract), str(path))
-
-
-def _has_label_column(path):
-    try:
-        with open(path, encoding="utf-8-sig", errors="replace") as handle:
-            first = handle.readline()
-    except OSError:
-        return False
-    return "label" in [field.strip().strip('"') for field in first.replace(";", ",").split(",")]
-
-
-def _many_series(path, contract, data):
-    """Sequences of a UCR/UEA file, right-padded with the training mean to the model's length."""
-    from zoo.data.ucr import pad, read_file as read_series
-
-    sequences, _ = read_series(path)
-    length = contract.time_steps or max(len(s) for s in sequences)
-    longest = max(len(s) for s in sequences)
-    if longest > length:
-        raise UserError(f"{path} holds a series of {longest} steps; the model takes at most {length}")
-    mean = np.asarray(data.get("mean", [0.0] * sequences[0].shape[1]), "float32")
-    return pad(sequences, length, mean)
 
 
 def read_inputs(path, n_features):

@@ -126,3 +126,24 @@ def pad(sequences, length, value):
     for row, s in enumerate(sequences):
         out[row, : min(len(s), length)] = s[:length]
     return out
+
+
+def has_label_column(path):
+    """Whether a CSV's header names a ``label`` column: the archive's layout as a CSV."""
+    try:
+        with open(path, encoding="utf-8-sig", errors="replace") as handle:
+            first = handle.readline()
+    except OSError:
+        return False
+    return "label" in [field.strip().strip('"') for field in first.replace(";", ",").split(",")]
+
+
+def many_series(path, contract, data):
+    """Sequences of a UCR/UEA file, right-padded with the training mean to the model's length."""
+    sequences, _ = read_file(path)
+    length = contract.time_steps or max(len(s) for s in sequences)
+    longest = max(len(s) for s in sequences)
+    if longest > length:
+        raise UserError(f"{path} holds a series of {longest} steps; the model takes at most {length}")
+    mean = np.asarray(data.get("mean", [0.0] * sequences[0].shape[1]), "float32")
+    return pad(sequences, length, mean)
