@@ -52,8 +52,6 @@ def develop_one(name, data, quick=False, seed=0):
     from zoo.registry import get_recipe
     from zoo.training import train
 
-    import numpy as np
-
     recipe, variants, seconds, val_errors = get_recipe("anomaly"), {}, {}, {}
     for level in LEVELS:
         with tempfile.TemporaryDirectory() as scratch:
@@ -65,9 +63,7 @@ def develop_one(name, data, quick=False, seed=0):
         keras.utils.set_random_seed(seed)
         split = recipe.load_data(config, data=str(data))
         scored = recipe.step_scores(model, split, config, SCORES)
-        reconstruction = np.asarray(model.predict(split.x_val, batch_size=256, verbose=0))
-        std = np.asarray(config["data"]["std"], "float32")
-        val_errors[level] = float((((reconstruction - split.x_val) / std) ** 2).mean())
+        val_errors[level] = recipe.validation_error(model, split, config)
         for mode, scores in scored.items():
             variants[f"{level}/{mode}"] = judged(split.y_test, scores)
     return {"data": name, "variants": variants, "seconds": seconds, "val_error": val_errors,

@@ -165,6 +165,13 @@ class AnomalyAutoencoder(Recipe):
                          info=info, extra={"test": series.test, "train": series.train, "starts": starts, "times": series.test_times,
                                            "first_step": 0 if series.train_fraction is None else len(series.train)})
 
+    def validation_error(self, model, split, config):
+        """Mean squared reconstruction error on the validation windows, in units of the training
+        part's standard deviation: what ``level=auto`` compares between the two centrings."""
+        reconstruction = np.asarray(model.predict(split.x_val, batch_size=256, verbose=0))
+        std = np.asarray(config["data"]["std"], "float32")
+        return float((((reconstruction - split.x_val) / std) ** 2).mean())
+
     def select(self, config, split, data_options, seed=0):
         """``level=auto``: both centrings trained as the final model is, on the training windows,
         judged on the validation windows; each window's own mean wins when centring on the
@@ -177,7 +184,6 @@ class AnomalyAutoencoder(Recipe):
         from zoo.progress import note
         from zoo.training import EpochNotes, fit_split
 
-        std = np.asarray(config["data"]["std"], "float32")
         errors = {}
         for level in ("global", "window"):
             trial = {**config, "level": level}
@@ -188,8 +194,7 @@ class AnomalyAutoencoder(Recipe):
                                                  restore_best_weights=True)
             fit_split(model, split, trial, [stop, EpochNotes(f"choosing the level, {level}", config["epochs"])],
                       verbose=0)
-            reconstruction = np.asarray(model.predict(split.x_val, batch_size=256, verbose=0))
-            errors[level] = float((((reconstruction - split.x_val) / std) ** 2).mean())
+            errors[level] = self.validation_error(model, split, trial)
         chosen = "window" if errors["global"] > DRIFT_RATIO * errors["window"] else "global"
         summary = (f"level={chosen}: validation error {errors['global']:.4g} centred on the training part, "
                    f"{errors['window']:.4g} on each window's mean (window wins beyond {DRIFT_RATIO:g}x)")
