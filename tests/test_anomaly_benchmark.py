@@ -43,6 +43,28 @@ def test_baselines_find_a_spike_that_the_training_part_never_had():
     assert roc_auc(test_labels, isolation_forest(train, test, window, starts)) > 0.6  # weaker on spikes, as measured
 
 
+def test_flatness_is_zero_where_a_window_varies_as_some_normal_one_and_finds_a_stuck_stretch():
+    from zoo.models.anomaly import with_flatness
+    from zoo.models.anomaly.scoring import Flatness, log_spread, point_scores
+
+    values = sine()
+    stuck, labels = inject(values, "collective", np.random.default_rng(1))
+    series, window = stuck[:, None], 16  # shorter than the stuck stretch (29 steps)
+    normal, _ = sliding(series[:360], window)
+    reference = Flatness(log_spread(normal))
+    assert reference.excess(log_spread(normal)).max() == 0  # no normal window is 4 times flatter than the flattest
+    test, starts = sliding(series[360:], window)
+    excess = reference.excess(log_spread(test))
+    inside = np.flatnonzero(labels[360:])
+    assert excess.max() > 1 and inside[0] - window < np.argmax(excess) <= inside[-1]  # the windows on the stretch
+    assert excess[: inside[0] - window].max() == 0  # and none before it
+    length = len(series) - 360
+    steps = point_scores(excess, starts, window, length)
+    errors = np.ones(length)  # an autoencoder that rebuilds everything equally well
+    assert roc_auc(labels[360:], with_flatness(errors, steps)) > 0.9
+    np.testing.assert_array_equal(with_flatness(errors, np.zeros(length)), errors)  # nothing flat: unchanged
+
+
 @pytest.mark.slow
 def test_the_discord_score_finds_a_stuck_stretch():
     from zoo.models.anomaly.baselines import discord

@@ -106,6 +106,9 @@ class AnomalyAutoencoder(Recipe):
         O.Option("score", "both", "A step's score: the mean error of the windows covering it (window), or the "
                  "errors those windows make at that step (step: a spike stays on its step), or their sum (both).", kind=str,
                  choices=("window", "step", "both")),
+        O.Option("flat", True, "Add to a step's score how much flatter its windows are than 4 times flatter than "
+                 "any normal window (log of the standard deviations, times the highest error score): a stuck "
+                 "stretch, which an autoencoder rebuilds perfectly."),
         O.fraction("train_fraction", 0.3, "First part of the series, taken as normal, to train on."),
         O.fraction("val_fraction", 0.2, "Part after training used for validation."),
     )
@@ -236,6 +239,9 @@ class AnomalyAutoencoder(Recipe):
         data = config["data"]
         modes = (config.get("score", "window"),) if modes is None else modes
         scores = self.step_scores(model, split, config, modes)
+        if config.get("flat", False):  # runs from before the option scored errors alone
+            flatness = self.flatness(split, config)
+            scores = {mode: with_flatness(values, flatness) for mode, values in scores.items()}
         scores = scores[modes[0]] if len(modes) == 1 else scores
         return scores, rolling_zscore(split.extra["test"], data["window"])
 
@@ -257,6 +263,17 @@ class AnomalyAutoencoder(Recipe):
                 builder.add(errors, starts[done: done + len(chunk)])
             done += len(chunk)
         return {mode: builder.scores(starts) for mode, builder in builders.items()}
+
+    def flatness(self, split, config):
+        """Per test step: the mean ``Flatness.excess`` of the windows covering it, against the
+        normal training and validation windows."""
+        from zoo.models.anomaly.scoring import Flatness, log_spread, point_scores
+
+        reference = Flatness(np.concatenate([log_spread(split.x_train), log_spread(split.x_val)]))
+        spreads = np.concatenate([log_spread(split.x_test[k:k + SCORE_CHUNK])
+                                  for k in range(0, len(split.x_test), SCORE_CHUNK)])
+        starts = split.extra["starts"]
+        return point_scores(reference.excess(spreads), starts, config["data"]["window"], len(split.extra["test"]))
 
     def evaluate(self, model, split, config):
         """ROC-AUC and PR-AUC (average precision) of the model's scores and of each baseline's
@@ -305,6 +322,12 @@ class AnomalyAutoencoder(Recipe):
         with stage(f"writing {SCORES_NAME} ({len(scores):,} rows)") if len(scores) > 100_000 else _nothing():
             atomic_write(Path(out_dir) / SCORES_NAME,
                          lambda handle: pd.DataFrame(table).to_csv(handle, index=False, float_format="%.6g"))
+
+
+def with_flatness(scores, flatness):
+    """Error scores plus flatness in units of the highest error score: a window e (2.7) times
+    flatter than the ``Flatness`` floor ranks with the worst-rebuilt one."""
+    return scores + flatness * float(np.max(scores, initial=0.0))
 
 
 def judged(labels, scores):

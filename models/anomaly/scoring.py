@@ -58,3 +58,29 @@ class StepScores:
         if self.mode == "window":
             return spread
         return spread + (self.total / np.maximum(self.count, 1))[: self.length]
+
+
+def log_spread(windows):
+    """(count, window, features) -> (count,): the log of each window's standard deviation over
+    time, averaged over the features (floored, so a constant window is very flat, not -inf)."""
+    return np.log(np.maximum(np.asarray(windows, "float64").std(axis=1), 1e-12)).mean(axis=1)
+
+
+class Flatness:
+    """How much flatter a window is than any normal window: a stuck sensor or a frozen feed,
+    which an autoencoder rebuilds perfectly (a flat line is the easiest shape there is).
+
+    ``reference``: the log spreads of the normal (training and validation) windows. A window's
+    excess is how far (in nats of standard deviation) its spread lies below ``RATIO`` times less
+    than the flattest normal window's: zero for any window at most that much flatter. ``RATIO`` 4
+    was chosen on the development series (``benchmarks/anomaly_series.py``): there the normal
+    test windows came to at most 3.1 times flatter than the flattest normal training window (a
+    quiet stretch of trading volume), and the stuck stretches 4.2 to 74 times."""
+
+    RATIO = 4.0
+
+    def __init__(self, reference):
+        self.floor = float(np.min(reference)) - np.log(self.RATIO)
+
+    def excess(self, spreads):
+        return np.maximum(self.floor - np.asarray(spreads, "float64"), 0.0)
