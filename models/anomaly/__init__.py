@@ -106,8 +106,8 @@ class AnomalyAutoencoder(Recipe):
         O.Option("score", "both", "A step's score: the mean error of the windows covering it (window), or the "
                  "errors those windows make at that step (step: a spike stays on its step), or their sum (both).", kind=str,
                  choices=("window", "step", "both")),
-        O.Option("flat", True, "Add to a step's score how much flatter its windows are than 4 times flatter than "
-                 "any normal window (log of the standard deviations, times the highest error score): a stuck "
+        O.Option("flat", True, "Score windows over 4 times flatter (standard deviation) than the flattest normal "
+                 "window higher, by the log of how much flatter still, times the highest error score: a stuck "
                  "stretch, which an autoencoder rebuilds perfectly."),
         O.fraction("train_fraction", 0.3, "First part of the series, taken as normal, to train on."),
         O.fraction("val_fraction", 0.2, "Part after training used for validation."),

@@ -71,8 +71,8 @@ class Flatness:
     which an autoencoder rebuilds perfectly (a flat line is the easiest shape there is).
 
     ``reference``: the log spreads of the normal (training and validation) windows. A window's
-    excess is how far (in nats of standard deviation) its spread lies below ``RATIO`` times less
-    than the flattest normal window's: zero for any window at most that much flatter. ``RATIO`` 4
+    excess is the log of how much smaller its standard deviation is than the flattest normal
+    window's divided by ``RATIO``: zero for any window less than that much flatter. ``RATIO`` 4
     was chosen on the development series (``benchmarks/anomaly_series.py``): there the normal
     test windows came to at most 3.1 times flatter than the flattest normal training window (a
     quiet stretch of trading volume), and the stuck stretches 4.2 to 74 times."""

@@ -111,6 +111,3 @@ def _check_length(source, window, train, validation, test):
                 f"{len(text):,} and needs at least {window + 1}; give about {needed:,} characters or more, "
                 f"or a smaller --window"
             )
-
-
-# ---------------------------------------------------------------- labelled texts (text-classifier)
