@@ -132,6 +132,7 @@ def development_table(rows):
     import numpy as np
 
     from zoo.models.anomaly import DRIFT_RATIO
+    from zoo.models.anomaly.scoring import Flatness
 
     def auto(row, score):  # what level=auto picks from the two trainings' validation errors
         errors = row["val_error"]
@@ -151,9 +152,9 @@ def development_table(rows):
         pr = np.mean([r["baselines"][name]["pr_auc"] for r in rows if "baselines" in r])
         lines.append(f"| baseline: {name.replace('_', ' ')} | {roc:.3f} | {pr:.3f} |")
     note = (f"{len(rows)} development series; **{DEFAULT_VARIANT}** is the default (level=auto with DRIFT_RATIO "
-            f"{DRIFT_RATIO:g}, score=both, flat=true; +flat: a window over 4 times flatter than the flattest normal one adds to "
-            "its steps' scores): the highest mean ROC-AUC among the variants whose mean PR-AUC is at least the best "
-            "baseline's there.")
+            f"{DRIFT_RATIO:g}, score=both, flat=true; +flat: a window over {Flatness.RATIO:g} times flatter than the "
+            "flattest normal one adds to its steps' scores): the highest mean ROC-AUC among the variants whose "
+            "mean PR-AUC is at least the best baseline's there.")
     return "\n".join(lines + ["", note])
 
 

@@ -20,7 +20,7 @@ from zoo import options as O
 from zoo.recipe import DataSplit, Recipe
 from zoo.registry import register_model
 from zoo.models.anomaly.baselines import rolling_zscore
-from zoo.models.anomaly.scoring import roc_auc, sliding
+from zoo.models.anomaly.scoring import Flatness, roc_auc, sliding
 
 DEFAULT_DATA = "InternalBleeding16"
 SCORES_NAME = "scores.csv"
@@ -106,9 +106,9 @@ class AnomalyAutoencoder(Recipe):
         O.Option("score", "both", "A step's score: the mean error of the windows covering it (window), or the "
                  "errors those windows make at that step (step: a spike stays on its step), or their sum (both).", kind=str,
                  choices=("window", "step", "both")),
-        O.Option("flat", True, "Score windows over 4 times flatter (standard deviation) than the flattest normal "
-                 "window higher, by the log of how much flatter still, times the highest error score: a stuck "
-                 "stretch, which an autoencoder rebuilds perfectly."),
+        O.Option("flat", True, f"Score windows over {Flatness.RATIO:g} times flatter (standard deviation) than "
+                 "the flattest normal window higher, by the log of how much flatter still, times the highest error "
+                 "score: a stuck stretch, which an autoencoder rebuilds perfectly."),
         O.fraction("train_fraction", 0.3, "First part of the series, taken as normal, to train on."),
         O.fraction("val_fraction", 0.2, "Part after training used for validation."),
     )
@@ -267,7 +267,7 @@ class AnomalyAutoencoder(Recipe):
     def flatness(self, split, config):
         """Per test step: the mean ``Flatness.excess`` of the windows covering it, against the
         normal training and validation windows."""
-        from zoo.models.anomaly.scoring import Flatness, log_spread, point_scores
+        from zoo.models.anomaly.scoring import log_spread, point_scores
 
         reference = Flatness(np.concatenate([log_spread(split.x_train), log_spread(split.x_val)]))
         spreads = np.concatenate([log_spread(split.x_test[k:k + SCORE_CHUNK])
